@@ -1,0 +1,125 @@
+//! API keys: random, shown once, stored as a SHA-256 hash in SQL; verified principals are
+//! cached in the key-value store so the common path is one cache read.
+
+use bourse_guest::bourse::platform::types::Principal;
+use bourse_guest::fermyon::spin::key_value::Store;
+use bourse_guest::fermyon::spin::sqlite::{Connection, Value};
+use sha2::{Digest, Sha256};
+
+use crate::exports::bourse::platform::authenticator::AuthError;
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+)";
+
+/// Keys issued by Bourse start with this, so a leaked one is easy to recognise in logs.
+const KEY_PREFIX: &str = "bk_";
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn connect() -> Result<Connection, String> {
+    let conn = Connection::open("default").map_err(|e| format!("sql: {e:?}"))?;
+    conn.execute(SCHEMA, &[])
+        .map_err(|e| format!("sql: {e:?}"))?;
+    Ok(conn)
+}
+
+/// Issues a new key for `principal` with `roles`; returns the key itself.
+pub fn create(principal: &str, roles: &[String]) -> Result<String, String> {
+    let mut secret = [0u8; 24];
+    getrandom::fill(&mut secret).map_err(|e| format!("random: {e}"))?;
+    let key = format!("{KEY_PREFIX}{}", hex::encode(secret));
+    connect()?
+        .execute(
+            "INSERT INTO api_keys (key_hash, principal, roles) VALUES (?, ?, ?)",
+            &[
+                Value::Text(hash(&key)),
+                Value::Text(principal.to_string()),
+                Value::Text(roles.join(",")),
+            ],
+        )
+        .map_err(|e| format!("sql: {e:?}"))?;
+    Ok(key)
+}
+
+/// The principal behind `token`, from the cache or from SQL.
+pub fn lookup(token: &str) -> Result<Principal, AuthError> {
+    if !token.starts_with(KEY_PREFIX) {
+        return Err(AuthError::InvalidCredentials);
+    }
+    let digest = hash(token);
+    let cache_key = format!("apikey:{digest}");
+    let cache = Store::open("default").ok();
+    if let Some(cached) = cache
+        .as_ref()
+        .and_then(|c| c.get(&cache_key).ok().flatten())
+    {
+        if let Some(principal) = decode(&cached) {
+            return Ok(principal);
+        }
+    }
+    let conn = connect().map_err(AuthError::Unavailable)?;
+    let rows = conn
+        .execute(
+            "SELECT principal, roles FROM api_keys WHERE key_hash = ? AND revoked = 0",
+            &[Value::Text(digest)],
+        )
+        .map_err(|e| AuthError::Unavailable(format!("sql: {e:?}")))?;
+    let row = rows.rows.first().ok_or(AuthError::InvalidCredentials)?;
+    let (Some(Value::Text(id)), Some(Value::Text(roles))) = (row.values.first(), row.values.get(1))
+    else {
+        return Err(AuthError::Unavailable(
+            "api_keys row has unexpected types".into(),
+        ));
+    };
+    let principal = Principal {
+        id: id.clone(),
+        roles: roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(String::from)
+            .collect(),
+    };
+    if let Some(cache) = cache {
+        // A failed cache write only costs the next request a SQL read.
+        let _ = cache.set(&cache_key, &encode(&principal));
+    }
+    Ok(principal)
+}
+
+/// How long a verified key is trusted from the cache, so a revocation in SQL takes effect
+/// within this time.
+const CACHE_SECONDS: u64 = 30;
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn encode(p: &Principal) -> Vec<u8> {
+    let expires = now_seconds() + CACHE_SECONDS;
+    format!("{expires}\n{}\n{}", p.id, p.roles.join(",")).into_bytes()
+}
+
+fn decode(bytes: &[u8]) -> Option<Principal> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (expires, rest) = text.split_once('\n')?;
+    if expires.parse::<u64>().ok()? < now_seconds() {
+        return None;
+    }
+    let (id, roles) = rest.split_once('\n')?;
+    Some(Principal {
+        id: id.to_string(),
+        roles: roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(String::from)
+            .collect(),
+    })
+}

@@ -1,0 +1,157 @@
+//! Edge validation: every field of a client's order checked and converted to integers, with
+//! a message naming the field.
+
+use bourse_guest::bourse::platform::types::{
+    OrderKind, OrderRequest, Principal, Side, SymbolInfo, TimeInForce,
+};
+use bourse_guest::decimal;
+use bourse_guest::fermyon::spin::variables;
+
+use crate::exports::bourse::platform::order_handling::{FieldError, NewOrder};
+
+/// Pre-trade risk limits, from the component's variables.
+pub struct Limits {
+    /// Largest quantity per order in decimal units at the symbol's scale (`max_order_quantity`).
+    max_quantity: Option<String>,
+}
+
+impl Limits {
+    /// Reads `max_order_quantity`; an undefined or empty variable means no limit.
+    pub fn from_variables() -> Limits {
+        let max_quantity = variables::get("max_order_quantity")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        Limits { max_quantity }
+    }
+}
+
+fn field(name: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: name.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Checks `order` against the symbol table and limits and converts it for the market.
+pub fn order_request(
+    principal: &Principal,
+    order: &NewOrder,
+    symbols: &[SymbolInfo],
+    limits: &Limits,
+) -> Result<(OrderRequest, SymbolInfo), FieldError> {
+    let spec = symbols
+        .iter()
+        .find(|s| s.symbol == order.symbol)
+        .cloned()
+        .ok_or_else(|| {
+            let known: Vec<&str> = symbols.iter().map(|s| s.symbol.as_str()).collect();
+            field(
+                "symbol",
+                format!(
+                    "{:?} is not traded here (known: {})",
+                    order.symbol,
+                    known.join(", ")
+                ),
+            )
+        })?;
+    let side = match order.side.as_str() {
+        "buy" => Side::Buy,
+        "sell" => Side::Sell,
+        other => return Err(field("side", format!("{other:?} is not buy or sell"))),
+    };
+    let kind = match order.kind.as_str() {
+        "limit" => OrderKind::Limit,
+        "market" => OrderKind::Market,
+        other => return Err(field("type", format!("{other:?} is not limit or market"))),
+    };
+    let time_in_force = match order.time_in_force.as_deref().unwrap_or("gtc") {
+        "gtc" => TimeInForce::Gtc,
+        "ioc" => TimeInForce::Ioc,
+        "fok" => TimeInForce::Fok,
+        other => {
+            return Err(field(
+                "time_in_force",
+                format!("{other:?} is not gtc, ioc or fok"),
+            ));
+        }
+    };
+    let price = match (kind, order.price.as_deref()) {
+        (OrderKind::Limit, None) => return Err(field("price", "a limit order needs a price")),
+        (OrderKind::Limit, Some(text)) => price_ticks(text, &spec)?,
+        (OrderKind::Market, Some(_)) => {
+            return Err(field("price", "a market order takes no price"));
+        }
+        (OrderKind::Market, None) => 0,
+    };
+    if kind == OrderKind::Market && order.post_only {
+        return Err(field("post_only", "a market order cannot be post-only"));
+    }
+    let quantity = quantity_lots(&order.quantity, &spec)?;
+    if let Some(max) = &limits.max_quantity {
+        let max_units = decimal::parse(max, spec.quantity_scale)
+            .map_err(|e| field("quantity", format!("risk limit max_order_quantity: {e}")))?;
+        let units = quantity.saturating_mul(spec.lot);
+        if i64::try_from(units).map_or(true, |u| u > max_units) {
+            return Err(field(
+                "quantity",
+                format!("{} is above the per-order maximum of {max}", order.quantity),
+            ));
+        }
+    }
+    if let Some(id) = &order.client_order_id {
+        if id.is_empty() || id.len() > 64 {
+            return Err(field("client_order_id", "must be 1 to 64 characters"));
+        }
+    }
+    let request = OrderRequest {
+        symbol: spec.symbol.clone(),
+        side,
+        kind,
+        price,
+        quantity,
+        time_in_force,
+        post_only: order.post_only,
+        client_order_id: order.client_order_id.clone(),
+        account: principal.id.clone(),
+    };
+    Ok((request, spec))
+}
+
+fn price_ticks(text: &str, spec: &SymbolInfo) -> Result<i64, FieldError> {
+    let units =
+        decimal::parse(text, spec.price_scale).map_err(|e| field("price", e.to_string()))?;
+    if units <= 0 {
+        return Err(field("price", format!("{text} is not positive")));
+    }
+    let tick = i64::try_from(spec.tick).unwrap_or(i64::MAX).max(1);
+    if units % tick != 0 {
+        return Err(field(
+            "price",
+            format!(
+                "price {text} is not a multiple of tick {}",
+                decimal::format(tick, spec.price_scale)
+            ),
+        ));
+    }
+    Ok(units / tick)
+}
+
+fn quantity_lots(text: &str, spec: &SymbolInfo) -> Result<u64, FieldError> {
+    let units =
+        decimal::parse(text, spec.quantity_scale).map_err(|e| field("quantity", e.to_string()))?;
+    if units <= 0 {
+        return Err(field("quantity", format!("{text} is not positive")));
+    }
+    let units = units.unsigned_abs();
+    let lot = spec.lot.max(1);
+    if units % lot != 0 {
+        return Err(field(
+            "quantity",
+            format!(
+                "quantity {text} is not a multiple of lot {}",
+                decimal::format(lot as i64, spec.quantity_scale)
+            ),
+        ));
+    }
+    Ok(units / lot)
+}

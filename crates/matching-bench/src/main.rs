@@ -1,0 +1,201 @@
+//! Throughput and latency of bourse-matching against a naive BTreeMap book and peer crates
+//! on the same seeded workload, with every engine's per-command fills checked against the
+//! naive model.
+//!
+//! Usage: matching-bench [--commands N] [--runs R] [--engines bourse,naive,lobster,matchcore,orderbook-rs]
+
+mod adapters;
+mod naive;
+mod workload;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use adapters::{Bourse, Harness, Lobster, Matchcore, NaiveHarness, OrderbookRs};
+use workload::{Op, Workload, generate};
+
+struct Row {
+    workload: String,
+    engine: &'static str,
+    ops_per_sec: f64,
+    p50: u32,
+    p99: u32,
+    p999: u32,
+    mismatches: usize,
+    first_mismatch: Option<usize>,
+}
+
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v[v.len() / 2]
+}
+
+fn fresh<H: Harness>(w: &Workload) -> H {
+    let mut h = H::new(w.symbols, w.max_id);
+    for op in &w.warmup {
+        h.apply(op);
+    }
+    h
+}
+
+fn bench<H: Harness>(engine: &'static str, label: &str, w: &Workload, runs: usize) -> Row {
+    let n = w.ops.len();
+    let mut fills = vec![0u64; n];
+    let mut lat = vec![0u32; n];
+    let (mut tput, mut p50, mut p99, mut p999) = (vec![], vec![], vec![], vec![]);
+    let (mut mismatches, mut first_mismatch) = (0, None);
+    for run in 0..runs {
+        // Throughput: whole batch under one timer, so timer cost does not pollute it.
+        let mut h = fresh::<H>(w);
+        let start = Instant::now();
+        for (slot, op) in fills.iter_mut().zip(&w.ops) {
+            *slot = h.apply(op);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        drop(h);
+        tput.push(n as f64 / secs);
+        if run == 0 {
+            for (i, (got, want)) in fills.iter().zip(&w.expected_fills).enumerate() {
+                if got != want {
+                    mismatches += 1;
+                    first_mismatch.get_or_insert(i);
+                }
+            }
+        }
+        // Latency: every command timed on its own (includes ~one Instant pair of overhead).
+        let mut h = fresh::<H>(w);
+        for (slot, op) in lat.iter_mut().zip(&w.ops) {
+            let t0 = Instant::now();
+            black_box(h.apply(black_box(op)));
+            *slot = t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32;
+        }
+        drop(h);
+        lat.sort_unstable();
+        p50.push(lat[n / 2]);
+        p99.push(lat[n * 99 / 100]);
+        p999.push(lat[n * 999 / 1000]);
+        eprintln!(
+            "  {label} {engine} run {}: {:.2} Mops/s",
+            run + 1,
+            n as f64 / secs / 1e6
+        );
+    }
+    Row {
+        workload: label.to_string(),
+        engine,
+        ops_per_sec: median(tput),
+        p50: median(p50),
+        p99: median(p99),
+        p999: median(p999),
+        mismatches,
+        first_mismatch,
+    }
+}
+
+fn timer_overhead_ns() -> f64 {
+    let n = 1_000_000;
+    let start = Instant::now();
+    let mut acc = 0u128;
+    for _ in 0..n {
+        let t = Instant::now();
+        acc += t.elapsed().as_nanos();
+    }
+    black_box(acc);
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn describe(ops: &[Op]) -> String {
+    let (mut limit, mut market, mut cancel) = (0, 0, 0);
+    for op in ops {
+        match op {
+            Op::Limit { .. } => limit += 1,
+            Op::Market { .. } => market += 1,
+            Op::Cancel { .. } => cancel += 1,
+        }
+    }
+    format!("{limit} limit, {market} market, {cancel} cancel")
+}
+
+fn main() {
+    let mut commands = 1_000_000usize;
+    let mut runs = 5usize;
+    let mut engines = "bourse,naive,lobster,matchcore,orderbook-rs".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().unwrap_or_default();
+        match a.as_str() {
+            "--commands" => commands = value().parse().unwrap_or(commands),
+            "--runs" => runs = value().parse().unwrap_or(runs).max(1),
+            "--engines" => engines = value(),
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let enabled = |name: &str| engines.split(',').any(|e| e == name);
+
+    let mut rows = Vec::new();
+    for (symbols, warmup) in [(1u32, 10_000usize), (100, 1_000)] {
+        let label = format!("{symbols} sym");
+        let w = generate(symbols, warmup, commands, 0x5EED_0000 + u64::from(symbols));
+        let filled: u64 = w.expected_fills.iter().sum();
+        eprintln!(
+            "workload {label}: {} warm-up orders, {} commands ({}), {} lots filled",
+            w.warmup.len(),
+            w.ops.len(),
+            describe(&w.ops),
+            filled
+        );
+        if enabled("bourse") {
+            rows.push(bench::<Bourse>("bourse-matching", &label, &w, runs));
+        }
+        if enabled("naive") {
+            rows.push(bench::<NaiveHarness>("naive BTreeMap", &label, &w, runs));
+        }
+        if enabled("lobster") {
+            rows.push(bench::<Lobster>("lobster 0.7", &label, &w, runs));
+        }
+        if enabled("matchcore") {
+            rows.push(bench::<Matchcore>("matchcore 0.4", &label, &w, runs));
+        }
+        if enabled("orderbook-rs") {
+            rows.push(bench::<OrderbookRs>("orderbook-rs 0.15", &label, &w, runs));
+        }
+    }
+
+    println!();
+    println!(
+        "{} commands per workload, median of {} runs; latency per command incl. ~{:.0} ns timer overhead",
+        commands,
+        runs,
+        timer_overhead_ns()
+    );
+    println!();
+    println!(
+        "| workload | engine | Mops/s | ns/op | p50 ns | p99 ns | p99.9 ns | fills vs naive | x naive |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---|---:|");
+    for r in &rows {
+        let naive = rows
+            .iter()
+            .find(|n| n.workload == r.workload && n.engine == "naive BTreeMap")
+            .map_or(f64::NAN, |n| r.ops_per_sec / n.ops_per_sec);
+        let check = match r.first_mismatch {
+            None => "ok".to_string(),
+            Some(i) => format!("DISAGREES ({} cmds, first #{i})", r.mismatches),
+        };
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {} | {} | {} | {} | {:.2} |",
+            r.workload,
+            r.engine,
+            r.ops_per_sec / 1e6,
+            1e9 / r.ops_per_sec,
+            r.p50,
+            r.p99,
+            r.p999,
+            check,
+            naive
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! Application routes: find the manifest route, authenticate the caller with the auth
+//! component, and hand the request to the component's `wasi:http` handler.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::bindings::exports::bourse::platform::authenticator::AuthError;
+
+/// Header carrying the authenticated principal to components (JSON); never taken from clients.
+pub const PRINCIPAL_HEADER: &str = "x-bourse-principal";
+
+/// Serves every path that is not a platform route.
+pub async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let request_id = super::request_id();
+    let path = request.uri().path().to_string();
+    let method = request.method().clone();
+    let Some(route) = app.runtime.manifest().routes.find(&path) else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route for {method} {path}"),
+            &request_id,
+        )
+        .into_response();
+    };
+    let component = route.component.clone();
+    let (mut parts, body) = request.into_parts();
+    parts.headers.remove(PRINCIPAL_HEADER);
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        parts.headers.insert("x-request-id", id);
+    }
+    if !parts.headers.contains_key(header::HOST) {
+        parts
+            .headers
+            .insert(header::HOST, HeaderValue::from_static("localhost"));
+    }
+    let auth_component = app
+        .runtime
+        .manifest()
+        .application
+        .tool
+        .bourse
+        .auth_component
+        .clone();
+    if let (Some(auth), true) = (
+        auth_component,
+        parts.headers.contains_key(header::AUTHORIZATION),
+    ) {
+        let headers = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
+            .collect();
+        match app.runtime.authenticate(&auth, headers).await {
+            Ok(Ok(principal)) => {
+                let json =
+                    serde_json::json!({"id": principal.id, "roles": principal.roles}).to_string();
+                if let Ok(value) = HeaderValue::from_str(&json) {
+                    parts.headers.insert(PRINCIPAL_HEADER, value);
+                }
+            }
+            Ok(Err(AuthError::Unavailable(reason))) => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "auth_unavailable",
+                    reason,
+                    &request_id,
+                )
+                .into_response();
+            }
+            Ok(Err(_)) => {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "the bearer token is not valid",
+                    &request_id,
+                )
+                .into_response();
+            }
+            Err(e) => {
+                tracing::error!(request_id, component = %auth, error = %e, "auth component failed");
+                return ApiError::from_call(&e, &request_id).into_response();
+            }
+        }
+    }
+    let body = body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())));
+    match app
+        .runtime
+        .handle_http(&component, axum::http::Request::from_parts(parts, body))
+        .await
+    {
+        Ok(response) => {
+            let mut response = response.map(Body::new);
+            if let Ok(id) = HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert("x-request-id", id);
+            }
+            response
+        }
+        Err(e) => {
+            tracing::error!(request_id, component = %component, error = %e, "component request failed");
+            ApiError::from_call(&e, &request_id).into_response()
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The one JSON error shape: `{"error": {"code", "message", "request_id"}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::runtime::CallError;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub request_id: String,
+}
+
+impl ApiError {
+    /// An error with `status` and a machine-readable `code`.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        request_id: &str,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            request_id: request_id.to_string(),
+        }
+    }
+
+    /// The answer for a call that did not complete.
+    pub fn from_call(error: &CallError, request_id: &str) -> ApiError {
+        let (status, code) = match error {
+            CallError::UnknownComponent(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "unknown_component")
+            }
+            CallError::Unavailable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "component_unavailable")
+            }
+            CallError::MissingExport { .. } => {
+                (StatusCode::NOT_IMPLEMENTED, "component_missing_export")
+            }
+            CallError::Trap { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "component_failed"),
+            CallError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "component_timeout"),
+        };
+        ApiError::new(status, code, error.to_string(), request_id)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {"code": self.code, "message": self.message, "request_id": self.request_id}
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        if let Ok(id) = self.request_id.parse() {
+            response.headers_mut().insert("x-request-id", id);
+        }
+        response
+    }
+}

@@ -1,0 +1,145 @@
+//! `bourse build`: runs each component's `[component.X.build].command`, as `spin build` does,
+//! skipping components whose `.wasm` is newer than everything their `watch` globs cover.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Instant, SystemTime};
+
+use crate::manifest::{BuildDecl, Manifest};
+
+/// What happened to one component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The command ran and succeeded.
+    Built,
+    /// The `.wasm` is newer than its watched sources.
+    UpToDate,
+    /// No build section.
+    NoBuild,
+    /// The command failed; the last lines of its output.
+    Failed(String),
+}
+
+/// Builds the components named in `only` (all when empty). Progress goes to stderr.
+pub fn build(manifest: &Manifest, only: &[String], force: bool) -> Vec<(String, Outcome)> {
+    let selected: Vec<(&String, &crate::manifest::ComponentDecl)> = manifest
+        .components
+        .iter()
+        .filter(|(name, _)| only.is_empty() || only.contains(name))
+        .collect();
+    let total = selected.len();
+    let mut outcomes = Vec::new();
+    for (i, (name, decl)) in selected.into_iter().enumerate() {
+        let step = format!("[{}/{total}] {name}", i + 1);
+        let outcome = match &decl.build {
+            None => {
+                eprintln!(
+                    "{step}: no [component.{name}.build] section, using {}",
+                    decl.source.display()
+                );
+                Outcome::NoBuild
+            }
+            Some(b) if !force && up_to_date(manifest, &manifest.resolve(&decl.source), b) => {
+                eprintln!("{step}: up to date");
+                Outcome::UpToDate
+            }
+            Some(b) => {
+                eprintln!("{step}: {}", b.command);
+                let started = Instant::now();
+                let outcome = run(manifest, b);
+                match &outcome {
+                    Outcome::Failed(tail) => eprintln!("{step}: FAILED\n{tail}"),
+                    _ => eprintln!("{step}: built in {:.1}s", started.elapsed().as_secs_f64()),
+                }
+                outcome
+            }
+        };
+        outcomes.push((name.clone(), outcome));
+    }
+    outcomes
+}
+
+fn run(manifest: &Manifest, build: &BuildDecl) -> Outcome {
+    let dir = build
+        .workdir
+        .as_ref()
+        .map_or_else(|| manifest.root.clone(), |w| manifest.resolve(w));
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(&build.command)
+        .current_dir(&dir)
+        .output();
+    match output {
+        Ok(out) if out.status.success() => Outcome::Built,
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            Outcome::Failed(format!("exit status {}: {tail}", out.status))
+        }
+        Err(e) => Outcome::Failed(format!(
+            "cannot run `sh -c {:?}` in {}: {e}",
+            build.command,
+            dir.display()
+        )),
+    }
+}
+
+/// The directory part of a glob before its first wildcard: `components/auth/src/**/*.rs` →
+/// `components/auth/src`.
+fn glob_base(pattern: &str) -> PathBuf {
+    let mut base = PathBuf::new();
+    for part in Path::new(pattern).components() {
+        let s = part.as_os_str().to_string_lossy();
+        if s.contains(['*', '?', '[']) {
+            break;
+        }
+        base.push(part);
+    }
+    base
+}
+
+fn newest(path: &Path) -> Option<SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    let own = meta.modified().ok();
+    if !meta.is_dir() {
+        return own;
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| newest(&entry.path()))
+        .chain(own)
+        .max()
+}
+
+fn up_to_date(manifest: &Manifest, wasm: &Path, build: &BuildDecl) -> bool {
+    let Some(built) = std::fs::metadata(wasm).and_then(|m| m.modified()).ok() else {
+        return false;
+    };
+    if build.watch.is_empty() {
+        // Without watch globs staleness is unknown: let the build tool decide.
+        return false;
+    }
+    build
+        .watch
+        .iter()
+        .filter_map(|pattern| newest(&manifest.resolve(&glob_base(pattern))))
+        .all(|changed| changed <= built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_base;
+    use std::path::PathBuf;
+
+    #[test]
+    fn glob_base_stops_at_the_first_wildcard() {
+        assert_eq!(
+            glob_base("components/auth/src/**/*.rs"),
+            PathBuf::from("components/auth/src")
+        );
+        assert_eq!(glob_base("Cargo.toml"), PathBuf::from("Cargo.toml"));
+        assert_eq!(glob_base("*.rs"), PathBuf::new());
+    }
+}

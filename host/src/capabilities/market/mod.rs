@@ -1,0 +1,74 @@
+//! `bourse:platform/market`: the component-facing side of the native matching core.
+
+mod service;
+
+pub use service::{Market, SymbolTableError, default_symbols};
+
+use crate::bindings::bourse::platform::market::{Host, Reject};
+use crate::bindings::bourse::platform::types::{BookDepth, OrderRequest, OrderResult, SymbolInfo};
+use crate::runtime::HostState;
+
+/// Most orders one `submit-batch` call may carry.
+pub const MAX_BATCH: usize = 65_536;
+
+impl Host for HostState {
+    async fn symbols(&mut self) -> wasmtime::Result<Vec<SymbolInfo>> {
+        Ok(self.platform.market.symbols().to_vec())
+    }
+
+    async fn submit(
+        &mut self,
+        order: OrderRequest,
+    ) -> wasmtime::Result<Result<OrderResult, Reject>> {
+        Ok(self.platform.market.submit(&order))
+    }
+
+    async fn submit_batch(
+        &mut self,
+        orders: Vec<OrderRequest>,
+    ) -> wasmtime::Result<Vec<Result<OrderResult, Reject>>> {
+        if orders.len() > MAX_BATCH {
+            wasmtime::bail!(
+                "submit-batch of {} orders exceeds the limit of {MAX_BATCH}",
+                orders.len()
+            );
+        }
+        Ok(orders
+            .iter()
+            .map(|o| self.platform.market.submit(o))
+            .collect())
+    }
+
+    async fn cancel(
+        &mut self,
+        account: String,
+        symbol: String,
+        order_id: u64,
+    ) -> wasmtime::Result<Result<OrderResult, Reject>> {
+        Ok(self.platform.market.cancel(&account, &symbol, order_id))
+    }
+
+    async fn amend(
+        &mut self,
+        account: String,
+        symbol: String,
+        order_id: u64,
+        price: Option<i64>,
+        quantity: Option<u64>,
+    ) -> wasmtime::Result<Result<OrderResult, Reject>> {
+        Ok(self
+            .platform
+            .market
+            .amend(&account, &symbol, order_id, price, quantity))
+    }
+
+    async fn depth(
+        &mut self,
+        symbol: String,
+        levels: u32,
+    ) -> wasmtime::Result<Result<BookDepth, Reject>> {
+        Ok(self.platform.market.depth(&symbol, levels.min(1000)))
+    }
+}
+
+impl crate::bindings::bourse::platform::types::Host for HostState {}

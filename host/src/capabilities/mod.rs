@@ -1,0 +1,8 @@
+//! The host side of each WIT import, one module per capability. Each implements the
+//! `bindgen!` traits on [`crate::runtime::HostState`] and owns its resource types.
+
+pub mod events;
+pub mod key_value;
+pub mod market;
+pub mod sql;
+pub mod variables;

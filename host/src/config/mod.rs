@@ -1,0 +1,97 @@
+//! Typed configuration from the environment, validated once at start.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// A configuration value that is present but unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong and what is expected.
+    pub problem: String,
+}
+
+/// The host's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the front server listens on (`HOST`, `PORT`).
+    pub listen: SocketAddr,
+    /// Postgres URL (`DATABASE_URL`); embedded SQLite when unset.
+    pub database_url: Option<String>,
+    /// Redis URL (`REDIS_URL`); in-process key-value when unset.
+    pub redis_url: Option<String>,
+    /// Where embedded state lives (`BOURSE_DATA_DIR`, default `.bourse`).
+    pub data_dir: PathBuf,
+    /// Wall-clock budget of one component call (`BOURSE_REQUEST_TIMEOUT_MS`, default 10 000).
+    pub request_timeout_ms: u64,
+    /// Linear-memory cap per instance (`BOURSE_INSTANCE_MEMORY_MB`, default 64).
+    pub instance_memory_mb: u64,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_number(
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                variable: name,
+                problem: format!(
+                    "{text:?} is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            }),
+        },
+    }
+}
+
+impl Config {
+    /// Reads and validates the environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let port = parse_number("PORT", 3000, 1..=65535)?;
+        let host: IpAddr = match var("HOST") {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(text) => text.trim().parse().map_err(|_| ConfigError {
+                variable: "HOST",
+                problem: format!("{text:?} is not an IP address (e.g. 0.0.0.0 or 127.0.0.1)"),
+            })?,
+        };
+        let database_url = var("DATABASE_URL");
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError {
+                    variable: "DATABASE_URL",
+                    problem: "expected a postgres:// or postgresql:// URL".into(),
+                });
+            }
+        }
+        let redis_url = var("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError {
+                    variable: "REDIS_URL",
+                    problem: "expected a redis:// or rediss:// URL".into(),
+                });
+            }
+        }
+        Ok(Config {
+            listen: SocketAddr::new(host, port as u16),
+            database_url,
+            redis_url,
+            data_dir: var("BOURSE_DATA_DIR")
+                .map_or_else(|| PathBuf::from(".bourse"), PathBuf::from),
+            request_timeout_ms: parse_number("BOURSE_REQUEST_TIMEOUT_MS", 10_000, 10..=600_000)?,
+            instance_memory_mb: parse_number("BOURSE_INSTANCE_MEMORY_MB", 64, 1..=4096)?,
+        })
+    }
+}

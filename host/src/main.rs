@@ -1,0 +1,177 @@
+//! `bourse`: build and serve a manifest of WebAssembly components.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bourse::build::{Outcome, build};
+use bourse::config::Config;
+use bourse::manifest::Manifest;
+use bourse::server::Host;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "bourse",
+    version,
+    about = "WebAssembly component platform for trading systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build what is stale, then serve.
+    Up {
+        /// The manifest.
+        #[arg(long, short = 'f', default_value = "spin.toml")]
+        manifest: PathBuf,
+    },
+    /// Serve the manifest's components as they are.
+    Serve {
+        /// The manifest.
+        #[arg(long, short = 'f', default_value = "spin.toml")]
+        manifest: PathBuf,
+    },
+    /// Run each component's build command.
+    Build {
+        /// The manifest.
+        #[arg(long, short = 'f', default_value = "spin.toml")]
+        manifest: PathBuf,
+        /// Only these components.
+        components: Vec<String>,
+        /// Build even when up to date.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check each built component against its WIT world.
+    Check {
+        /// The manifest.
+        #[arg(long, short = 'f', default_value = "spin.toml")]
+        manifest: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    bourse::telemetry::init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bourse: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Cmd::Build {
+            manifest,
+            components,
+            force,
+        } => {
+            let manifest = Manifest::load(&manifest)?;
+            let outcomes = build(&manifest, &components, force);
+            let failed = outcomes
+                .iter()
+                .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+                .count();
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Cmd::Check { manifest } => check(&Manifest::load(&manifest)?),
+        Cmd::Up { manifest } => {
+            let manifest = Manifest::load(&manifest)?;
+            let outcomes = build(&manifest, &[], false);
+            for (name, outcome) in &outcomes {
+                if let Outcome::Failed(_) = outcome {
+                    eprintln!("bourse: {name} did not build; serving the others");
+                }
+            }
+            serve(manifest)
+        }
+        Cmd::Serve { manifest } => serve(Manifest::load(&manifest)?),
+    }
+}
+
+fn check(manifest: &Manifest) -> anyhow::Result<ExitCode> {
+    let wit = manifest.wit_dir();
+    let mut failed = 0;
+    for (name, decl) in &manifest.components {
+        let Some(world) = &decl.tool.bourse.world else {
+            eprintln!("{name}: no [component.{name}.tool.bourse] world, not checked");
+            continue;
+        };
+        let path = manifest.resolve(&decl.source);
+        let result = std::fs::read(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|bytes| {
+                bourse::runtime::contract::check(&bytes, &wit, world).map_err(|e| e.to_string())
+            });
+        match result {
+            Ok(()) => eprintln!("{name}: honours {world}"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{name}: {e}");
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn serve(manifest: Manifest) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let host = Host::start(&config, manifest).await?;
+        for failure in &host.failures {
+            eprintln!(
+                "bourse: component {} not loaded: {}",
+                failure.name, failure.error
+            );
+        }
+        host.serve(
+            config.listen,
+            |addr| tracing::info!(%addr, "bourse listening"),
+            shutdown_signal(),
+        )
+        .await?;
+        tracing::info!("bourse stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,425 @@
+//! The application manifest: Spin's `spin.toml` (manifest version 2), read the way Spin
+//! reads it — unknown fields are errors except inside `tool` tables, where Bourse keeps its
+//! own settings (`[application.tool.bourse]`, `[component.X.tool.bourse]`).
+
+mod routes;
+mod variables;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use routes::{Route, RouteTable};
+pub use variables::{VariableError, Variables};
+
+/// Why a manifest could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a field is unknown or of the wrong type.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// The document parses but does not make sense.
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// A parsed and checked manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Directory that relative paths are resolved against.
+    pub root: PathBuf,
+    /// `[application]`.
+    pub application: Application,
+    /// `[variables]`: application variables and their defaults.
+    pub variables: BTreeMap<String, VariableDecl>,
+    /// HTTP triggers in manifest order.
+    pub routes: RouteTable,
+    /// `[component.X]` by id.
+    pub components: BTreeMap<String, ComponentDecl>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    spin_manifest_version: u32,
+    application: Application,
+    #[serde(default)]
+    variables: BTreeMap<String, VariableDecl>,
+    #[serde(default)]
+    trigger: Triggers,
+    #[serde(default)]
+    component: BTreeMap<String, ComponentDecl>,
+}
+
+/// `[application]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    /// Application name.
+    pub name: String,
+    /// Application version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Authors.
+    #[serde(default)]
+    pub authors: Vec<String>,
+    /// Per-trigger application settings (Spin's `[application.trigger.http]`); accepted,
+    /// not used.
+    #[serde(default)]
+    pub trigger: Option<toml::Table>,
+    /// Tool tables; `tool.bourse` is ours.
+    #[serde(default)]
+    pub tool: ApplicationTools,
+}
+
+/// `[application.tool]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ApplicationTools {
+    /// `[application.tool.bourse]`.
+    #[serde(default)]
+    pub bourse: BourseApplication,
+    /// Other tools' tables are theirs.
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
+/// `[application.tool.bourse]`: platform settings Spin does not know about.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BourseApplication {
+    /// The component whose `authenticate` export the host calls for requests with
+    /// credentials.
+    #[serde(default)]
+    pub auth_component: Option<String>,
+    /// Tradable symbols; `AAPL`, `MSFT`, `SPY` (tick 0.01, lot 1) when empty.
+    #[serde(default)]
+    pub symbols: Vec<SymbolDecl>,
+    /// Directory of the WIT contracts components are checked against (default `wit`).
+    #[serde(default)]
+    pub wit: Option<PathBuf>,
+}
+
+/// One tradable symbol.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolDecl {
+    /// Symbol, e.g. `AAPL`.
+    pub symbol: String,
+    /// Price increment as a decimal string, e.g. `"0.01"`.
+    pub tick_size: String,
+    /// Quantity increment as a decimal string, e.g. `"1"`.
+    pub lot_size: String,
+}
+
+/// A `[variables]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariableDecl {
+    /// Value when no provider sets one.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// A value that must come from the environment.
+    #[serde(default)]
+    pub required: bool,
+    /// Never logged or shown.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Triggers {
+    #[serde(default)]
+    http: Vec<HttpTrigger>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "Spin fields accepted for compatibility; Bourse has one executor and names triggers by route"
+)]
+struct HttpTrigger {
+    route: String,
+    component: String,
+    #[serde(default)]
+    executor: Option<toml::Table>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// `[component.X]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentDecl {
+    /// Path of the `.wasm`, relative to the manifest.
+    pub source: PathBuf,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Key-value store labels the component may open.
+    #[serde(default)]
+    pub key_value_stores: Vec<String>,
+    /// SQL database names the component may open.
+    #[serde(default)]
+    pub sqlite_databases: Vec<String>,
+    /// Outbound network destinations (none are granted by Bourse yet).
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
+    /// Component variables: literal values or `{{ app_variable }}` templates.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Environment variables for the guest (Spin feature; Bourse gives none).
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Files to mount (Spin feature; Bourse mounts none).
+    #[serde(default)]
+    pub files: Vec<toml::Value>,
+    /// How to build it.
+    #[serde(default)]
+    pub build: Option<BuildDecl>,
+    /// Tool tables; `tool.bourse` is ours.
+    #[serde(default)]
+    pub tool: ComponentTools,
+}
+
+/// `[component.X.build]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildDecl {
+    /// Shell command that builds the component.
+    pub command: String,
+    /// Directory to run it in, relative to the manifest.
+    #[serde(default)]
+    pub workdir: Option<PathBuf>,
+    /// Files whose change makes the component stale (globs, relative to the manifest).
+    #[serde(default)]
+    pub watch: Vec<String>,
+}
+
+/// `[component.X.tool]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ComponentTools {
+    /// `[component.X.tool.bourse]`.
+    #[serde(default)]
+    pub bourse: BourseComponent,
+    /// Other tools' tables.
+    #[serde(flatten)]
+    pub other: toml::Table,
+}
+
+/// `[component.X.tool.bourse]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BourseComponent {
+    /// The WIT world the component implements, e.g. `bourse:platform/auth`.
+    #[serde(default)]
+    pub world: Option<String>,
+}
+
+impl Manifest {
+    /// Reads and checks the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Manifest::parse(path, &text)
+    }
+
+    /// Parses manifest `text` as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+        let doc: Document = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map_or((1, 1), |span| line_column(text, span.start));
+            ManifestError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        let invalid = |message: String| ManifestError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if doc.spin_manifest_version != 2 {
+            return Err(invalid(format!(
+                "spin_manifest_version is {}, but only version 2 is supported",
+                doc.spin_manifest_version
+            )));
+        }
+        for name in doc.variables.keys() {
+            variables::check_name(name).map_err(|e| invalid(format!("[variables]: {e}")))?;
+        }
+        for (id, component) in &doc.component {
+            if !valid_component_id(id) {
+                return Err(invalid(format!(
+                    "component id {id:?} must be lower-case letters, digits and '-', starting with a letter"
+                )));
+            }
+            for (name, value) in &component.variables {
+                variables::check_name(name)
+                    .map_err(|e| invalid(format!("[component.{id}.variables]: {e}")))?;
+                variables::check_template(value, &doc.variables)
+                    .map_err(|e| invalid(format!("[component.{id}.variables] {name}: {e}")))?;
+            }
+        }
+        let mut routes = Vec::new();
+        for trigger in &doc.trigger.http {
+            if !doc.component.contains_key(&trigger.component) {
+                return Err(invalid(format!(
+                    "[[trigger.http]] route {:?} names component {:?}, which has no [component.{}] table",
+                    trigger.route, trigger.component, trigger.component
+                )));
+            }
+            let route = Route::parse(&trigger.route, &trigger.component)
+                .map_err(|e| invalid(format!("[[trigger.http]] route {:?}: {e}", trigger.route)))?;
+            routes.push(route);
+        }
+        if let Some(auth) = &doc.application.tool.bourse.auth_component {
+            if !doc.component.contains_key(auth) {
+                return Err(invalid(format!(
+                    "[application.tool.bourse] auth_component {auth:?} is not a component of this manifest"
+                )));
+            }
+        }
+        let root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Manifest {
+            path: path.to_path_buf(),
+            root,
+            application: doc.application,
+            variables: doc.variables,
+            routes: RouteTable::new(routes),
+            components: doc.component,
+        })
+    }
+
+    /// A path from the manifest, resolved against its directory.
+    pub fn resolve(&self, relative: &Path) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// The WIT directory components are checked against.
+    pub fn wit_dir(&self) -> PathBuf {
+        self.resolve(
+            self.application
+                .tool
+                .bourse
+                .wit
+                .as_deref()
+                .unwrap_or(Path::new("wit")),
+        )
+    }
+}
+
+fn valid_component_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+spin_manifest_version = 2
+
+[application]
+name = "demo"
+
+[variables]
+token = { default = "x" }
+
+[[trigger.http]]
+route = "/api/hello/..."
+component = "hello"
+
+[component.hello]
+source = "hello.wasm"
+[component.hello.variables]
+token = "{{ token }}"
+[component.hello.tool.bourse]
+world = "bourse:platform/auth"
+"#;
+
+    #[test]
+    fn parses_a_spin_manifest() {
+        let m = Manifest::parse(Path::new("spin.toml"), GOOD).expect("valid manifest");
+        assert_eq!(m.application.name, "demo");
+        assert_eq!(m.components["hello"].source, PathBuf::from("hello.wasm"));
+        assert_eq!(
+            m.components["hello"].tool.bourse.world.as_deref(),
+            Some("bourse:platform/auth")
+        );
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let bad = GOOD.replace(
+            "source = \"hello.wasm\"",
+            "source = \"hello.wasm\"\nsauce = 1",
+        );
+        let err = Manifest::parse(Path::new("app/spin.toml"), &bad).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("app/spin.toml:15:"), "{text}");
+        assert!(text.contains("unknown field `sauce`"), "{text}");
+    }
+
+    #[test]
+    fn route_to_missing_component_is_named() {
+        let bad = GOOD.replace("component = \"hello\"", "component = \"nope\"");
+        let err = Manifest::parse(Path::new("spin.toml"), &bad).unwrap_err();
+        assert!(err.to_string().contains("\"nope\""), "{err}");
+    }
+
+    #[test]
+    fn template_must_name_a_declared_variable() {
+        let bad = GOOD.replace("{{ token }}", "{{ missing }}");
+        let err = Manifest::parse(Path::new("spin.toml"), &bad).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_in_tool_tables_of_other_tools_are_allowed() {
+        let ok = GOOD.replace(
+            "[component.hello.tool.bourse]",
+            "[component.hello.tool.other]\nanything = 1\n[component.hello.tool.bourse]",
+        );
+        Manifest::parse(Path::new("spin.toml"), &ok).expect("other tools' tables are theirs");
+    }
+}

@@ -1,0 +1,161 @@
+//! Spin's HTTP route syntax: exact paths (`/api/symbols`), trailing wildcards
+//! (`/api/book/...`) and named segments (`/api/book/:symbol`). The most specific route wins,
+//! as in Spin: exact before parameterised before wildcard, longer before shorter.
+
+/// One `[[trigger.http]]` route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The route as written.
+    pub pattern: String,
+    /// The component that serves it.
+    pub component: String,
+    segments: Vec<Segment>,
+    wildcard: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param,
+}
+
+impl Route {
+    /// Parses `pattern` for `component`.
+    pub fn parse(pattern: &str, component: &str) -> Result<Route, String> {
+        if !pattern.starts_with('/') {
+            return Err("a route must start with '/'".into());
+        }
+        let mut segments = Vec::new();
+        let mut wildcard = false;
+        let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+        for (i, part) in parts.iter().enumerate() {
+            if *part == "..." {
+                if i + 1 != parts.len() {
+                    return Err("'...' may only end a route".into());
+                }
+                wildcard = true;
+            } else if let Some(name) = part.strip_prefix(':') {
+                if name.is_empty() {
+                    return Err("a ':' segment needs a name".into());
+                }
+                segments.push(Segment::Param);
+            } else {
+                segments.push(Segment::Literal((*part).to_string()));
+            }
+        }
+        Ok(Route {
+            pattern: pattern.to_string(),
+            component: component.to_string(),
+            segments,
+            wildcard,
+        })
+    }
+
+    fn matches(&self, path: &[&str]) -> bool {
+        if path.len() < self.segments.len() || (!self.wildcard && path.len() != self.segments.len())
+        {
+            return false;
+        }
+        self.segments.iter().zip(path).all(|(s, p)| match s {
+            Segment::Literal(l) => l == p,
+            Segment::Param => true,
+        })
+    }
+
+    /// Sort key: higher is more specific.
+    fn specificity(&self) -> (bool, usize, usize) {
+        let literals = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count();
+        (!self.wildcard, self.segments.len(), literals)
+    }
+}
+
+/// All routes, most specific first.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Orders `routes` by specificity (stable, so manifest order breaks ties).
+    pub fn new(mut routes: Vec<Route>) -> RouteTable {
+        routes.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
+        RouteTable { routes }
+    }
+
+    /// The route serving `path`, if any.
+    pub fn find(&self, path: &str) -> Option<&Route> {
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.routes.iter().find(|r| r.matches(&parts))
+    }
+
+    /// Every route.
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(routes: &[(&str, &str)]) -> RouteTable {
+        RouteTable::new(
+            routes
+                .iter()
+                .map(|(p, c)| Route::parse(p, c).expect("valid route"))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn most_specific_route_wins() {
+        let t = table(&[
+            ("/...", "fallback"),
+            ("/api/book/...", "book"),
+            ("/api/book/:s/stats", "stats"),
+            ("/api/symbols", "sym"),
+        ]);
+        assert_eq!(
+            t.find("/api/symbols").map(|r| r.component.as_str()),
+            Some("sym")
+        );
+        assert_eq!(
+            t.find("/api/book/AAPL").map(|r| r.component.as_str()),
+            Some("book")
+        );
+        assert_eq!(
+            t.find("/api/book/AAPL/stats").map(|r| r.component.as_str()),
+            Some("stats")
+        );
+        assert_eq!(
+            t.find("/other").map(|r| r.component.as_str()),
+            Some("fallback")
+        );
+    }
+
+    #[test]
+    fn exact_route_does_not_match_longer_paths() {
+        let t = table(&[("/api/orders", "orders")]);
+        assert!(t.find("/api/orders").is_some());
+        assert!(t.find("/api/orders/1").is_none());
+        assert!(t.find("/api").is_none());
+    }
+
+    #[test]
+    fn wildcard_matches_its_own_prefix() {
+        let t = table(&[("/api/orders/...", "orders")]);
+        assert!(t.find("/api/orders").is_some());
+        assert!(t.find("/api/orders/7").is_some());
+    }
+
+    #[test]
+    fn bad_routes_are_refused() {
+        assert!(Route::parse("api", "x").is_err());
+        assert!(Route::parse("/a/.../b", "x").is_err());
+        assert!(Route::parse("/a/:", "x").is_err());
+    }
+}

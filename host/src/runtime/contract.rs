@@ -1,0 +1,336 @@
+//! WIT contract checks: does a built component honour the world it claims?
+//!
+//! The component's own world is decoded from its binary and compared with the world in
+//! `wit/`: every export of the world must be present with the same function types, the
+//! component may export nothing else, and everything it imports must be in the world (or be
+//! part of the WASI baseline that Rust's standard library imports). Types are compared by
+//! structure, so a record renamed in one place but not the other still fails.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use wit_parser::decoding::{DecodedWasm, decode};
+use wit_parser::{
+    Function, Handle, Resolve, Type, TypeDefKind, TypeId, WorldId, WorldItem, WorldKey,
+};
+
+/// WASI packages any Rust component may import through the standard library. The host gives
+/// them no ambient authority: no preopened directories, no environment, no sockets.
+const WASI_BASELINE: [&str; 5] = [
+    "wasi:cli",
+    "wasi:io",
+    "wasi:clocks",
+    "wasi:random",
+    "wasi:filesystem",
+];
+
+/// Why a contract check could not pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// The WIT directory does not parse or lacks the world.
+    #[error("contract {world} in {dir}: {message}")]
+    Wit {
+        dir: String,
+        world: String,
+        message: String,
+    },
+    /// The file is not a WebAssembly component.
+    #[error("not a WebAssembly component: {0}")]
+    Decode(String),
+    /// The component does not match its world.
+    #[error("{0}")]
+    Mismatch(Mismatch),
+}
+
+/// The differences between a component and its world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The world checked against.
+    pub world: String,
+    /// One line per difference.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "component does not honour world {}:", self.world)?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One interface or function of a world: its functions' rendered signatures.
+type Surface = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Checks the component in `wasm` against `world` (e.g. `bourse:platform/auth`) in `wit_dir`.
+pub fn check(wasm: &[u8], wit_dir: &Path, world: &str) -> Result<(), ContractError> {
+    let wit_error = |message: String| ContractError::Wit {
+        dir: wit_dir.display().to_string(),
+        world: world.to_string(),
+        message,
+    };
+    let mut expected = Resolve::default();
+    let (package, _) = expected
+        .push_dir(wit_dir)
+        .map_err(|e| wit_error(format!("{e:#}")))?;
+    let expected_world = expected
+        .select_world(&[package], Some(world))
+        .map_err(|e| wit_error(format!("{e:#}")))?;
+    let (actual, actual_world) = match decode(wasm) {
+        Ok(DecodedWasm::Component(resolve, world)) => (resolve, world),
+        Ok(DecodedWasm::WitPackage(..)) => {
+            return Err(ContractError::Decode(
+                "it is a WIT package, not a component".into(),
+            ));
+        }
+        Err(e) => return Err(ContractError::Decode(format!("{e:#}"))),
+    };
+    let want_imports = surface(&expected, expected_world, true);
+    let want_exports = surface(&expected, expected_world, false);
+    let have_imports = surface(&actual, actual_world, true);
+    let have_exports = surface(&actual, actual_world, false);
+
+    let mut problems = Vec::new();
+    for (name, want) in &want_exports {
+        match find(&have_exports, name) {
+            None => problems.push(format!("missing export `{name}`")),
+            Some((have_name, have)) => {
+                compare(&mut problems, "export", have_name, want, have, true)
+            }
+        }
+    }
+    for name in have_exports.keys() {
+        if find(&want_exports, name).is_none() {
+            problems.push(format!(
+                "unexpected export `{name}`: world {world} does not export it"
+            ));
+        }
+    }
+    for (name, have) in &have_imports {
+        match find(&want_imports, name) {
+            Some((_, want)) => compare(&mut problems, "import", name, want, have, false),
+            None if WASI_BASELINE
+                .iter()
+                .any(|p| name.starts_with(&format!("{p}/"))) => {}
+            None => problems.push(format!(
+                "imports `{name}`, which world {world} does not grant"
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ContractError::Mismatch(Mismatch {
+            world: world.to_string(),
+            problems,
+        }))
+    }
+}
+
+/// `wasi:io/streams@0.2.4` and `@0.2.12` are the same contract (semver-compatible 0.x minor).
+fn compatible_key(name: &str) -> String {
+    match name.rsplit_once('@') {
+        Some((base, version)) => {
+            let mut parts = version.split('.');
+            let major = parts.next().unwrap_or("");
+            let minor = parts.next().unwrap_or("");
+            if major == "0" {
+                format!("{base}@0.{minor}")
+            } else {
+                format!("{base}@{major}")
+            }
+        }
+        None => name.to_string(),
+    }
+}
+
+fn find<'a>(
+    surface: &'a Surface,
+    name: &str,
+) -> Option<(&'a String, &'a BTreeMap<String, String>)> {
+    let key = compatible_key(name);
+    surface.iter().find(|(n, _)| compatible_key(n) == key)
+}
+
+fn compare(
+    problems: &mut Vec<String>,
+    direction: &str,
+    name: &str,
+    want: &BTreeMap<String, String>,
+    have: &BTreeMap<String, String>,
+    all_required: bool,
+) {
+    for (func, want_sig) in want {
+        match have.get(func) {
+            Some(have_sig) if have_sig == want_sig => {}
+            Some(have_sig) => problems.push(format!(
+                "{direction} `{name}`: `{func}` is `{have_sig}`, the world says `{want_sig}`"
+            )),
+            None if all_required => {
+                problems.push(format!("{direction} `{name}`: missing function `{func}`"))
+            }
+            None => {}
+        }
+    }
+    for (func, have_sig) in have {
+        if !want.contains_key(func) {
+            problems.push(format!(
+                "{direction} `{name}`: function `{func}: {have_sig}` is not in the world"
+            ));
+        }
+    }
+}
+
+fn surface(resolve: &Resolve, world: WorldId, imports: bool) -> Surface {
+    let w = &resolve.worlds[world];
+    let items = if imports { &w.imports } else { &w.exports };
+    let mut out = Surface::new();
+    for (key, item) in items {
+        let name = match key {
+            WorldKey::Interface(id) => resolve
+                .id_of(*id)
+                .unwrap_or_else(|| resolve.name_world_key(key)),
+            WorldKey::Name(n) => n.clone(),
+        };
+        match item {
+            WorldItem::Interface { id, .. } => {
+                let functions = resolve.interfaces[*id]
+                    .functions
+                    .iter()
+                    .map(|(n, f)| (n.clone(), render_function(resolve, f)))
+                    .collect();
+                out.insert(name, functions);
+            }
+            WorldItem::Function(f) => {
+                out.insert(
+                    name,
+                    BTreeMap::from([(f.name.clone(), render_function(resolve, f))]),
+                );
+            }
+            WorldItem::Type { .. } => {}
+        }
+    }
+    out
+}
+
+fn render_function(resolve: &Resolve, f: &Function) -> String {
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .map(|p| format!("{}: {}", p.name, render(resolve, &p.ty)))
+        .collect();
+    match &f.result {
+        Some(ty) => format!("func({}) -> {}", params.join(", "), render(resolve, ty)),
+        None => format!("func({})", params.join(", ")),
+    }
+}
+
+fn render(resolve: &Resolve, ty: &Type) -> String {
+    match ty {
+        Type::Bool => "bool".into(),
+        Type::U8 => "u8".into(),
+        Type::U16 => "u16".into(),
+        Type::U32 => "u32".into(),
+        Type::U64 => "u64".into(),
+        Type::S8 => "s8".into(),
+        Type::S16 => "s16".into(),
+        Type::S32 => "s32".into(),
+        Type::S64 => "s64".into(),
+        Type::F32 => "f32".into(),
+        Type::F64 => "f64".into(),
+        Type::Char => "char".into(),
+        Type::String => "string".into(),
+        Type::ErrorContext => "error-context".into(),
+        Type::Id(id) => render_def(resolve, *id),
+    }
+}
+
+fn render_opt(resolve: &Resolve, ty: Option<&Type>) -> String {
+    ty.map_or_else(|| "_".to_string(), |t| render(resolve, t))
+}
+
+fn render_def(resolve: &Resolve, id: TypeId) -> String {
+    let def = &resolve.types[id];
+    match &def.kind {
+        TypeDefKind::Record(r) => format!(
+            "record {{ {} }}",
+            r.fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name, render(resolve, &f.ty)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TypeDefKind::Resource => format!("resource {}", def.name.as_deref().unwrap_or("?")),
+        TypeDefKind::Handle(Handle::Own(r)) => format!("own<{}>", render_def(resolve, *r)),
+        TypeDefKind::Handle(Handle::Borrow(r)) => format!("borrow<{}>", render_def(resolve, *r)),
+        TypeDefKind::Flags(f) => format!(
+            "flags {{ {} }}",
+            f.flags
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TypeDefKind::Tuple(t) => format!(
+            "tuple<{}>",
+            t.types
+                .iter()
+                .map(|t| render(resolve, t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TypeDefKind::Variant(v) => format!(
+            "variant {{ {} }}",
+            v.cases
+                .iter()
+                .map(|c| match &c.ty {
+                    Some(t) => format!("{}({})", c.name, render(resolve, t)),
+                    None => c.name.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TypeDefKind::Enum(e) => format!(
+            "enum {{ {} }}",
+            e.cases
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        TypeDefKind::Option(t) => format!("option<{}>", render(resolve, t)),
+        TypeDefKind::Result(r) => format!(
+            "result<{}, {}>",
+            render_opt(resolve, r.ok.as_ref()),
+            render_opt(resolve, r.err.as_ref())
+        ),
+        TypeDefKind::List(t) => format!("list<{}>", render(resolve, t)),
+        TypeDefKind::Map(k, v) => format!("map<{}, {}>", render(resolve, k), render(resolve, v)),
+        TypeDefKind::FixedLengthList(t, n) => format!("list<{}, {n}>", render(resolve, t)),
+        TypeDefKind::Future(t) => format!("future<{}>", render_opt(resolve, t.as_ref())),
+        TypeDefKind::Stream(t) => format!("stream<{}>", render_opt(resolve, t.as_ref())),
+        TypeDefKind::Type(t) => render(resolve, t),
+        TypeDefKind::Unknown => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compatible_key;
+
+    #[test]
+    fn patch_versions_of_0x_packages_are_compatible() {
+        assert_eq!(
+            compatible_key("wasi:io/streams@0.2.4"),
+            compatible_key("wasi:io/streams@0.2.12")
+        );
+        assert_ne!(
+            compatible_key("wasi:io/streams@0.2.4"),
+            compatible_key("wasi:io/streams@0.3.0")
+        );
+        assert_eq!(compatible_key("a:b/c@1.2.0"), "a:b/c@1");
+    }
+}

@@ -1,0 +1,94 @@
+//! Per-instance state: what one component instance may reach.
+
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::capabilities::events::EventHub;
+use crate::capabilities::market::Market;
+use crate::manifest::Variables;
+use crate::store::kv::KeyValue;
+use crate::store::sql::Sql;
+
+/// Shared platform services, one per host process.
+pub struct Platform {
+    /// Key-value backend.
+    pub kv: KeyValue,
+    /// SQL backend.
+    pub sql: Sql,
+    /// Event hub.
+    pub events: EventHub,
+    /// Native matching core.
+    pub market: Market,
+}
+
+/// What the manifest grants one component.
+#[derive(Debug, Clone)]
+pub struct ComponentContext {
+    /// Component id.
+    pub name: String,
+    /// Key-value store labels it may open.
+    pub key_value_stores: Vec<String>,
+    /// SQL databases it may open.
+    pub sqlite_databases: Vec<String>,
+    /// Its resolved variables.
+    pub variables: Variables,
+}
+
+/// The `T` of every `Store<T>`: one per instance, dropped with it.
+pub struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) component: Arc<ComponentContext>,
+    pub(crate) platform: Arc<Platform>,
+}
+
+impl HostState {
+    /// A sandbox for `component`: no environment, no arguments, no files, no network; guest
+    /// stdout/stderr go to the host's.
+    pub fn new(
+        component: Arc<ComponentContext>,
+        platform: Arc<Platform>,
+        memory_bytes: usize,
+    ) -> HostState {
+        let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
+        HostState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(memory_bytes)
+                .instances(64)
+                .tables(64)
+                .memories(16)
+                .trap_on_grow_failure(true)
+                .build(),
+            component,
+            platform,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Putting it together: stores, market, runtime, router, listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::capabilities::events::EventHub;
+use crate::capabilities::market::{Market, default_symbols};
+use crate::config::Config;
+use crate::manifest::Manifest;
+use crate::runtime::{LoadFailure, Platform, Runtime};
+use crate::store::kv::KeyValue;
+use crate::store::sql::Sql;
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// SQL backend unreachable or migrations failed.
+    #[error("SQL ({backend}): {source}")]
+    Sql {
+        backend: &'static str,
+        source: crate::store::StoreError,
+    },
+    /// Key-value backend unreachable.
+    #[error("key-value ({backend}): {source}")]
+    KeyValue {
+        backend: &'static str,
+        source: crate::store::StoreError,
+    },
+    /// Bad symbol table.
+    #[error("[application.tool.bourse] symbols: {0}")]
+    Symbols(#[from] crate::capabilities::market::SymbolTableError),
+    /// Engine could not be built.
+    #[error("wasmtime: {0}")]
+    Engine(String),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A host ready to serve.
+pub struct Host {
+    /// The runtime (for typed calls and the registry).
+    pub runtime: Arc<Runtime>,
+    /// Components that failed to load.
+    pub failures: Vec<LoadFailure>,
+}
+
+impl Host {
+    /// Connects the stores and loads every component of `manifest`.
+    pub async fn start(config: &Config, manifest: Manifest) -> Result<Host, StartError> {
+        let sql_backend = if config.database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let sql = Sql::connect(config.database_url.as_deref(), &config.data_dir)
+            .await
+            .map_err(|source| StartError::Sql {
+                backend: sql_backend,
+                source,
+            })?;
+        let kv_backend = if config.redis_url.is_some() {
+            "redis"
+        } else {
+            "memory"
+        };
+        let kv = KeyValue::connect(config.redis_url.as_deref())
+            .await
+            .map_err(|source| StartError::KeyValue {
+                backend: kv_backend,
+                source,
+            })?;
+        let symbols = match &manifest.application.tool.bourse.symbols {
+            s if s.is_empty() => default_symbols(),
+            s => s.clone(),
+        };
+        let market = Market::new(&symbols)?;
+        let platform = Arc::new(Platform {
+            kv,
+            sql,
+            events: EventHub::default(),
+            market,
+        });
+        let runtime = Runtime::new(
+            manifest,
+            platform,
+            Duration::from_millis(config.request_timeout_ms),
+            config.instance_memory_mb,
+        )
+        .map_err(|e| StartError::Engine(format!("{e:#}")))?;
+        let failures = runtime.load_all().await;
+        Ok(Host {
+            runtime: Arc::new(runtime),
+            failures,
+        })
+    }
+
+    /// Binds `addr` and serves until `shutdown` resolves; returns the bound address through
+    /// `bound` as soon as it is known.
+    pub async fn serve(
+        self,
+        addr: SocketAddr,
+        bound: impl FnOnce(SocketAddr),
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        bound(local);
+        let app = crate::api::router(self.runtime.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })
+    }
+}

@@ -1,0 +1,139 @@
+//! Key-value storage: Redis when `REDIS_URL` is set, else an in-process map. Keys arrive
+//! already namespaced by the capability layer (`bourse:kv:<component>:<label>:<key>`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use super::{Probe, StoreError};
+
+/// A key-value backend.
+pub enum KeyValue {
+    /// In-process; lost on restart.
+    Memory(Mutex<HashMap<String, Vec<u8>>>),
+    /// Redis, shared by every replica.
+    Redis(ConnectionManager),
+}
+
+/// Longest a health probe waits.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl KeyValue {
+    /// Connects to `url`, or makes an in-process store when there is none.
+    pub async fn connect(url: Option<&str>) -> Result<KeyValue, StoreError> {
+        match url {
+            None => Ok(KeyValue::Memory(Mutex::new(HashMap::new()))),
+            Some(url) => {
+                let client = redis::Client::open(url)?;
+                let manager =
+                    tokio::time::timeout(PROBE_TIMEOUT * 5, ConnectionManager::new(client))
+                        .await
+                        .map_err(|_| {
+                            StoreError::Invalid(format!("redis at {url}: no answer within 10s"))
+                        })??;
+                Ok(KeyValue::Redis(manager))
+            }
+        }
+    }
+
+    /// `redis` or `memory`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            KeyValue::Memory(_) => "memory",
+            KeyValue::Redis(_) => "redis",
+        }
+    }
+
+    fn memory(
+        map: &Mutex<HashMap<String, Vec<u8>>>,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+        // A panic while holding this lock cannot leave the map half-updated (every operation
+        // is a single insert/remove), so a poisoned lock is still safe to use.
+        map.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value under `key`.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            KeyValue::Memory(map) => Ok(Self::memory(map).get(key).cloned()),
+            KeyValue::Redis(conn) => Ok(conn.clone().get(key).await?),
+        }
+    }
+
+    /// Stores `value` under `key`.
+    pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        match self {
+            KeyValue::Memory(map) => {
+                Self::memory(map).insert(key.to_string(), value.to_vec());
+                Ok(())
+            }
+            KeyValue::Redis(conn) => Ok(conn.clone().set(key, value).await?),
+        }
+    }
+
+    /// Removes `key`.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            KeyValue::Memory(map) => {
+                Self::memory(map).remove(key);
+                Ok(())
+            }
+            KeyValue::Redis(conn) => Ok(conn.clone().del(key).await?),
+        }
+    }
+
+    /// Whether `key` holds a value.
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self {
+            KeyValue::Memory(map) => Ok(Self::memory(map).contains_key(key)),
+            KeyValue::Redis(conn) => Ok(conn.clone().exists(key).await?),
+        }
+    }
+
+    /// Every key starting with `prefix` (which holds no glob characters: the capability layer
+    /// builds it from validated names).
+    pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            KeyValue::Memory(map) => Ok(Self::memory(map)
+                .keys()
+                .filter(|k| k.starts_with(prefix))
+                .cloned()
+                .collect()),
+            KeyValue::Redis(conn) => {
+                let mut conn = conn.clone();
+                let mut iter = conn.scan_match::<_, String>(format!("{prefix}*")).await?;
+                let mut keys = Vec::new();
+                while let Some(key) = iter.next_item().await {
+                    keys.push(key);
+                }
+                Ok(keys)
+            }
+        }
+    }
+
+    /// Round-trips the backend.
+    pub async fn probe(&self) -> Probe {
+        let start = Instant::now();
+        let result = match self {
+            KeyValue::Memory(_) => Ok(()),
+            KeyValue::Redis(conn) => {
+                let mut conn = conn.clone();
+                match tokio::time::timeout(
+                    PROBE_TIMEOUT,
+                    redis::cmd("PING").query_async::<String>(&mut conn),
+                )
+                .await
+                {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(StoreError::Redis(e)),
+                    Err(_) => Err(StoreError::Invalid("no answer within 2s".into())),
+                }
+            }
+        };
+        Probe::from_result(self.backend(), start.elapsed(), result)
+    }
+}
