@@ -1,1 +1,230 @@
+//! Test harness: starts a real Bourse host in-process on a free port, against either the
+//! embedded stores (SQLite file + in-process key-value) or the real Postgres and Redis on
+//! 127.0.0.1, with the real built components.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bourse::config::Config;
+use bourse::manifest::Manifest;
+use bourse::runtime::Runtime;
+use bourse::server::Host;
+
+/// The admin token test hosts accept (ops role).
+pub const ADMIN_TOKEN: &str = "test-ops-token-0123456789";
+
+/// Which stores a test host uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file in a temporary directory, in-process key-value.
+    Embedded,
+    /// Postgres (a fresh database per host) and Redis on 127.0.0.1.
+    Services,
+}
+
+impl Backend {
+    /// Both backends, for tests that must pass on each.
+    pub const ALL: [Backend; 2] = [Backend::Embedded, Backend::Services];
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Postgres server URL without a database (`TEST_POSTGRES_URL`).
+pub fn postgres_server() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+/// Redis URL (`TEST_REDIS_URL`).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+/// A random lower-case hex suffix for names that must not collide between runs.
+pub fn unique(prefix: &str) -> String {
+    let n = getrandom::u64().unwrap_or_else(|_| std::process::id() as u64);
+    format!("{prefix}{n:016x}")
+}
+
+/// The application manifest, with the test admin token as `admin_token`'s default.
+pub fn app_manifest() -> Manifest {
+    let path = workspace().join("spin.toml");
+    let text = std::fs::read_to_string(&path).expect("spin.toml at the workspace root");
+    let text = text.replace(
+        r#"admin_token = { default = "", secret = true }"#,
+        &format!(r#"admin_token = {{ default = "{ADMIN_TOKEN}", secret = true }}"#),
+    );
+    assert!(
+        text.contains(ADMIN_TOKEN),
+        "spin.toml no longer declares admin_token as the tests expect"
+    );
+    Manifest::parse(&path, &text).expect("spin.toml is valid")
+}
+
+/// A manifest from `text`, with paths resolved against the workspace root.
+pub fn manifest_from(text: &str) -> Manifest {
+    let mut manifest =
+        Manifest::parse(&workspace().join("test.toml"), text).expect("test manifest is valid");
+    manifest.root = workspace();
+    manifest
+}
+
+/// A running host.
+pub struct TestHost {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The runtime, for typed calls.
+    pub runtime: Arc<Runtime>,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// The Postgres database created for this host, if any.
+    pub database: Option<String>,
+    /// Where the embedded stores keep their files.
+    pub data_dir: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestHost {
+    /// Starts `manifest` on `backend` with a `timeout_ms` call deadline.
+    pub async fn start(manifest: Manifest, backend: Backend, timeout_ms: u64) -> TestHost {
+        let data_dir = std::env::temp_dir().join(unique("bourse-test-"));
+        let (database_url, redis_url, database) = match backend {
+            Backend::Embedded => (None, None, None),
+            Backend::Services => {
+                let name = unique("bourse_test_");
+                let admin = format!("{}/test", postgres_server());
+                let pool = sqlx::PgPool::connect(&admin)
+                    .await
+                    .expect("Postgres on 127.0.0.1:5432 (see README)");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create test database");
+                pool.close().await;
+                (
+                    Some(format!("{}/{name}", postgres_server())),
+                    Some(redis_url()),
+                    Some(name),
+                )
+            }
+        };
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("literal address"),
+            database_url,
+            redis_url,
+            data_dir: data_dir.clone(),
+            request_timeout_ms: timeout_ms,
+            instance_memory_mb: 64,
+        };
+        let host = Host::start(&config, manifest).await.expect("host starts");
+        let runtime = host.runtime.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = host
+                .serve(
+                    config.listen,
+                    move |addr| {
+                        let _ = addr_tx.send(addr);
+                    },
+                    async move {
+                        let _ = rx.await;
+                    },
+                )
+                .await;
+            if let Err(e) = result {
+                eprintln!("test host stopped with an error: {e}");
+            }
+        });
+        let addr = addr_rx.await.expect("host bound its port");
+        TestHost {
+            url: format!("http://{addr}"),
+            runtime,
+            client: reqwest::Client::new(),
+            database,
+            shutdown: Some(tx),
+            data_dir,
+        }
+    }
+
+    /// `GET path` → (status, JSON body).
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let mut req = self.client.get(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::read(req.send().await.expect("request reaches the host")).await
+    }
+
+    /// `POST path` with a raw body → (status, JSON body).
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::read(req.send().await.expect("request reaches the host")).await
+    }
+
+    async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("response body");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {text:?}"));
+        (status, json)
+    }
+
+    /// Creates an API key for `principal` with `roles` through the auth component.
+    pub async fn api_key(&self, principal: &str, roles: &[&str]) -> String {
+        let body = serde_json::json!({"principal": principal, "roles": roles}).to_string();
+        let (status, json) = self
+            .post("/api/auth/api-keys", Some(ADMIN_TOKEN), &body)
+            .await;
+        assert_eq!(status, 201, "{json}");
+        json["api_key"]
+            .as_str()
+            .expect("api_key in the answer")
+            .to_string()
+    }
+
+    /// Stops the host and removes what it created.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(name) = self.database.take() {
+            self.runtime.platform().sql.main().close().await;
+            if let Ok(pool) = sqlx::PgPool::connect(&format!("{}/test", postgres_server())).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&pool)
+                    .await;
+            }
+        }
+    }
+}
+
+/// Reads a built component, or fails with how to build it.
+pub fn built_component(file: &str) -> Vec<u8> {
+    let path = workspace().join("target/wasm32-wasip2/release").join(file);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Build the components first: `cargo run -p bourse -- build && cargo run -p bourse -- build -f tests/fixtures/spin.toml` (./scripts/test does both)",
+            path.display()
+        )
+    })
+}

@@ -58,10 +58,9 @@ pub fn lookup(token: &str) -> Result<Principal, AuthError> {
     if let Some(cached) = cache
         .as_ref()
         .and_then(|c| c.get(&cache_key).ok().flatten())
+        && let Some(principal) = decode(&cached)
     {
-        if let Some(principal) = decode(&cached) {
-            return Ok(principal);
-        }
+        return Ok(principal);
     }
     let conn = connect().map_err(AuthError::Unavailable)?;
     let rows = conn

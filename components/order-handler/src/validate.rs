@@ -98,10 +98,10 @@ pub fn order_request(
             ));
         }
     }
-    if let Some(id) = &order.client_order_id {
-        if id.is_empty() || id.len() > 64 {
-            return Err(field("client_order_id", "must be 1 to 64 characters"));
-        }
+    if let Some(id) = &order.client_order_id
+        && (id.is_empty() || id.len() > 64)
+    {
+        return Err(field("client_order_id", "must be 1 to 64 characters"));
     }
     let request = OrderRequest {
         symbol: spec.symbol.clone(),

@@ -43,7 +43,7 @@ impl HostState {
 
 impl HostStore for HostState {
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<KvStore>, Error>> {
-        if !self.component.key_value_stores.iter().any(|l| *l == label) {
+        if !self.component.key_value_stores.contains(&label) {
             return Ok(Err(Error::AccessDenied));
         }
         let prefix = format!("bourse:kv:{}:{label}:", self.component.name);

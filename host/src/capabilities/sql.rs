@@ -23,12 +23,7 @@ impl HostConnection for HostState {
         &mut self,
         database: String,
     ) -> wasmtime::Result<Result<Resource<SqlConnection>, Error>> {
-        if !self
-            .component
-            .sqlite_databases
-            .iter()
-            .any(|d| *d == database)
-        {
+        if !self.component.sqlite_databases.contains(&database) {
             return Ok(Err(Error::AccessDenied));
         }
         let pool = match self

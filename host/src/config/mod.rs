@@ -67,22 +67,22 @@ impl Config {
             })?,
         };
         let database_url = var("DATABASE_URL");
-        if let Some(url) = &database_url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return Err(ConfigError {
-                    variable: "DATABASE_URL",
-                    problem: "expected a postgres:// or postgresql:// URL".into(),
-                });
-            }
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError {
+                variable: "DATABASE_URL",
+                problem: "expected a postgres:// or postgresql:// URL".into(),
+            });
         }
         let redis_url = var("REDIS_URL");
-        if let Some(url) = &redis_url {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(ConfigError {
-                    variable: "REDIS_URL",
-                    problem: "expected a redis:// or rediss:// URL".into(),
-                });
-            }
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError {
+                variable: "REDIS_URL",
+                problem: "expected a redis:// or rediss:// URL".into(),
+            });
         }
         Ok(Config {
             listen: SocketAddr::new(host, port as u16),

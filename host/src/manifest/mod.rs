@@ -295,12 +295,12 @@ impl Manifest {
                 .map_err(|e| invalid(format!("[[trigger.http]] route {:?}: {e}", trigger.route)))?;
             routes.push(route);
         }
-        if let Some(auth) = &doc.application.tool.bourse.auth_component {
-            if !doc.component.contains_key(auth) {
-                return Err(invalid(format!(
-                    "[application.tool.bourse] auth_component {auth:?} is not a component of this manifest"
-                )));
-            }
+        if let Some(auth) = &doc.application.tool.bourse.auth_component
+            && !doc.component.contains_key(auth)
+        {
+            return Err(invalid(format!(
+                "[application.tool.bourse] auth_component {auth:?} is not a component of this manifest"
+            )));
         }
         let root = path
             .parent()
@@ -396,7 +396,7 @@ world = "bourse:platform/auth"
         );
         let err = Manifest::parse(Path::new("app/spin.toml"), &bad).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("app/spin.toml:15:"), "{text}");
+        assert!(text.starts_with("app/spin.toml:16:1:"), "{text}");
         assert!(text.contains("unknown field `sauce`"), "{text}");
     }
 

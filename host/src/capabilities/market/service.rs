@@ -187,16 +187,15 @@ impl Market {
         let book = &mut *guard;
         let next = AccountId(book.accounts.len() as u64 + 1);
         let account = *book.accounts.entry(order.account.clone()).or_insert(next);
-        if let Some(client_id) = &order.client_order_id {
-            if book
+        if let Some(client_id) = &order.client_order_id
+            && book
                 .client_orders
                 .contains_key(&(account, client_id.clone()))
-            {
-                return Err(reject(
-                    RejectCode::DuplicateClientOrderId,
-                    format!("client order id {client_id:?} was already used by this account"),
-                ));
-            }
+        {
+            return Err(reject(
+                RejectCode::DuplicateClientOrderId,
+                format!("client order id {client_id:?} was already used by this account"),
+            ));
         }
         let order_id = OrderId(book.next_order_id);
         book.events.clear();

@@ -1,0 +1,252 @@
+//! Host benchmark: what a component costs on each path, against a native peer measured in the
+//! same run. Run in release:
+//!
+//! ```text
+//! cargo run --release -p bourse-tests --bin host-bench -- [--runs 5] [--calls 2000] [--requests 4000] [--clients 8]
+//! ```
+//!
+//! Rows: a typed export call (instantiate + call) on the signals component; an order placed
+//! through the order-handler component (instantiate + validation + `market.submit` import)
+//! against the same submit done natively; and HTTP requests per second through a component
+//! route against a native route on the same server. Figures are medians over `--runs`.
+
+use std::time::{Duration, Instant};
+
+use bourse::bindings::bourse::platform::types::{
+    OrderKind, OrderRequest, Principal, Side, TimeInForce,
+};
+use bourse::bindings::exports::bourse::platform::indicator::{RatioInput, Regime};
+use bourse::bindings::exports::bourse::platform::order_handling::NewOrder;
+use bourse_tests::{Backend, TestHost, app_manifest};
+
+struct Args {
+    runs: usize,
+    calls: usize,
+    requests: usize,
+    clients: usize,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        runs: 5,
+        calls: 2_000,
+        requests: 4_000,
+        clients: 8,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
+        let n: usize = value
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{flag}: {value:?} is not a number"))?;
+        match flag.as_str() {
+            "--runs" => a.runs = n.max(1),
+            "--calls" => a.calls = n.max(1),
+            "--requests" => a.requests = n.max(1),
+            "--clients" => a.clients = n.max(1),
+            other => {
+                anyhow::bail!("unknown flag {other}; flags: --runs --calls --requests --clients")
+            }
+        }
+    }
+    Ok(a)
+}
+
+/// Per-operation latencies of one run.
+struct Sample {
+    per_second: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Sample {
+    latencies.sort_unstable();
+    let pick = |q: f64| {
+        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    };
+    Sample {
+        per_second: latencies.len() as f64 / wall.as_secs_f64(),
+        p50_us: pick(0.50),
+        p99_us: pick(0.99),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+async fn timed<F, Fut>(n: usize, mut op: F) -> Sample
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut latencies = Vec::with_capacity(n);
+    let wall = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        op(i).await;
+        latencies.push(t.elapsed());
+    }
+    summarise(latencies, wall.elapsed())
+}
+
+async fn http_load(h: &TestHost, path: &str, requests: usize, clients: usize) -> Sample {
+    let wall = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let client = h.client.clone();
+        let url = format!("{}{path}", h.url);
+        let n = requests / clients;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = Instant::now();
+                let ok = match client.get(&url).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if !ok {
+                    return Err(anyhow::anyhow!("request to {url} failed"));
+                }
+                latencies.push(t.elapsed());
+            }
+            Ok(latencies)
+        }));
+    }
+    let mut all = Vec::with_capacity(requests);
+    for t in tasks {
+        match t.await {
+            Ok(Ok(l)) => all.extend(l),
+            Ok(Err(e)) => panic!("{e}"),
+            Err(e) => panic!("client task: {e}"),
+        }
+    }
+    summarise(all, wall.elapsed())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let a = args()?;
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "host-bench: built without optimisations; run with --release for meaningful figures"
+        );
+    }
+    let h = TestHost::start(app_manifest(), Backend::Embedded, 10_000).await;
+    let rt = h.runtime.clone();
+    let principal = Principal {
+        id: "bench".into(),
+        roles: vec!["trader".into()],
+    };
+    let input = RatioInput {
+        name: "bench".into(),
+        numerator: (1..=30).map(f64::from).collect(),
+        denominator: (1..=30).map(|x| f64::from(x) * 1.01).collect(),
+        lookback: 21,
+        above: Regime::RiskOff,
+    };
+    // Alternate sides around two prices so the book stays small and every order is a real
+    // add or a real match.
+    let new_order = |i: usize| NewOrder {
+        symbol: "AAPL".into(),
+        side: if i.is_multiple_of(2) { "buy" } else { "sell" }.into(),
+        kind: "limit".into(),
+        price: Some(if i % 4 < 2 { "100.00" } else { "100.01" }.into()),
+        quantity: "1".into(),
+        time_in_force: None,
+        post_only: false,
+        client_order_id: None,
+    };
+    let native_order = |i: usize| OrderRequest {
+        symbol: "MSFT".into(),
+        side: if i.is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        },
+        kind: OrderKind::Limit,
+        price: if i % 4 < 2 { 10_000 } else { 10_001 },
+        quantity: 1,
+        time_in_force: TimeInForce::Gtc,
+        post_only: false,
+        client_order_id: None,
+        account: "bench-native".into(),
+    };
+    // Warm up: first instantiations fault in the pooling allocator's slots.
+    for i in 0..200 {
+        rt.compute_signal("signals", &input).await??;
+        rt.place_order("order-handler", &principal, &new_order(i))
+            .await??;
+    }
+
+    let mut rows: Vec<(&str, Vec<Sample>)> = vec![
+        (
+            "typed call: signals.compute (instantiate + call)",
+            Vec::new(),
+        ),
+        (
+            "order via order-handler (instantiate + validate + market.submit)",
+            Vec::new(),
+        ),
+        (
+            "native peer: market.submit in the host, no component",
+            Vec::new(),
+        ),
+        ("HTTP GET /api/symbols through order-handler", Vec::new()),
+        ("HTTP GET /health, native route (peer)", Vec::new()),
+    ];
+    for run in 0..a.runs {
+        eprintln!("run {}/{}", run + 1, a.runs);
+        rows[0].1.push(
+            timed(a.calls, |_| async {
+                let _ = rt.compute_signal("signals", &input).await;
+            })
+            .await,
+        );
+        rows[1].1.push(
+            timed(a.calls, |i| {
+                let o = new_order(i);
+                let rt = &rt;
+                let p = &principal;
+                async move {
+                    let _ = rt.place_order("order-handler", p, &o).await;
+                }
+            })
+            .await,
+        );
+        rows[2].1.push(
+            timed(a.calls * 10, |i| {
+                let o = native_order(i);
+                let rt = &rt;
+                async move {
+                    let _ = rt.platform().market.submit(&o);
+                }
+            })
+            .await,
+        );
+        rows[3]
+            .1
+            .push(http_load(&h, "/api/symbols", a.requests, a.clients).await);
+        rows[4]
+            .1
+            .push(http_load(&h, "/health", a.requests, a.clients).await);
+    }
+    println!(
+        "\nhost-bench: median of {} runs ({} calls, {} HTTP requests over {} clients per run)\n",
+        a.runs, a.calls, a.requests, a.clients
+    );
+    println!("| path | ops/s | p50 µs | p99 µs |");
+    println!("|---|---:|---:|---:|");
+    for (name, samples) in &rows {
+        let ops = median(samples.iter().map(|s| s.per_second).collect());
+        let p50 = median(samples.iter().map(|s| s.p50_us).collect());
+        let p99 = median(samples.iter().map(|s| s.p99_us).collect());
+        println!("| {name} | {ops:.0} | {p50:.1} | {p99:.1} |");
+    }
+    h.stop().await;
+    Ok(())
+}
