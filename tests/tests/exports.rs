@@ -121,11 +121,22 @@ async fn typed_exports_through_the_host() {
         (rested.status, rested.remaining_quantity),
         (OrderStatus::Accepted, 3)
     );
+    let mut events = rt.platform().events.subscribe();
     let taken = rt
         .place_order("order-handler", &erin, &order("buy", None, "2"))
         .await
         .expect("call")
         .expect("filled");
+    let event = events
+        .try_recv()
+        .expect("the order handler published the trade");
+    assert_eq!(
+        (event.room.as_str(), event.source.as_str()),
+        ("trades:SPY", "order-handler")
+    );
+    let data: serde_json::Value = serde_json::from_str(event.data.get()).expect("JSON payload");
+    assert_eq!(data["trades"][0]["price"], "400.1");
+    assert_eq!(data["trades"][0]["quantity"], "2");
     assert_eq!(taken.status, OrderStatus::Filled);
     assert_eq!(taken.trades.len(), 1);
     assert_eq!(taken.trades[0].price, 40010, "price in ticks of 0.01");
