@@ -8,7 +8,7 @@ use crate::capabilities::events::EventHub;
 use crate::capabilities::market::{Market, default_symbols};
 use crate::config::Config;
 use crate::manifest::Manifest;
-use crate::runtime::{LoadFailure, Platform, Runtime};
+use crate::runtime::{LoadFailure, Platform, Runtime, RuntimeConfig, Watcher};
 use crate::store::kv::KeyValue;
 use crate::store::sql::Sql;
 
@@ -47,6 +47,8 @@ pub struct Host {
     pub runtime: Arc<Runtime>,
     /// Components that failed to load.
     pub failures: Vec<LoadFailure>,
+    admin_token: Option<String>,
+    _watcher: Option<Watcher>,
 }
 
 impl Host {
@@ -88,14 +90,32 @@ impl Host {
         let runtime = Runtime::new(
             manifest,
             platform,
-            Duration::from_millis(config.request_timeout_ms),
-            config.instance_memory_mb,
+            RuntimeConfig {
+                timeout: Duration::from_millis(config.request_timeout_ms),
+                memory_mb: config.instance_memory_mb,
+                data_dir: config.data_dir.clone(),
+                retain_versions: config.retain_versions,
+            },
         )
         .map_err(|e| StartError::Engine(format!("{e:#}")))?;
         let failures = runtime.load_all().await;
+        let runtime = Arc::new(runtime);
+        let watcher = if config.watch {
+            match Watcher::start(runtime.clone()) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch component files; hot swap by upload still works");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         Ok(Host {
-            runtime: Arc::new(runtime),
+            runtime,
             failures,
+            admin_token: config.admin_token.clone(),
+            _watcher: watcher,
         })
     }
 
@@ -114,7 +134,8 @@ impl Host {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         bound(local);
-        let app = crate::api::router(self.runtime.clone());
+        let app = crate::api::router(self.runtime.clone(), self.admin_token.clone());
+        let _watcher = self._watcher;
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await

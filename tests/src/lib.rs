@@ -93,6 +93,16 @@ pub struct TestHost {
 impl TestHost {
     /// Starts `manifest` on `backend` with a `timeout_ms` call deadline.
     pub async fn start(manifest: Manifest, backend: Backend, timeout_ms: u64) -> TestHost {
+        TestHost::start_with(manifest, backend, timeout_ms, false).await
+    }
+
+    /// As [`TestHost::start`], optionally watching component files for hot swap.
+    pub async fn start_with(
+        manifest: Manifest,
+        backend: Backend,
+        timeout_ms: u64,
+        watch: bool,
+    ) -> TestHost {
         let data_dir = std::env::temp_dir().join(unique("bourse-test-"));
         let (database_url, redis_url, database) = match backend {
             Backend::Embedded => (None, None, None),
@@ -121,6 +131,9 @@ impl TestHost {
             data_dir: data_dir.clone(),
             request_timeout_ms: timeout_ms,
             instance_memory_mb: 64,
+            admin_token: Some(ADMIN_TOKEN.to_string()),
+            retain_versions: 5,
+            watch,
         };
         let host = Host::start(&config, manifest).await.expect("host starts");
         let runtime = host.runtime.clone();

@@ -153,11 +153,12 @@ async fn sql_tables_live_in_the_components_own_schema_in_postgres() {
     .await
     .expect("query catalog");
     assert_eq!(schemas, [("c_auth__default".to_string(),)]);
-    let loads: (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM component_loads WHERE outcome = 'loaded'")
-            .fetch_one(&pool)
-            .await
-            .expect("host table from migrations");
+    let loads: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM component_events WHERE outcome = 'live' AND via = 'startup'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("host table from migrations");
     assert_eq!(loads.0, 4);
     pool.close().await;
     h.stop().await;

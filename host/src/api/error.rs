@@ -45,6 +45,7 @@ impl ApiError {
             }
             CallError::Trap { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "component_failed"),
             CallError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "component_timeout"),
+            CallError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "component_busy"),
         };
         ApiError::new(status, code, error.to_string(), request_id)
     }

@@ -1,6 +1,7 @@
 //! The front server: native platform routes plus dispatch of application routes to
 //! components.
 
+mod admin;
 mod dispatch;
 pub mod error;
 
@@ -21,6 +22,8 @@ use crate::runtime::Runtime;
 pub struct AppState {
     /// The component runtime.
     pub runtime: Arc<Runtime>,
+    /// `ADMIN_TOKEN`, accepted on `/admin` even when the auth component is down.
+    pub admin_token: Option<String>,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -34,12 +37,16 @@ pub fn request_id() -> String {
 }
 
 /// The router.
-pub fn router(runtime: Arc<Runtime>) -> Router {
-    let state = Arc::new(AppState { runtime });
+pub fn router(runtime: Arc<Runtime>, admin_token: Option<String>) -> Router {
+    let state = Arc::new(AppState {
+        runtime,
+        admin_token,
+    });
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(health))
         .route("/api/components", get(components))
+        .merge(admin::routes())
         .fallback(dispatch::dispatch)
         .with_state(state)
 }

@@ -28,6 +28,12 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Linear-memory cap per instance (`BOURSE_INSTANCE_MEMORY_MB`, default 64).
     pub instance_memory_mb: u64,
+    /// Bearer token with the ops role for `/admin` (`ADMIN_TOKEN`); at least 16 characters.
+    pub admin_token: Option<String>,
+    /// Versions of each component kept for rollback (`BOURSE_RETAIN_VERSIONS`, default 5).
+    pub retain_versions: usize,
+    /// Watch component files and hot-swap them when they change (`BOURSE_WATCH`, default on).
+    pub watch: bool,
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -75,6 +81,13 @@ impl Config {
                 problem: "expected a postgres:// or postgresql:// URL".into(),
             });
         }
+        let admin_token = var("ADMIN_TOKEN");
+        if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError {
+                variable: "ADMIN_TOKEN",
+                problem: "must be at least 16 characters".into(),
+            });
+        }
         let redis_url = var("REDIS_URL");
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -92,6 +105,18 @@ impl Config {
                 .map_or_else(|| PathBuf::from(".bourse"), PathBuf::from),
             request_timeout_ms: parse_number("BOURSE_REQUEST_TIMEOUT_MS", 10_000, 10..=600_000)?,
             instance_memory_mb: parse_number("BOURSE_INSTANCE_MEMORY_MB", 64, 1..=4096)?,
+            admin_token,
+            retain_versions: parse_number("BOURSE_RETAIN_VERSIONS", 5, 1..=100)? as usize,
+            watch: match var("BOURSE_WATCH").as_deref().map(str::trim) {
+                None | Some("1" | "true" | "on") => true,
+                Some("0" | "false" | "off") => false,
+                Some(other) => {
+                    return Err(ConfigError {
+                        variable: "BOURSE_WATCH",
+                        problem: format!("{other:?} is not on/off (1/0, true/false)"),
+                    });
+                }
+            },
         })
     }
 }

@@ -232,6 +232,15 @@ pub struct BourseComponent {
     /// The WIT world the component implements, e.g. `bourse:platform/auth`.
     #[serde(default)]
     pub world: Option<String>,
+    /// Linear-memory cap per instance in MiB (default: `BOURSE_INSTANCE_MEMORY_MB`).
+    #[serde(default)]
+    pub memory_mb: Option<u64>,
+    /// Deadline of one call in milliseconds (default: `BOURSE_REQUEST_TIMEOUT_MS`).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Most instances running at once; further requests wait briefly, then get 503.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
 }
 
 impl Manifest {

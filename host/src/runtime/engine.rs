@@ -1,4 +1,5 @@
-//! The Wasmtime engine: pooling allocator, epoch interruption, compiled-artifact cache.
+//! The Wasmtime engine: pooling allocator and epoch interruption. (Compiled artifacts are
+//! cached by `versions`, keyed by digest and engine.)
 
 use std::time::Duration;
 
@@ -22,10 +23,6 @@ pub fn build(memory_mb: u64) -> wasmtime::Result<Engine> {
         .max_core_instances_per_component(32)
         .max_memory_size((memory_mb as usize) << 20);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    // Compiled code is cached on disk by content, so a restart does not recompile.
-    if let Ok(cache) = wasmtime::Cache::from_file(None) {
-        config.cache(Some(cache));
-    }
     let engine = Engine::new(&config)?;
     let weak = engine.weak();
     std::thread::Builder::new()

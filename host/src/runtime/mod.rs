@@ -1,17 +1,20 @@
 //! The component runtime: compiles and links the manifest's components, keeps the registry
-//! of what is loaded (or why not), and runs calls into them with deadlines and limits.
+//! of what is live (or why not), swaps versions in and out, and runs calls into components
+//! with deadlines, memory caps and concurrency limits.
 
 pub mod contract;
 mod engine;
+mod smoke;
 mod state;
+mod versions;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -20,12 +23,14 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 pub use engine::EPOCH_TICK;
 pub use state::{ComponentContext, HostState, Platform};
+pub use versions::{DeployError, DeployReport, HistoryEntry, MAX_COMPONENT_BYTES, VersionInfo};
+pub use watch::Watcher;
 
 use crate::bindings::bourse::platform::types::{OrderRequest, OrderResult, Principal};
 use crate::bindings::exports::bourse::platform::{
     authenticator, generator, indicator, order_handling,
 };
-use crate::manifest::{Manifest, Variables};
+use crate::manifest::Manifest;
 
 /// A call into a component that did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +50,12 @@ pub enum CallError {
     /// The guest ran past its deadline and was stopped.
     #[error("component {name} did not finish within {timeout_ms} ms")]
     Timeout { name: String, timeout_ms: u64 },
+    /// Every allowed instance is busy.
+    #[error("component {name} is at its limit of {limit} concurrent instances")]
+    Busy { name: String, limit: u32 },
 }
 
-/// Why a component could not be loaded.
+/// Why a component has no live version.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoadFailure {
     /// Component id.
@@ -58,6 +66,20 @@ pub struct LoadFailure {
     pub error: String,
 }
 
+/// Per-component resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Limits {
+    /// Linear-memory cap per instance, bytes.
+    pub memory_bytes: usize,
+    /// Deadline of one call.
+    pub timeout_ms: u64,
+    /// Most instances at once.
+    pub max_concurrency: u32,
+}
+
+/// Default for `max_concurrency`.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 256;
+
 /// Typed export accessors, present when the component exports the interface.
 #[derive(Clone, Default)]
 struct Exports {
@@ -67,7 +89,7 @@ struct Exports {
     indicator: Option<indicator::GuestIndices>,
 }
 
-/// A compiled, linked component ready to instantiate.
+/// A compiled, linked, checked component version ready to instantiate.
 pub struct LoadedComponent {
     /// Component id.
     pub name: String,
@@ -75,14 +97,18 @@ pub struct LoadedComponent {
     pub world: Option<String>,
     /// `sha256:<hex>` of the `.wasm`.
     pub digest: String,
-    /// The `.wasm` path.
+    /// Where the bytes came from (a path, or `upload`).
     pub source: PathBuf,
-    /// Milliseconds it took to compile (or load from the cache) and link.
-    pub load_ms: u64,
+    /// Size of the `.wasm`.
+    pub size: usize,
+    /// Its limits.
+    pub limits: Limits,
     context: Arc<ComponentContext>,
     pre: InstancePre<HostState>,
     proxy: Option<ProxyPre<HostState>>,
     exports: Exports,
+    permits: Arc<tokio::sync::Semaphore>,
+    platform: Arc<Platform>,
 }
 
 /// Public description of a component, for `/api/components`.
@@ -95,7 +121,29 @@ pub struct ComponentInfo {
     pub source: PathBuf,
     pub http: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One component's registry entry.
+struct Slot {
+    live: Result<Arc<LoadedComponent>, LoadFailure>,
+    /// Retained versions, newest first (the live one included).
+    versions: Vec<VersionInfo>,
+}
+
+/// Runtime settings that come from the environment.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Default deadline of one call.
+    pub timeout: Duration,
+    /// Default linear-memory cap in MiB.
+    pub memory_mb: u64,
+    /// Where versions and compiled artifacts are kept.
+    pub data_dir: PathBuf,
+    /// How many versions of each component are kept for rollback.
+    pub retain_versions: usize,
 }
 
 /// The runtime.
@@ -104,13 +152,10 @@ pub struct Runtime {
     linker: Linker<HostState>,
     platform: Arc<Platform>,
     manifest: Manifest,
-    timeout: Duration,
-    memory_bytes: usize,
-    components: RwLock<BTreeMap<String, Result<Arc<LoadedComponent>, LoadFailure>>>,
-}
-
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    config: RuntimeConfig,
+    components: RwLock<BTreeMap<String, Slot>>,
+    /// One deploy at a time per host: versions and audit stay in order.
+    deploy_lock: tokio::sync::Mutex<()>,
 }
 
 impl Runtime {
@@ -118,10 +163,17 @@ impl Runtime {
     pub fn new(
         manifest: Manifest,
         platform: Arc<Platform>,
-        timeout: Duration,
-        memory_mb: u64,
+        config: RuntimeConfig,
     ) -> wasmtime::Result<Runtime> {
-        let engine = engine::build(memory_mb)?;
+        // The pool's slots must fit the largest per-component cap.
+        let largest = manifest
+            .components
+            .values()
+            .filter_map(|c| c.tool.bourse.memory_mb)
+            .chain([config.memory_mb])
+            .max()
+            .unwrap_or(config.memory_mb);
+        let engine = engine::build(largest)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -134,9 +186,9 @@ impl Runtime {
             linker,
             platform,
             manifest,
-            timeout,
-            memory_bytes: (memory_mb as usize) << 20,
+            config,
             components: RwLock::new(BTreeMap::new()),
+            deploy_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -150,160 +202,44 @@ impl Runtime {
         &self.platform
     }
 
-    /// Loads every component of the manifest; a failure is recorded against that component
-    /// and the others still load. Returns the failures.
-    pub async fn load_all(&self) -> Vec<LoadFailure> {
-        let names: Vec<String> = self.manifest.components.keys().cloned().collect();
-        let mut failures = Vec::new();
-        for name in names {
-            let started = Instant::now();
-            let result = self.load(&name).await;
-            match &result {
-                Ok(c) => {
-                    tracing::info!(component = %name, digest = %c.digest, ms = started.elapsed().as_millis() as u64, "component loaded")
-                }
-                Err(f) => {
-                    tracing::error!(component = %name, source = %f.source.display(), error = %f.error, "component failed to load");
-                    failures.push(f.clone());
-                }
-            }
-            self.record_load(&name, &result).await;
-            self.write().insert(name, result);
-        }
-        failures
-    }
-
-    fn write(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Result<Arc<LoadedComponent>, LoadFailure>>>
-    {
-        // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Slot>> {
+        // Slots are replaced whole, so a panic elsewhere cannot leave one half-written.
         self.components
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn read(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Result<Arc<LoadedComponent>, LoadFailure>>>
-    {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Slot>> {
         self.components
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    async fn record_load(&self, name: &str, result: &Result<Arc<LoadedComponent>, LoadFailure>) {
-        let (digest, source, outcome, detail) = match result {
-            Ok(c) => (
-                c.digest.clone(),
-                c.source.display().to_string(),
-                "loaded",
-                String::new(),
-            ),
-            Err(f) => (
-                String::new(),
-                f.source.display().to_string(),
-                "failed",
-                f.error.clone(),
-            ),
-        };
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let insert = sqlx::query(
-            "INSERT INTO component_loads (component, digest, source, outcome, detail, loaded_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(name.to_string())
-        .bind(digest)
-        .bind(source)
-        .bind(outcome.to_string())
-        .bind(detail)
-        .bind(now_ms)
-        .execute(self.platform.sql.main())
-        .await;
-        if let Err(e) = insert {
-            tracing::warn!(component = %name, error = %e, "could not record the component load");
-        }
-    }
-
-    async fn load(&self, name: &str) -> Result<Arc<LoadedComponent>, LoadFailure> {
-        let started = Instant::now();
-        let decl = self
+    /// The limits of component `name` from its manifest entry and the defaults.
+    pub fn limits(&self, name: &str) -> Limits {
+        let tool = self
             .manifest
             .components
             .get(name)
-            .ok_or_else(|| LoadFailure {
-                name: name.to_string(),
-                source: PathBuf::new(),
-                error: "not in the manifest".into(),
-            })?;
-        let source = self.manifest.resolve(&decl.source);
-        let fail = |error: String| LoadFailure {
-            name: name.to_string(),
-            source: source.clone(),
-            error,
-        };
-        let bytes = tokio::fs::read(&source).await.map_err(|e| {
-            fail(match e.kind() {
-                std::io::ErrorKind::NotFound => format!(
-                    "component file {} does not exist (run `bourse build` first)",
-                    source.display()
-                ),
-                _ => format!("cannot read {}: {e}", source.display()),
-            })
-        })?;
-        let world = decl.tool.bourse.world.clone();
-        if let Some(world) = &world {
-            let wit_dir = self.manifest.wit_dir();
-            if wit_dir.is_dir() {
-                contract::check(&bytes, &wit_dir, world).map_err(|e| fail(e.to_string()))?;
-            }
+            .map(|c| c.tool.bourse.clone())
+            .unwrap_or_default();
+        Limits {
+            memory_bytes: (tool.memory_mb.unwrap_or(self.config.memory_mb) as usize) << 20,
+            timeout_ms: tool
+                .timeout_ms
+                .unwrap_or(self.config.timeout.as_millis() as u64),
+            max_concurrency: tool
+                .max_concurrency
+                .unwrap_or(DEFAULT_MAX_CONCURRENCY)
+                .max(1),
         }
-        let digest = digest(&bytes);
-        let engine = self.engine.clone();
-        // Compilation is CPU-bound and can take seconds: keep it off the async workers.
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
-            .await
-            .map_err(|e| fail(format!("compile task failed: {e}")))?
-            .map_err(|e| fail(format!("not a valid component: {e:#}")))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| fail(format!("cannot link: {e:#}")))?;
-        let proxy = ProxyPre::new(pre.clone()).ok();
-        let exports = Exports {
-            authenticator: authenticator::GuestIndices::new(&pre).ok(),
-            order_handling: order_handling::GuestIndices::new(&pre).ok(),
-            generator: generator::GuestIndices::new(&pre).ok(),
-            indicator: indicator::GuestIndices::new(&pre).ok(),
-        };
-        let variables = Variables::resolve(&decl.variables, &self.manifest.variables, |k| {
-            std::env::var(k).ok()
-        });
-        let context = Arc::new(ComponentContext {
-            name: name.to_string(),
-            key_value_stores: decl.key_value_stores.clone(),
-            sqlite_databases: decl.sqlite_databases.clone(),
-            variables,
-        });
-        Ok(Arc::new(LoadedComponent {
-            name: name.to_string(),
-            world,
-            digest,
-            source,
-            load_ms: started.elapsed().as_millis() as u64,
-            context,
-            pre,
-            proxy,
-            exports,
-        }))
     }
 
-    /// What is loaded and what failed.
+    /// What is live and what failed.
     pub fn components(&self) -> Vec<ComponentInfo> {
         self.read()
             .values()
-            .map(|entry| match entry {
+            .map(|slot| match &slot.live {
                 Ok(c) => ComponentInfo {
                     name: c.name.clone(),
                     status: "loaded",
@@ -311,6 +247,7 @@ impl Runtime {
                     digest: Some(c.digest.clone()),
                     source: c.source.clone(),
                     http: c.proxy.is_some(),
+                    limits: Some(c.limits),
                     error: None,
                 },
                 Err(f) => ComponentInfo {
@@ -324,15 +261,16 @@ impl Runtime {
                     digest: None,
                     source: f.source.clone(),
                     http: false,
+                    limits: None,
                     error: Some(f.error.clone()),
                 },
             })
             .collect()
     }
 
-    /// The loaded component `name`.
+    /// The live version of component `name`.
     pub fn component(&self, name: &str) -> Result<Arc<LoadedComponent>, CallError> {
-        match self.read().get(name) {
+        match self.read().get(name).map(|s| &s.live) {
             Some(Ok(c)) => Ok(c.clone()),
             Some(Err(f)) => Err(CallError::Unavailable {
                 name: name.to_string(),
@@ -346,28 +284,47 @@ impl Runtime {
         let state = HostState::new(
             component.context.clone(),
             self.platform.clone(),
-            self.memory_bytes,
+            component.limits.memory_bytes,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let ticks = (self.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        store.set_epoch_deadline(deadline_ticks(component.limits.timeout_ms));
         store.epoch_deadline_trap();
         store
     }
 
-    fn classify(&self, name: &str, error: wasmtime::Error) -> CallError {
+    /// Waits briefly for an instance permit: a burst queues, a flood gets 503.
+    async fn permit(
+        &self,
+        component: &LoadedComponent,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
+        let busy = || CallError::Busy {
+            name: component.name.clone(),
+            limit: component.limits.max_concurrency,
+        };
+        match tokio::time::timeout(
+            Duration::from_secs(2),
+            component.permits.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy()),
+        }
+    }
+
+    fn classify(component: &LoadedComponent, error: wasmtime::Error) -> CallError {
         if matches!(
             error.downcast_ref::<wasmtime::Trap>(),
             Some(wasmtime::Trap::Interrupt)
         ) {
             return CallError::Timeout {
-                name: name.to_string(),
-                timeout_ms: self.timeout.as_millis() as u64,
+                name: component.name.clone(),
+                timeout_ms: component.limits.timeout_ms,
             };
         }
         CallError::Trap {
-            name: name.to_string(),
+            name: component.name.clone(),
             message: format!("{error:#}")
                 .lines()
                 .next()
@@ -394,6 +351,7 @@ impl Runtime {
                 name: name.to_string(),
                 export: "wasi:http/incoming-handler",
             })?;
+        let permit = self.permit(&component).await?;
         let mut store = self.store(&component);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| {
@@ -404,10 +362,11 @@ impl Runtime {
             let out = store.data_mut().http().new_response_outparam(sender)?;
             Ok::<_, wasmtime::Error>((req, out))
         })();
-        let (req, out) = prepared.map_err(|e| self.classify(name, e))?;
+        let (req, out) = prepared.map_err(|e| Self::classify(&component, e))?;
         // The guest keeps running after it sets the response (it streams the body), so it runs
-        // in its own task.
+        // in its own task, which holds the instance permit until the guest is done.
         let task = tokio::task::spawn(async move {
+            let _permit = permit;
             let proxy = proxy.instantiate_async(&mut store).await?;
             proxy
                 .wasi_http_incoming_handler()
@@ -425,7 +384,7 @@ impl Runtime {
                     name: name.to_string(),
                     message: "component returned without setting a response".into(),
                 },
-                Ok(Err(e)) => self.classify(name, e),
+                Ok(Err(e)) => Self::classify(&component, e),
                 Err(e) => CallError::Trap {
                     name: name.to_string(),
                     message: format!("component task failed: {e}"),
@@ -441,23 +400,32 @@ impl Runtime {
         headers: Vec<(String, String)>,
     ) -> Result<Result<Principal, authenticator::AuthError>, CallError> {
         let component = self.component(name)?;
+        self.authenticate_with(&component, headers).await
+    }
+
+    async fn authenticate_with(
+        &self,
+        component: &LoadedComponent,
+        headers: Vec<(String, String)>,
+    ) -> Result<Result<Principal, authenticator::AuthError>, CallError> {
         let indices =
             component
                 .exports
                 .authenticator
                 .clone()
                 .ok_or_else(|| CallError::MissingExport {
-                    name: name.to_string(),
+                    name: component.name.clone(),
                     export: "bourse:platform/authenticator",
                 })?;
-        let mut store = self.store(&component);
+        let _permit = self.permit(component).await?;
+        let mut store = self.store(component);
         let result = async {
             let instance = component.pre.instantiate_async(&mut store).await?;
             let guest = indices.load(&mut store, &instance)?;
             guest.call_authenticate(&mut store, &headers).await
         }
         .await;
-        result.map_err(|e| self.classify(name, e))
+        result.map_err(|e| Self::classify(component, e))
     }
 
     /// Calls `handle` on order-handler component `name`.
@@ -468,23 +436,33 @@ impl Runtime {
         order: &order_handling::NewOrder,
     ) -> Result<Result<OrderResult, order_handling::OrderError>, CallError> {
         let component = self.component(name)?;
+        self.place_order_with(&component, principal, order).await
+    }
+
+    async fn place_order_with(
+        &self,
+        component: &LoadedComponent,
+        principal: &Principal,
+        order: &order_handling::NewOrder,
+    ) -> Result<Result<OrderResult, order_handling::OrderError>, CallError> {
         let indices =
             component
                 .exports
                 .order_handling
                 .clone()
                 .ok_or_else(|| CallError::MissingExport {
-                    name: name.to_string(),
+                    name: component.name.clone(),
                     export: "bourse:platform/order-handling",
                 })?;
-        let mut store = self.store(&component);
+        let _permit = self.permit(component).await?;
+        let mut store = self.store(component);
         let result = async {
             let instance = component.pre.instantiate_async(&mut store).await?;
             let guest = indices.load(&mut store, &instance)?;
             guest.call_handle(&mut store, principal, order).await
         }
         .await;
-        result.map_err(|e| self.classify(name, e))
+        result.map_err(|e| Self::classify(component, e))
     }
 
     /// Calls `compute` on signals component `name`.
@@ -494,23 +472,32 @@ impl Runtime {
         input: &indicator::RatioInput,
     ) -> Result<Result<indicator::SignalValue, indicator::SignalError>, CallError> {
         let component = self.component(name)?;
+        self.compute_signal_with(&component, input).await
+    }
+
+    async fn compute_signal_with(
+        &self,
+        component: &LoadedComponent,
+        input: &indicator::RatioInput,
+    ) -> Result<Result<indicator::SignalValue, indicator::SignalError>, CallError> {
         let indices =
             component
                 .exports
                 .indicator
                 .clone()
                 .ok_or_else(|| CallError::MissingExport {
-                    name: name.to_string(),
+                    name: component.name.clone(),
                     export: "bourse:platform/indicator",
                 })?;
-        let mut store = self.store(&component);
+        let _permit = self.permit(component).await?;
+        let mut store = self.store(component);
         let result = async {
             let instance = component.pre.instantiate_async(&mut store).await?;
             let guest = indices.load(&mut store, &instance)?;
             guest.call_compute(&mut store, input).await
         }
         .await;
-        result.map_err(|e| self.classify(name, e))
+        result.map_err(|e| Self::classify(component, e))
     }
 
     /// Starts a generator session on simulation component `name`: one instance that keeps its
@@ -519,18 +506,33 @@ impl Runtime {
         &self,
         name: &str,
         scenario: &generator::Scenario,
-    ) -> Result<Result<Simulation<'_>, String>, CallError> {
+    ) -> Result<Result<Simulation, String>, CallError> {
         let component = self.component(name)?;
+        Self::start_simulation_with(component, scenario).await
+    }
+
+    async fn start_simulation_with(
+        component: Arc<LoadedComponent>,
+        scenario: &generator::Scenario,
+    ) -> Result<Result<Simulation, String>, CallError> {
         let indices =
             component
                 .exports
                 .generator
                 .clone()
                 .ok_or_else(|| CallError::MissingExport {
-                    name: name.to_string(),
+                    name: component.name.clone(),
                     export: "bourse:platform/generator",
                 })?;
-        let mut store = self.store(&component);
+        let state = HostState::new(
+            component.context.clone(),
+            component.platform.clone(),
+            component.limits.memory_bytes,
+        );
+        let mut store = Store::new(component.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(deadline_ticks(component.limits.timeout_ms));
+        store.epoch_deadline_trap();
         let result = async {
             let instance = component.pre.instantiate_async(&mut store).await?;
             let guest = indices.load(&mut store, &instance)?;
@@ -540,34 +542,36 @@ impl Runtime {
         .await;
         match result {
             Ok((guest, Ok(()))) => Ok(Ok(Simulation {
-                runtime: self,
-                name: name.to_string(),
+                component,
                 store,
                 guest,
             })),
             Ok((_, Err(message))) => Ok(Err(message)),
-            Err(e) => Err(self.classify(name, e)),
+            Err(e) => Err(Self::classify(&component, e)),
         }
     }
 }
 
-/// A running generator instance.
-pub struct Simulation<'a> {
-    runtime: &'a Runtime,
-    name: String,
+fn deadline_ticks(timeout_ms: u64) -> u64 {
+    (timeout_ms / EPOCH_TICK.as_millis() as u64).max(1)
+}
+
+/// A running generator instance; it keeps the version it started on.
+pub struct Simulation {
+    component: Arc<LoadedComponent>,
     store: Store<HostState>,
     guest: generator::Guest,
 }
 
-impl Simulation<'_> {
+impl Simulation {
     /// The next at most `max` orders.
     pub async fn next_batch(&mut self, max: u32) -> Result<Vec<OrderRequest>, CallError> {
         // Each batch gets a fresh deadline: the session as a whole may run long.
-        let ticks = (self.runtime.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        self.store.set_epoch_deadline(ticks);
+        self.store
+            .set_epoch_deadline(deadline_ticks(self.component.limits.timeout_ms));
         self.guest
             .call_next_batch(&mut self.store, max)
             .await
-            .map_err(|e| self.runtime.classify(&self.name, e))
+            .map_err(|e| Runtime::classify(&self.component, e))
     }
 }

@@ -1,0 +1,555 @@
+//! Versions and hot swap. Every way a component version goes live — start-up, the file
+//! watcher, an upload, a rollback — runs one pipeline: check the bytes, check the contract,
+//! compile (or load the cached artifact) off the async workers, link, run the smoke cases,
+//! then swap the live `Arc` under a short write lock. Calls already running hold the old
+//! `Arc` and finish on it; the next call gets the new one. Any failed step leaves the live
+//! version as it was. Every attempt is audited in SQL and published on the `components` room.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use super::{
+    CallError, Exports, LoadFailure, LoadedComponent, Runtime, Slot, authenticator, generator,
+    indicator, order_handling,
+};
+use crate::manifest::Variables;
+use crate::runtime::ComponentContext;
+
+/// Largest component accepted (uploads are refused above this with 413).
+pub const MAX_COMPONENT_BYTES: usize = 50 << 20;
+
+/// A retained version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VersionInfo {
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// Size in bytes.
+    pub size: usize,
+    /// When it was first deployed (ms since the epoch).
+    pub deployed_at_ms: i64,
+}
+
+/// A successful deploy.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeployReport {
+    /// Component id.
+    pub component: String,
+    /// The digest now live.
+    pub digest: String,
+    /// The digest it replaced.
+    pub previous: Option<String>,
+    /// Whether it had to be compiled (false: loaded from the artifact cache).
+    pub compiled: bool,
+    /// Milliseconds from bytes received to live.
+    pub duration_ms: u64,
+}
+
+/// One audit row.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct HistoryEntry {
+    pub component: String,
+    pub digest: String,
+    pub actor: String,
+    pub via: String,
+    pub outcome: String,
+    pub detail: String,
+    pub duration_ms: i64,
+    pub at_ms: i64,
+}
+
+/// Why a version was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// No component of that name in the manifest.
+    #[error("no component named {0:?} in the manifest")]
+    UnknownComponent(String),
+    /// Over [`MAX_COMPONENT_BYTES`].
+    #[error("component is {size} bytes; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    /// Not WebAssembly at all.
+    #[error("not a WebAssembly binary (it does not start with \\0asm)")]
+    NotWasm,
+    /// A core module.
+    #[error("a core WebAssembly module, not a component: build it for wasm32-wasip2")]
+    CoreModule,
+    /// Does not honour its world.
+    #[error("{0}")]
+    Contract(String),
+    /// Wasmtime refused to compile it.
+    #[error("does not compile: {0}")]
+    Compile(String),
+    /// It imports something the host does not provide.
+    #[error("cannot be linked: {0}")]
+    Link(String),
+    /// It traps or misbehaves on its smoke cases.
+    #[error("failed its smoke check: {0}")]
+    Smoke(String),
+    /// Rollback to a digest that is not retained.
+    #[error("component {component} has no retained version {digest}")]
+    UnknownVersion { component: String, digest: String },
+    /// The version store on disk failed.
+    #[error("version store: {0}")]
+    Storage(String),
+}
+
+impl DeployError {
+    /// Machine-readable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeployError::UnknownComponent(_) => "unknown_component",
+            DeployError::TooLarge { .. } => "component_too_large",
+            DeployError::NotWasm => "not_wasm",
+            DeployError::CoreModule => "core_module",
+            DeployError::Contract(_) => "contract_mismatch",
+            DeployError::Compile(_) => "compile_failed",
+            DeployError::Link(_) => "link_failed",
+            DeployError::Smoke(_) => "smoke_failed",
+            DeployError::UnknownVersion { .. } => "unknown_version",
+            DeployError::Storage(_) => "storage_failed",
+        }
+    }
+}
+
+pub(super) fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn hex_of(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").unwrap_or(digest)
+}
+
+/// Checks the binary header: a component has layer 1 in bytes 6..8, a core module layer 0.
+fn check_header(bytes: &[u8]) -> Result<(), DeployError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(DeployError::NotWasm);
+    }
+    if bytes[6..8] == [0, 0] {
+        return Err(DeployError::CoreModule);
+    }
+    Ok(())
+}
+
+impl Runtime {
+    fn versions_dir(&self, name: &str) -> PathBuf {
+        self.config.data_dir.join("versions").join(name)
+    }
+
+    fn artifact_path(&self, digest: &str) -> PathBuf {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        self.config.data_dir.join("artifacts").join(format!(
+            "{}-{:016x}.cwasm",
+            hex_of(digest),
+            hasher.finish()
+        ))
+    }
+
+    /// Compiles `bytes`, or loads the artifact compiled earlier for the same digest and the
+    /// same engine; returns whether it compiled.
+    async fn compile(
+        &self,
+        bytes: Arc<Vec<u8>>,
+        digest: &str,
+    ) -> Result<(Component, bool), DeployError> {
+        let artifact = self.artifact_path(digest);
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            if artifact.is_file() {
+                // SAFETY: the artifact was written by this host from `Component::serialize`
+                // for this digest, and its name includes the engine's compatibility hash.
+                match unsafe { Component::deserialize_file(&engine, &artifact) } {
+                    Ok(component) => return Ok((component, false)),
+                    Err(e) => tracing::warn!(artifact = %artifact.display(), error = %e, "stale artifact, recompiling"),
+                }
+            }
+            let component = Component::new(&engine, bytes.as_slice()).map_err(|e| DeployError::Compile(format!("{e:#}")))?;
+            if let Some(dir) = artifact.parent() {
+                let written = std::fs::create_dir_all(dir).and_then(|()| {
+                    let serialized = component.serialize().map_err(std::io::Error::other)?;
+                    let tmp = artifact.with_extension("tmp");
+                    std::fs::write(&tmp, serialized)?;
+                    std::fs::rename(&tmp, &artifact)
+                });
+                if let Err(e) = written {
+                    tracing::warn!(artifact = %artifact.display(), error = %e, "could not cache the compiled artifact");
+                }
+            }
+            Ok((component, true))
+        })
+        .await
+        .map_err(|e| DeployError::Compile(format!("compile task failed: {e}")))?
+    }
+
+    /// Everything up to, not including, the swap.
+    async fn prepare(
+        &self,
+        name: &str,
+        bytes: Arc<Vec<u8>>,
+        digest: &str,
+        source: &Path,
+    ) -> Result<(LoadedComponent, bool), DeployError> {
+        let decl = self
+            .manifest
+            .components
+            .get(name)
+            .ok_or_else(|| DeployError::UnknownComponent(name.to_string()))?;
+        if bytes.len() > MAX_COMPONENT_BYTES {
+            return Err(DeployError::TooLarge {
+                size: bytes.len(),
+                limit: MAX_COMPONENT_BYTES,
+            });
+        }
+        check_header(&bytes)?;
+        let world = decl.tool.bourse.world.clone();
+        if let Some(world) = &world {
+            let wit_dir = self.manifest.wit_dir();
+            if wit_dir.is_dir() {
+                super::contract::check(&bytes, &wit_dir, world)
+                    .map_err(|e| DeployError::Contract(e.to_string()))?;
+            }
+        }
+        let (component, compiled) = self.compile(bytes.clone(), digest).await?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| DeployError::Link(format!("{e:#}")))?;
+        let exports = Exports {
+            authenticator: authenticator::GuestIndices::new(&pre).ok(),
+            order_handling: order_handling::GuestIndices::new(&pre).ok(),
+            generator: generator::GuestIndices::new(&pre).ok(),
+            indicator: indicator::GuestIndices::new(&pre).ok(),
+        };
+        let variables = Variables::resolve(&decl.variables, &self.manifest.variables, |k| {
+            std::env::var(k).ok()
+        });
+        let limits = self.limits(name);
+        let loaded = LoadedComponent {
+            name: name.to_string(),
+            world,
+            digest: digest.to_string(),
+            source: source.to_path_buf(),
+            size: bytes.len(),
+            limits,
+            context: Arc::new(ComponentContext {
+                name: name.to_string(),
+                key_value_stores: decl.key_value_stores.clone(),
+                sqlite_databases: decl.sqlite_databases.clone(),
+                variables,
+            }),
+            proxy: ProxyPre::new(pre.clone()).ok(),
+            pre,
+            exports,
+            permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency as usize)),
+            platform: self.platform.clone(),
+        };
+        self.smoke(&loaded).await.map_err(DeployError::Smoke)?;
+        Ok((loaded, compiled))
+    }
+
+    /// Loads every component of the manifest from its source path; a failure is recorded
+    /// against that component and the others still load. Returns the failures.
+    pub async fn load_all(&self) -> Vec<LoadFailure> {
+        let mut failures = Vec::new();
+        for (name, decl) in &self.manifest.components {
+            let source = self.manifest.resolve(&decl.source);
+            let outcome = match tokio::fs::read(&source).await {
+                Ok(bytes) => self
+                    .deploy_inner(name, Arc::new(bytes), &source, "host", "startup")
+                    .await
+                    .map(|_| ()),
+                Err(e) => {
+                    let error = match e.kind() {
+                        std::io::ErrorKind::NotFound => format!(
+                            "component file {} does not exist (run `bourse build` first)",
+                            source.display()
+                        ),
+                        _ => format!("cannot read {}: {e}", source.display()),
+                    };
+                    self.audit(name, "", "host", "startup", "failed", &error, 0)
+                        .await;
+                    Err(DeployError::Storage(error))
+                }
+            };
+            if let Err(e) = outcome {
+                let failure = LoadFailure {
+                    name: name.clone(),
+                    source: source.clone(),
+                    error: match &e {
+                        DeployError::Storage(m) => m.clone(),
+                        other => other.to_string(),
+                    },
+                };
+                tracing::error!(component = %name, error = %failure.error, "component failed to load");
+                let mut components = self.write();
+                let versions = components
+                    .get(name)
+                    .map(|s| s.versions.clone())
+                    .unwrap_or_default();
+                components.insert(
+                    name.clone(),
+                    Slot {
+                        live: Err(failure.clone()),
+                        versions,
+                    },
+                );
+                failures.push(failure);
+            }
+        }
+        failures
+    }
+
+    /// Puts `bytes` live as component `name`, on behalf of `actor`, arriving `via` a path.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        actor: &str,
+        via: &str,
+    ) -> Result<DeployReport, DeployError> {
+        self.deploy_inner(name, Arc::new(bytes), Path::new(via), actor, via)
+            .await
+    }
+
+    async fn deploy_inner(
+        &self,
+        name: &str,
+        bytes: Arc<Vec<u8>>,
+        source: &Path,
+        actor: &str,
+        via: &str,
+    ) -> Result<DeployReport, DeployError> {
+        let _one_at_a_time = self.deploy_lock.lock().await;
+        let started = Instant::now();
+        let digest = digest(&bytes);
+        let prepared = self.prepare(name, bytes.clone(), &digest, source).await;
+        let elapsed = started.elapsed().as_millis() as i64;
+        let (loaded, compiled) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(component = %name, %digest, %actor, %via, error = %e, "version refused");
+                self.audit(
+                    name,
+                    &digest,
+                    actor,
+                    via,
+                    "refused",
+                    &e.to_string(),
+                    elapsed,
+                )
+                .await;
+                return Err(e);
+            }
+        };
+        self.retain_bytes(name, &digest, &bytes)?;
+        let previous = {
+            let mut components = self.write();
+            let slot = components.entry(name.to_string()).or_insert_with(|| Slot {
+                live: Err(LoadFailure {
+                    name: name.to_string(),
+                    source: PathBuf::new(),
+                    error: "not loaded".into(),
+                }),
+                versions: Vec::new(),
+            });
+            let previous = slot.live.as_ref().ok().map(|c| c.digest.clone());
+            slot.live = Ok(Arc::new(loaded));
+            let deployed_at_ms = slot
+                .versions
+                .iter()
+                .find(|v| v.digest == digest)
+                .map_or_else(now_ms, |v| v.deployed_at_ms);
+            slot.versions.retain(|v| v.digest != digest);
+            slot.versions.insert(
+                0,
+                VersionInfo {
+                    digest: digest.clone(),
+                    size: bytes.len(),
+                    deployed_at_ms,
+                },
+            );
+            let evicted: Vec<VersionInfo> = slot
+                .versions
+                .split_off(slot.versions.len().min(self.config.retain_versions.max(1)));
+            for v in evicted {
+                let _ = std::fs::remove_file(
+                    self.versions_dir(name)
+                        .join(format!("{}.wasm", hex_of(&v.digest))),
+                );
+            }
+            previous
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let detail = match &previous {
+            Some(p) if *p == digest => "already live".to_string(),
+            Some(p) => format!("replaced {p}"),
+            None => "first version".to_string(),
+        };
+        tracing::info!(component = %name, %digest, %actor, %via, compiled, duration_ms, "version live");
+        self.audit(
+            name,
+            &digest,
+            actor,
+            via,
+            "live",
+            &detail,
+            duration_ms as i64,
+        )
+        .await;
+        Ok(DeployReport {
+            component: name.to_string(),
+            digest,
+            previous,
+            compiled,
+            duration_ms,
+        })
+    }
+
+    fn retain_bytes(&self, name: &str, digest: &str, bytes: &[u8]) -> Result<(), DeployError> {
+        let dir = self.versions_dir(name);
+        let path = dir.join(format!("{}.wasm", hex_of(digest)));
+        if path.is_file() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&path, bytes))
+            .map_err(|e| DeployError::Storage(format!("{}: {e}", path.display())))
+    }
+
+    /// Retained versions of `name`, newest first.
+    pub fn versions(&self, name: &str) -> Result<Vec<VersionInfo>, DeployError> {
+        if !self.manifest.components.contains_key(name) {
+            return Err(DeployError::UnknownComponent(name.to_string()));
+        }
+        Ok(self
+            .read()
+            .get(name)
+            .map(|s| s.versions.clone())
+            .unwrap_or_default())
+    }
+
+    /// Puts a retained version live again: `digest`, or the one before the live one.
+    pub async fn rollback(
+        &self,
+        name: &str,
+        digest: Option<&str>,
+        actor: &str,
+    ) -> Result<DeployReport, DeployError> {
+        let versions = self.versions(name)?;
+        let live = self.component(name).ok().map(|c| c.digest.clone());
+        let target = match digest {
+            Some(d) => {
+                let wanted = if d.starts_with("sha256:") {
+                    d.to_string()
+                } else {
+                    format!("sha256:{d}")
+                };
+                versions.iter().find(|v| v.digest == wanted).cloned()
+            }
+            None => versions
+                .iter()
+                .find(|v| Some(&v.digest) != live.as_ref())
+                .cloned(),
+        }
+        .ok_or_else(|| DeployError::UnknownVersion {
+            component: name.to_string(),
+            digest: digest.unwrap_or("(previous)").to_string(),
+        })?;
+        let path = self
+            .versions_dir(name)
+            .join(format!("{}.wasm", hex_of(&target.digest)));
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|e| DeployError::Storage(format!("{}: {e}", path.display())))?;
+        self.deploy_inner(name, Arc::new(bytes), &path, actor, "rollback")
+            .await
+    }
+
+    async fn audit(
+        &self,
+        name: &str,
+        digest: &str,
+        actor: &str,
+        via: &str,
+        outcome: &str,
+        detail: &str,
+        duration_ms: i64,
+    ) {
+        let at_ms = now_ms();
+        let insert = sqlx::query(
+            "INSERT INTO component_events (component, digest, actor, via, outcome, detail, duration_ms, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(name.to_string())
+        .bind(digest.to_string())
+        .bind(actor.to_string())
+        .bind(via.to_string())
+        .bind(outcome.to_string())
+        .bind(detail.to_string())
+        .bind(duration_ms)
+        .bind(at_ms)
+        .execute(self.platform.sql.main())
+        .await;
+        if let Err(e) = insert {
+            tracing::warn!(component = %name, error = %e, "could not record the component event");
+        }
+        let payload = serde_json::json!({
+            "component": name, "digest": digest, "actor": actor, "via": via,
+            "outcome": outcome, "detail": detail, "duration_ms": duration_ms, "at_ms": at_ms,
+        });
+        let _ = self
+            .platform
+            .events
+            .publish("host", "components", &payload.to_string());
+    }
+
+    /// The audit trail of `name`, newest first.
+    pub async fn history(&self, name: &str, limit: i64) -> Result<Vec<HistoryEntry>, DeployError> {
+        if !self.manifest.components.contains_key(name) {
+            return Err(DeployError::UnknownComponent(name.to_string()));
+        }
+        sqlx::query_as::<_, HistoryEntry>(
+            "SELECT component, digest, actor, via, outcome, detail, duration_ms, at_ms FROM component_events WHERE component = $1 ORDER BY at_ms DESC LIMIT $2",
+        )
+        .bind(name.to_string())
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(self.platform.sql.main())
+        .await
+        .map_err(|e| DeployError::Storage(e.to_string()))
+    }
+
+    /// Exposed for the smoke module: a typed call on a candidate that is not live yet.
+    pub(super) fn candidate_error(component: &LoadedComponent, e: CallError) -> String {
+        format!("{} ({}): {e}", component.name, component.digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_tells_components_from_modules_and_garbage() {
+        assert!(matches!(
+            check_header(b"hello world"),
+            Err(DeployError::NotWasm)
+        ));
+        assert!(matches!(
+            check_header(b"\0asm\x01\x00\x00\x00"),
+            Err(DeployError::CoreModule)
+        ));
+        assert!(check_header(b"\0asm\x0d\x00\x01\x00").is_ok());
+    }
+}
