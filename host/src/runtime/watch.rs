@@ -55,6 +55,9 @@ impl Watcher {
         let count = sources.len();
         tokio::spawn(async move {
             let mut pending: HashMap<String, PathBuf> = HashMap::new();
+            // The digest last tried per component, so a refused file is not retried (and
+            // audited) on every further event until its contents change.
+            let mut tried: HashMap<String, String> = HashMap::new();
             loop {
                 let next = if pending.is_empty() {
                     rx.recv().await
@@ -63,7 +66,7 @@ impl Watcher {
                         Ok(next) => next,
                         Err(_) => {
                             for (name, path) in pending.drain() {
-                                redeploy(&runtime, &name, &path).await;
+                                redeploy(&runtime, &name, &path, &mut tried).await;
                             }
                             continue;
                         }
@@ -80,14 +83,21 @@ impl Watcher {
     }
 }
 
-async fn redeploy(runtime: &Runtime, name: &str, path: &PathBuf) {
+async fn redeploy(
+    runtime: &Runtime,
+    name: &str,
+    path: &PathBuf,
+    tried: &mut HashMap<String, String>,
+) {
     let Ok(bytes) = tokio::fs::read(path).await else {
         return;
     };
     let digest = super::versions::digest(&bytes);
-    if runtime.component(name).is_ok_and(|c| c.digest == digest) {
+    if runtime.component(name).is_ok_and(|c| c.digest == digest) || tried.get(name) == Some(&digest)
+    {
         return;
     }
+    tried.insert(name.to_string(), digest);
     match runtime.deploy(name, bytes, "file-watcher", "watch").await {
         Ok(report) => {
             tracing::info!(component = %name, digest = %report.digest, ms = report.duration_ms, "watched file is live")
