@@ -10,6 +10,8 @@ use bourse::manifest::Manifest;
 use bourse::server::Host;
 use clap::{Parser, Subcommand};
 
+mod ops;
+
 #[derive(Parser)]
 #[command(
     name = "bourse",
@@ -51,6 +53,29 @@ enum Cmd {
         /// The manifest.
         #[arg(long, short = 'f', default_value = "spin.toml")]
         manifest: PathBuf,
+    },
+    /// Put a new version of a component live on a running host.
+    Deploy {
+        /// Component id.
+        name: String,
+        /// The `.wasm` file.
+        file: PathBuf,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// List the components live on a running host, with versions and digests.
+    Components {
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+    /// Put a retained version live again (the previous one, or the given digest).
+    Rollback {
+        /// Component id.
+        name: String,
+        /// Digest (`sha256:…` or its hex) to go back to.
+        digest: Option<String>,
+        #[command(flatten)]
+        remote: ops::Remote,
     },
 }
 
@@ -96,6 +121,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve(manifest)
         }
         Cmd::Serve { manifest } => serve(Manifest::load(&manifest)?),
+        Cmd::Deploy { name, file, remote } => ops::run(ops::deploy(&remote, &name, &file)),
+        Cmd::Components { remote } => ops::run(ops::components(&remote)),
+        Cmd::Rollback {
+            name,
+            digest,
+            remote,
+        } => ops::run(ops::rollback(&remote, &name, digest.as_deref())),
     }
 }
 

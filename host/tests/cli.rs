@@ -102,3 +102,110 @@ fn build_reports_a_failing_component_by_name() {
     assert!(err.contains("compiler says no"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A running `bourse serve` of the repository's spin.toml (components must be built).
+struct Served {
+    child: std::process::Child,
+    url: String,
+    _data: std::path::PathBuf,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self._data);
+    }
+}
+
+const TOKEN: &str = "cli-test-admin-token-42";
+
+fn serve_repo() -> Served {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let data = std::env::temp_dir().join(format!("bourse-cli-serve-{}", std::process::id()));
+    let child = Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .args(["serve"])
+        .current_dir(&root)
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("ADMIN_TOKEN", TOKEN)
+        .env("BOURSE_DATA_DIR", &data)
+        .env("BOURSE_WATCH", "off")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start bourse serve");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Served {
+        child,
+        url,
+        _data: data,
+    }
+}
+
+fn ops(args: &[&str], url: &str) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .args(args)
+        .args(["--url", url])
+        .env("ADMIN_TOKEN", TOKEN)
+        .output()
+        .expect("run bourse");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ops_commands_against_a_running_host() {
+    let release =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release");
+    let served = serve_repo();
+    let (ok, out, err) = ops(&["components"], &served.url);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("order-handler")
+            && out.contains("loaded")
+            && out.contains("bourse:platform/signals"),
+        "{out}"
+    );
+
+    let signals = release.join("signals.wasm");
+    let (ok, out, err) = ops(
+        &["deploy", "signals", signals.to_str().expect("utf-8 path")],
+        &served.url,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("signals sha256:") && out.contains("is live"),
+        "{out}"
+    );
+    assert!(err.contains("uploading to"), "progress is shown: {err}");
+
+    let broken = release.join("broken_auth.wasm");
+    let (ok, _, err) = ops(
+        &["deploy", "auth", broken.to_str().expect("utf-8 path")],
+        &served.url,
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("422 Unprocessable Entity contract_mismatch"),
+        "{err}"
+    );
+
+    let (ok, _, err) = ops(&["rollback", "auth"], &served.url);
+    assert!(!ok, "only one version of auth exists");
+    assert!(err.contains("unknown_version"), "{err}");
+}
