@@ -36,6 +36,9 @@ source = "target/wasm32-wasip2/release/faulty.wasm"
     ))
 }
 
+/// What is tested, component, bytes, token, expected status and error code.
+type UploadCase<'a> = (&'a str, &'a str, Vec<u8>, Option<&'a str>, u16, &'a str);
+
 async fn version(h: &TestHost) -> String {
     let (status, json) = h.get("/swap/version", None).await;
     assert_eq!(status, 200, "{json}");
@@ -175,7 +178,7 @@ async fn bad_uploads_are_refused_and_the_live_version_keeps_serving() {
     let trader = h.api_key("tina", &["trader"]).await;
     let auth_before = live_digest(&h, "auth");
     let swap_before = live_digest(&h, "swap");
-    let cases: Vec<(&str, &str, Vec<u8>, Option<&str>, u16, &str)> = vec![
+    let cases: Vec<UploadCase> = vec![
         (
             "garbage",
             "swap",

@@ -46,10 +46,10 @@ async fn operator(
             request_id,
         ));
     };
-    if let Some(admin) = &app.admin_token {
-        if bool::from(admin.as_bytes().ct_eq(token.as_bytes())) {
-            return Ok("admin-token".to_string());
-        }
+    if let Some(admin) = &app.admin_token
+        && bool::from(admin.as_bytes().ct_eq(token.as_bytes()))
+    {
+        return Ok("admin-token".to_string());
     }
     let denied = || {
         ApiError::new(

@@ -116,6 +116,17 @@ impl DeployError {
     }
 }
 
+/// One audit record.
+struct Audit<'a> {
+    name: &'a str,
+    digest: &'a str,
+    actor: &'a str,
+    via: &'a str,
+    outcome: &'a str,
+    detail: &'a str,
+    duration_ms: i64,
+}
+
 pub(super) fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
@@ -279,8 +290,16 @@ impl Runtime {
                         ),
                         _ => format!("cannot read {}: {e}", source.display()),
                     };
-                    self.audit(name, "", "host", "startup", "failed", &error, 0)
-                        .await;
+                    self.record(Audit {
+                        name,
+                        digest: "",
+                        actor: "host",
+                        via: "startup",
+                        outcome: "failed",
+                        detail: &error,
+                        duration_ms: 0,
+                    })
+                    .await;
                     Err(DeployError::Storage(error))
                 }
             };
@@ -341,15 +360,15 @@ impl Runtime {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(component = %name, %digest, %actor, %via, error = %e, "version refused");
-                self.audit(
+                self.record(Audit {
                     name,
-                    &digest,
+                    digest: &digest,
                     actor,
                     via,
-                    "refused",
-                    &e.to_string(),
-                    elapsed,
-                )
+                    outcome: "refused",
+                    detail: &e.to_string(),
+                    duration_ms: elapsed,
+                })
                 .await;
                 return Err(e);
             }
@@ -399,15 +418,15 @@ impl Runtime {
             None => "first version".to_string(),
         };
         tracing::info!(component = %name, %digest, %actor, %via, compiled, duration_ms, "version live");
-        self.audit(
+        self.record(Audit {
             name,
-            &digest,
+            digest: &digest,
             actor,
             via,
-            "live",
-            &detail,
-            duration_ms as i64,
-        )
+            outcome: "live",
+            detail: &detail,
+            duration_ms: duration_ms as i64,
+        })
         .await;
         Ok(DeployReport {
             component: name.to_string(),
@@ -478,15 +497,17 @@ impl Runtime {
             .await
     }
 
-    async fn audit(
+    async fn record(
         &self,
-        name: &str,
-        digest: &str,
-        actor: &str,
-        via: &str,
-        outcome: &str,
-        detail: &str,
-        duration_ms: i64,
+        Audit {
+            name,
+            digest,
+            actor,
+            via,
+            outcome,
+            detail,
+            duration_ms,
+        }: Audit<'_>,
     ) {
         let at_ms = now_ms();
         let insert = sqlx::query(
