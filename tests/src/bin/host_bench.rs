@@ -8,7 +8,8 @@
 //! Rows: a typed export call (instantiate + call) on the signals component; an order placed
 //! through the order-handler component (instantiate + validation + `market.submit` import)
 //! against the same submit done natively; and HTTP requests per second through a component
-//! route against a native route on the same server. Figures are medians over `--runs`.
+//! route against a native route (`/api/components`, no component, no I/O) on the same
+//! server, with the client in the same process. Figures are medians over `--runs`.
 
 use std::time::{Duration, Instant};
 
@@ -197,7 +198,7 @@ async fn main() -> anyhow::Result<()> {
             Vec::new(),
         ),
         ("HTTP GET /api/symbols through order-handler", Vec::new()),
-        ("HTTP GET /health, native route (peer)", Vec::new()),
+        ("HTTP GET /api/components, native route (peer)", Vec::new()),
     ];
     for run in 0..a.runs {
         eprintln!("run {}/{}", run + 1, a.runs);
@@ -233,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
             .push(http_load(&h, "/api/symbols", a.requests, a.clients).await);
         rows[4]
             .1
-            .push(http_load(&h, "/health", a.requests, a.clients).await);
+            .push(http_load(&h, "/api/components", a.requests, a.clients).await);
     }
     println!(
         "\nhost-bench: median of {} runs ({} calls, {} HTTP requests over {} clients per run)\n",
