@@ -80,7 +80,7 @@ impl Host {
             s if s.is_empty() => default_symbols(),
             s => s.clone(),
         };
-        let market = Market::new(&symbols)?;
+        let market = Market::new(&symbols, config.matching_shards)?;
         let platform = Arc::new(Platform {
             kv,
             sql,

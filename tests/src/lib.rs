@@ -134,6 +134,7 @@ impl TestHost {
             admin_token: Some(ADMIN_TOKEN.to_string()),
             retain_versions: 5,
             watch,
+            matching_shards: 2,
         };
         let host = Host::start(&config, manifest).await.expect("host starts");
         let runtime = host.runtime.clone();

@@ -34,6 +34,8 @@ pub struct Config {
     pub retain_versions: usize,
     /// Watch component files and hot-swap them when they change (`BOURSE_WATCH`, default on).
     pub watch: bool,
+    /// Matching threads; symbols are spread over them (`BOURSE_MATCHING_SHARDS`, default 1).
+    pub matching_shards: usize,
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -107,6 +109,7 @@ impl Config {
             instance_memory_mb: parse_number("BOURSE_INSTANCE_MEMORY_MB", 64, 1..=4096)?,
             admin_token,
             retain_versions: parse_number("BOURSE_RETAIN_VERSIONS", 5, 1..=100)? as usize,
+            matching_shards: parse_number("BOURSE_MATCHING_SHARDS", 1, 1..=64)? as usize,
             watch: match var("BOURSE_WATCH").as_deref().map(str::trim) {
                 None | Some("1" | "true" | "on") => true,
                 Some("0" | "false" | "off") => false,

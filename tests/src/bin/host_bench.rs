@@ -224,7 +224,7 @@ async fn main() -> anyhow::Result<()> {
                 let o = native_order(i);
                 let rt = &rt;
                 async move {
-                    let _ = rt.platform().market.submit(&o);
+                    let _ = rt.platform().market.submit(&o).await;
                 }
             })
             .await,

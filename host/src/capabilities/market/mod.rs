@@ -20,7 +20,7 @@ impl Host for HostState {
         &mut self,
         order: OrderRequest,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
-        Ok(self.platform.market.submit(&order))
+        Ok(self.platform.market.submit(&order).await)
     }
 
     async fn submit_batch(
@@ -33,10 +33,7 @@ impl Host for HostState {
                 orders.len()
             );
         }
-        Ok(orders
-            .iter()
-            .map(|o| self.platform.market.submit(o))
-            .collect())
+        Ok(self.platform.market.submit_batch(&orders).await)
     }
 
     async fn cancel(
@@ -45,7 +42,11 @@ impl Host for HostState {
         symbol: String,
         order_id: u64,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
-        Ok(self.platform.market.cancel(&account, &symbol, order_id))
+        Ok(self
+            .platform
+            .market
+            .cancel(&account, &symbol, order_id)
+            .await)
     }
 
     async fn amend(
@@ -59,7 +60,8 @@ impl Host for HostState {
         Ok(self
             .platform
             .market
-            .amend(&account, &symbol, order_id, price, quantity))
+            .amend(&account, &symbol, order_id, price, quantity)
+            .await)
     }
 
     async fn depth(
@@ -67,7 +69,7 @@ impl Host for HostState {
         symbol: String,
         levels: u32,
     ) -> wasmtime::Result<Result<BookDepth, Reject>> {
-        Ok(self.platform.market.depth(&symbol, levels.min(1000)))
+        Ok(self.platform.market.depth(&symbol, levels.min(1000)).await)
     }
 }
 

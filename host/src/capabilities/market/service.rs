@@ -1,14 +1,22 @@
 //! The host side of the market: the native matching core (`bourse-matching`) behind the
-//! `market` interface's integer types. Prices cross the boundary in ticks and quantities in
-//! lots, so the engine runs with tick = lot = 1 and the symbol table keeps the decimal scale.
+//! `market` interface's integer types.
+//!
+//! Symbols are split into shards; each shard's books belong to one matching thread that owns
+//! its `Engine` outright and takes commands from a bounded channel, so request handlers never
+//! hold a lock on a book and a burst queues instead of piling up. Order ids, account ids and
+//! client order ids are assigned in front of the shards. Prices cross the boundary in ticks
+//! and quantities in lots, so the engines run with tick = lot = 1 and the symbol table keeps
+//! the decimal scale.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bourse_matching::{
     AccountId, Command, Engine, EngineConfig, Event, EventKind, OrderId, OrderState, OrderType,
     RejectReason, StpMode, SymbolConfig, SymbolId,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use crate::bindings::bourse::platform::market::Reject;
 use crate::bindings::bourse::platform::types::{
@@ -16,6 +24,9 @@ use crate::bindings::bourse::platform::types::{
     SymbolInfo, TimeInForce, Trade,
 };
 use crate::manifest::SymbolDecl;
+
+/// Commands that may wait for one shard before senders are made to wait.
+const SHARD_QUEUE: usize = 4096;
 
 /// A symbol table entry that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -52,20 +63,6 @@ fn scaled(text: &str) -> Option<(u8, u64)> {
     (units > 0).then_some((frac.len() as u8, units))
 }
 
-struct Book {
-    engine: Engine,
-    next_order_id: u64,
-    accounts: HashMap<String, AccountId>,
-    client_orders: HashMap<(AccountId, String), OrderId>,
-    events: Vec<Event>,
-}
-
-/// The market: symbols plus the engine.
-pub struct Market {
-    symbols: Vec<SymbolInfo>,
-    book: Mutex<Book>,
-}
-
 fn reject(code: RejectCode, message: impl Into<String>) -> Reject {
     Reject {
         code,
@@ -86,10 +83,65 @@ fn from_engine(reason: RejectReason) -> Reject {
     reject(code, reason.to_string())
 }
 
+fn stopped() -> Reject {
+    reject(
+        RejectCode::UnknownSymbol,
+        "the matching engine is shutting down",
+    )
+}
+
+/// A new order, resolved to engine ids.
+struct NewOrder {
+    symbol: SymbolId,
+    order_id: OrderId,
+    account: AccountId,
+    side: bourse_matching::Side,
+    order_type: OrderType,
+    quantity: u64,
+}
+
+/// Work for a shard thread.
+enum Job {
+    Submit(
+        Vec<NewOrder>,
+        oneshot::Sender<Vec<Result<OrderResult, Reject>>>,
+    ),
+    Change {
+        account: AccountId,
+        symbol: SymbolId,
+        order_id: OrderId,
+        amend: Option<(Option<i64>, Option<u64>)>,
+        reply: oneshot::Sender<Result<OrderResult, Reject>>,
+    },
+    Depth {
+        symbol: SymbolId,
+        name: String,
+        levels: usize,
+        reply: oneshot::Sender<Result<BookDepth, Reject>>,
+    },
+}
+
+/// The market: symbols, the shards' queues, and the ids assigned in front of them.
+pub struct Market {
+    symbols: Vec<SymbolInfo>,
+    shards: Vec<mpsc::Sender<Job>>,
+    next_order_id: AtomicU64,
+    accounts: Mutex<HashMap<String, AccountId>>,
+    client_orders: Mutex<HashMap<(AccountId, String), u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // These maps are updated by single inserts/removes, so a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Market {
-    /// A market trading `symbols` (decimal tick and lot sizes).
-    pub fn new(symbols: &[SymbolDecl]) -> Result<Market, SymbolTableError> {
-        let mut engine = Engine::new(EngineConfig::default());
+    /// A market trading `symbols` (decimal tick and lot sizes) on `shards` matching threads.
+    pub fn new(symbols: &[SymbolDecl], shards: usize) -> Result<Market, SymbolTableError> {
+        let shards = shards.clamp(1, 64);
+        let mut engines: Vec<Engine> = (0..shards)
+            .map(|_| Engine::new(EngineConfig::default()))
+            .collect();
         let mut infos = Vec::new();
         for (i, s) in symbols.iter().enumerate() {
             let bad = |problem: String| SymbolTableError {
@@ -111,7 +163,7 @@ impl Market {
             if infos.iter().any(|x: &SymbolInfo| x.symbol == s.symbol) {
                 return Err(bad("is listed twice".into()));
             }
-            engine
+            engines[i % shards]
                 .add_symbol(SymbolConfig {
                     id: SymbolId(i as u32),
                     name: s.symbol.clone(),
@@ -127,15 +179,27 @@ impl Market {
                 lot,
             });
         }
+        let senders = engines
+            .into_iter()
+            .enumerate()
+            .map(|(i, engine)| {
+                let (tx, rx) = mpsc::channel(SHARD_QUEUE);
+                std::thread::Builder::new()
+                    .name(format!("bourse-match-{i}"))
+                    .spawn(move || run_shard(engine, rx))
+                    .map(|_| tx)
+                    .map_err(|e| SymbolTableError {
+                        symbol: "*".into(),
+                        problem: format!("cannot start matching thread {i}: {e}"),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Market {
             symbols: infos,
-            book: Mutex::new(Book {
-                engine,
-                next_order_id: 1,
-                accounts: HashMap::new(),
-                client_orders: HashMap::new(),
-                events: Vec::with_capacity(256),
-            }),
+            shards: senders,
+            next_order_id: AtomicU64::new(1),
+            accounts: Mutex::new(HashMap::new()),
+            client_orders: Mutex::new(HashMap::new()),
         })
     }
 
@@ -157,16 +221,18 @@ impl Market {
             })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Book> {
-        // The engine validates before it mutates, so a panic mid-command cannot leave a book
-        // half-updated in a way later commands could observe inconsistently.
-        self.book
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn shard(&self, symbol: SymbolId) -> &mpsc::Sender<Job> {
+        &self.shards[symbol.0 as usize % self.shards.len()]
     }
 
-    /// Submits an order.
-    pub fn submit(&self, order: &OrderRequest) -> Result<OrderResult, Reject> {
+    fn account(&self, name: &str) -> AccountId {
+        let mut accounts = lock(&self.accounts);
+        let next = AccountId(accounts.len() as u64 + 1);
+        *accounts.entry(name.to_string()).or_insert(next)
+    }
+
+    /// Resolves `order` to engine ids, reserving its client order id.
+    fn resolve(&self, order: &OrderRequest) -> Result<NewOrder, Reject> {
         let symbol = self.symbol_id(&order.symbol)?;
         let order_type = match (order.kind, order.time_in_force, order.post_only) {
             (OrderKind::Market, _, false) => OrderType::Market,
@@ -183,25 +249,21 @@ impl Market {
             (OrderKind::Limit, TimeInForce::Ioc, _) => OrderType::Ioc { price: order.price },
             (OrderKind::Limit, TimeInForce::Fok, _) => OrderType::Fok { price: order.price },
         };
-        let mut guard = self.lock();
-        let book = &mut *guard;
-        let next = AccountId(book.accounts.len() as u64 + 1);
-        let account = *book.accounts.entry(order.account.clone()).or_insert(next);
-        if let Some(client_id) = &order.client_order_id
-            && book
-                .client_orders
-                .contains_key(&(account, client_id.clone()))
-        {
-            return Err(reject(
-                RejectCode::DuplicateClientOrderId,
-                format!("client order id {client_id:?} was already used by this account"),
-            ));
+        let account = self.account(&order.account);
+        let order_id = self.next_order_id.fetch_add(1, Ordering::Relaxed);
+        if let Some(client_id) = &order.client_order_id {
+            let mut used = lock(&self.client_orders);
+            if used.contains_key(&(account, client_id.clone())) {
+                return Err(reject(
+                    RejectCode::DuplicateClientOrderId,
+                    format!("client order id {client_id:?} was already used by this account"),
+                ));
+            }
+            used.insert((account, client_id.clone()), order_id);
         }
-        let order_id = OrderId(book.next_order_id);
-        book.events.clear();
-        let command = Command::Submit {
+        Ok(NewOrder {
             symbol,
-            order_id,
+            order_id: OrderId(order_id),
             account,
             side: match order.side {
                 Side::Buy => bourse_matching::Side::Buy,
@@ -209,41 +271,122 @@ impl Market {
             },
             order_type,
             quantity: order.quantity,
-            stp: StpMode::CancelNewest,
-        };
-        let report = book
-            .engine
-            .execute(&command, &mut book.events)
-            .map_err(from_engine)?;
-        book.next_order_id += 1;
-        if let Some(client_id) = &order.client_order_id {
-            book.client_orders
-                .insert((account, client_id.clone()), order_id);
-        }
-        Ok(OrderResult {
-            order_id: order_id.0,
-            status: status(report.state),
-            filled_quantity: report.filled,
-            remaining_quantity: report.remaining,
-            trades: trades(&book.events),
-            reject_reason: None,
         })
     }
 
+    /// A client order id whose order the engine refused may be used again.
+    fn release(&self, order: &OrderRequest, result: &Result<OrderResult, Reject>) {
+        if let (Some(client_id), Err(_)) = (&order.client_order_id, result) {
+            let account = self.account(&order.account);
+            lock(&self.client_orders).remove(&(account, client_id.clone()));
+        }
+    }
+
+    /// Submits an order.
+    pub async fn submit(&self, order: &OrderRequest) -> Result<OrderResult, Reject> {
+        let mut results = self.submit_batch(std::slice::from_ref(order)).await;
+        results.pop().unwrap_or_else(|| Err(stopped()))
+    }
+
+    /// Submits orders in order; one result each. Orders for one shard travel together.
+    pub async fn submit_batch(&self, orders: &[OrderRequest]) -> Vec<Result<OrderResult, Reject>> {
+        let mut results: Vec<Option<Result<OrderResult, Reject>>> =
+            (0..orders.len()).map(|_| None).collect();
+        let mut per_shard: Vec<(Vec<usize>, Vec<NewOrder>)> = (0..self.shards.len())
+            .map(|_| (Vec::new(), Vec::new()))
+            .collect();
+        for (i, order) in orders.iter().enumerate() {
+            match self.resolve(order) {
+                Ok(resolved) => {
+                    let shard = resolved.symbol.0 as usize % self.shards.len();
+                    per_shard[shard].0.push(i);
+                    per_shard[shard].1.push(resolved);
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        let mut waiting = Vec::new();
+        for (shard, (indices, batch)) in per_shard.into_iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            if self.shards[shard]
+                .send(Job::Submit(batch, tx))
+                .await
+                .is_ok()
+            {
+                waiting.push((indices, Some(rx)));
+            } else {
+                waiting.push((indices, None));
+            }
+        }
+        for (indices, rx) in waiting {
+            let answers = match rx {
+                Some(rx) => rx.await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let mut answers = answers.into_iter();
+            for i in indices {
+                results[i] = Some(answers.next().unwrap_or_else(|| Err(stopped())));
+            }
+        }
+        orders
+            .iter()
+            .zip(results)
+            .map(|(order, r)| {
+                let r = r.unwrap_or_else(|| Err(stopped()));
+                self.release(order, &r);
+                r
+            })
+            .collect()
+    }
+
+    async fn change(
+        &self,
+        account: &str,
+        symbol: &str,
+        order_id: u64,
+        amend: Option<(Option<i64>, Option<u64>)>,
+    ) -> Result<OrderResult, Reject> {
+        let symbol_id = self.symbol_id(symbol)?;
+        let unknown = || {
+            reject(
+                RejectCode::UnknownOrder,
+                format!("no open order {order_id} of yours on {symbol}"),
+            )
+        };
+        let account = lock(&self.accounts)
+            .get(account)
+            .copied()
+            .ok_or_else(unknown)?;
+        let (tx, rx) = oneshot::channel();
+        let job = Job::Change {
+            account,
+            symbol: symbol_id,
+            order_id: OrderId(order_id),
+            amend,
+            reply: tx,
+        };
+        self.shard(symbol_id)
+            .send(job)
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
     /// Cancels `order_id` if `account` owns it and it trades `symbol`.
-    pub fn cancel(
+    pub async fn cancel(
         &self,
         account: &str,
         symbol: &str,
         order_id: u64,
     ) -> Result<OrderResult, Reject> {
-        self.change(account, symbol, order_id, |_| Command::Cancel {
-            order_id: OrderId(order_id),
-        })
+        self.change(account, symbol, order_id, None).await
     }
 
     /// Amends `order_id`'s price and/or open quantity.
-    pub fn amend(
+    pub async fn amend(
         &self,
         account: &str,
         symbol: &str,
@@ -251,75 +394,126 @@ impl Market {
         price: Option<i64>,
         quantity: Option<u64>,
     ) -> Result<OrderResult, Reject> {
-        self.change(account, symbol, order_id, |remaining| Command::Amend {
-            order_id: OrderId(order_id),
-            price,
-            quantity: quantity.unwrap_or(remaining),
-        })
-    }
-
-    fn change(
-        &self,
-        account: &str,
-        symbol: &str,
-        order_id: u64,
-        command: impl FnOnce(u64) -> Command,
-    ) -> Result<OrderResult, Reject> {
-        let symbol_id = self.symbol_id(symbol)?;
-        let mut guard = self.lock();
-        let book = &mut *guard;
-        let unknown = || {
-            reject(
-                RejectCode::UnknownOrder,
-                format!("no open order {order_id} of yours on {symbol}"),
-            )
-        };
-        let owner = book.accounts.get(account).copied().ok_or_else(unknown)?;
-        let status_before = book
-            .engine
-            .order_status(OrderId(order_id))
-            .ok_or_else(unknown)?;
-        if status_before.account != owner || status_before.symbol != symbol_id {
-            return Err(unknown());
-        }
-        book.events.clear();
-        let report = book
-            .engine
-            .execute(&command(status_before.remaining), &mut book.events)
-            .map_err(from_engine)?;
-        let after = book.engine.order_status(OrderId(order_id));
-        Ok(OrderResult {
-            order_id,
-            status: status(report.state),
-            filled_quantity: after.map_or(report.filled, |s| s.filled),
-            remaining_quantity: report.remaining,
-            trades: trades(&book.events),
-            reject_reason: None,
-        })
+        self.change(account, symbol, order_id, Some((price, quantity)))
+            .await
     }
 
     /// Aggregated depth of `symbol`, `levels` per side.
-    pub fn depth(&self, symbol: &str, levels: u32) -> Result<BookDepth, Reject> {
+    pub async fn depth(&self, symbol: &str, levels: u32) -> Result<BookDepth, Reject> {
         let id = self.symbol_id(symbol)?;
-        let book = self.lock();
-        let depth = book
-            .engine
-            .depth(id, levels as usize)
-            .map_err(from_engine)?;
-        let convert = |side: &[bourse_matching::LevelView]| {
-            side.iter()
-                .map(|l| Level {
-                    price: l.price,
-                    quantity: l.quantity,
-                })
-                .collect()
+        let (tx, rx) = oneshot::channel();
+        let job = Job::Depth {
+            symbol: id,
+            name: symbol.to_string(),
+            levels: levels as usize,
+            reply: tx,
         };
-        Ok(BookDepth {
-            symbol: symbol.to_string(),
-            sequence: book.engine.last_seq(),
-            bids: convert(&depth.bids),
-            asks: convert(&depth.asks),
-        })
+        self.shard(id).send(job).await.map_err(|_| stopped())?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+/// A shard's matching loop: the only code that touches its engine.
+fn run_shard(mut engine: Engine, mut jobs: mpsc::Receiver<Job>) {
+    let mut events: Vec<Event> = Vec::with_capacity(256);
+    while let Some(job) = jobs.blocking_recv() {
+        match job {
+            Job::Submit(batch, reply) => {
+                let results = batch
+                    .into_iter()
+                    .map(|o| {
+                        events.clear();
+                        let command = Command::Submit {
+                            symbol: o.symbol,
+                            order_id: o.order_id,
+                            account: o.account,
+                            side: o.side,
+                            order_type: o.order_type,
+                            quantity: o.quantity,
+                            stp: StpMode::CancelNewest,
+                        };
+                        engine
+                            .execute(&command, &mut events)
+                            .map_err(from_engine)
+                            .map(|report| OrderResult {
+                                order_id: o.order_id.0,
+                                status: status(report.state),
+                                filled_quantity: report.filled,
+                                remaining_quantity: report.remaining,
+                                trades: trades(&events),
+                                reject_reason: None,
+                            })
+                    })
+                    .collect();
+                let _ = reply.send(results);
+            }
+            Job::Change {
+                account,
+                symbol,
+                order_id,
+                amend,
+                reply,
+            } => {
+                let result = (|| {
+                    let before = engine
+                        .order_status(order_id)
+                        .filter(|s| s.account == account && s.symbol == symbol)
+                        .ok_or_else(|| {
+                            reject(
+                                RejectCode::UnknownOrder,
+                                format!("no open order {} of yours", order_id.0),
+                            )
+                        })?;
+                    let command = match amend {
+                        None => Command::Cancel { order_id },
+                        Some((price, quantity)) => Command::Amend {
+                            order_id,
+                            price,
+                            quantity: quantity.unwrap_or(before.remaining),
+                        },
+                    };
+                    events.clear();
+                    let report = engine.execute(&command, &mut events).map_err(from_engine)?;
+                    let after = engine.order_status(order_id);
+                    Ok(OrderResult {
+                        order_id: order_id.0,
+                        status: status(report.state),
+                        filled_quantity: after.map_or(before.filled, |s| s.filled),
+                        remaining_quantity: report.remaining,
+                        trades: trades(&events),
+                        reject_reason: None,
+                    })
+                })();
+                let _ = reply.send(result);
+            }
+            Job::Depth {
+                symbol,
+                name,
+                levels,
+                reply,
+            } => {
+                let result = engine
+                    .depth(symbol, levels)
+                    .map_err(from_engine)
+                    .map(|depth| {
+                        let convert = |side: &[bourse_matching::LevelView]| {
+                            side.iter()
+                                .map(|l| Level {
+                                    price: l.price,
+                                    quantity: l.quantity,
+                                })
+                                .collect()
+                        };
+                        BookDepth {
+                            symbol: name,
+                            sequence: engine.last_seq(),
+                            bids: convert(&depth.bids),
+                            asks: convert(&depth.asks),
+                        }
+                    });
+                let _ = reply.send(result);
+            }
+        }
     }
 }
 
@@ -358,9 +552,9 @@ fn trades(events: &[Event]) -> Vec<Trade> {
 mod tests {
     use super::*;
 
-    fn order(side: Side, price: i64, quantity: u64, account: &str) -> OrderRequest {
+    fn order(symbol: &str, side: Side, price: i64, quantity: u64, account: &str) -> OrderRequest {
         OrderRequest {
-            symbol: "AAPL".into(),
+            symbol: symbol.into(),
             side,
             kind: OrderKind::Limit,
             price,
@@ -372,15 +566,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn crossing_orders_trade_at_the_makers_price() {
-        let market = Market::new(&default_symbols()).expect("default symbols are valid");
+    #[tokio::test]
+    async fn crossing_orders_trade_at_the_makers_price() {
+        let market = Market::new(&default_symbols(), 2).expect("default symbols are valid");
         let maker = market
-            .submit(&order(Side::Sell, 10_000, 5, "a"))
+            .submit(&order("AAPL", Side::Sell, 10_000, 5, "a"))
+            .await
             .expect("rests");
         assert_eq!(maker.status, OrderStatus::Accepted);
         let taker = market
-            .submit(&order(Side::Buy, 10_100, 3, "b"))
+            .submit(&order("AAPL", Side::Buy, 10_100, 3, "b"))
+            .await
             .expect("trades");
         assert_eq!(taker.status, OrderStatus::Filled);
         assert_eq!(taker.trades.len(), 1);
@@ -388,23 +584,75 @@ mod tests {
             (taker.trades[0].price, taker.trades[0].quantity),
             (10_000, 3)
         );
-        let depth = market.depth("AAPL", 5).expect("known symbol");
+        let depth = market.depth("AAPL", 5).await.expect("known symbol");
         assert_eq!(depth.asks.len(), 1);
         assert_eq!((depth.asks[0].price, depth.asks[0].quantity), (10_000, 2));
     }
 
-    #[test]
-    fn only_the_owner_can_cancel() {
-        let market = Market::new(&default_symbols()).expect("default symbols are valid");
+    #[tokio::test]
+    async fn only_the_owner_can_cancel_or_amend() {
+        let market = Market::new(&default_symbols(), 2).expect("default symbols are valid");
         let resting = market
-            .submit(&order(Side::Buy, 9_000, 1, "a"))
+            .submit(&order("MSFT", Side::Buy, 9_000, 4, "a"))
+            .await
             .expect("rests");
-        let stranger = market.cancel("b", "AAPL", resting.order_id).unwrap_err();
+        let stranger = market
+            .cancel("b", "MSFT", resting.order_id)
+            .await
+            .unwrap_err();
         assert_eq!(stranger.code, RejectCode::UnknownOrder);
-        let owner = market
+        let wrong_symbol = market
             .cancel("a", "AAPL", resting.order_id)
+            .await
+            .unwrap_err();
+        assert_eq!(wrong_symbol.code, RejectCode::UnknownOrder);
+        let amended = market
+            .amend("a", "MSFT", resting.order_id, None, Some(2))
+            .await
+            .expect("owner amends");
+        assert_eq!(amended.remaining_quantity, 2);
+        let owner = market
+            .cancel("a", "MSFT", resting.order_id)
+            .await
             .expect("owner cancels");
         assert_eq!(owner.status, OrderStatus::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn a_batch_across_shards_answers_in_order() {
+        let market = Market::new(&default_symbols(), 3).expect("default symbols are valid");
+        let mut with_id = order("SPY", Side::Buy, 100, 1, "a");
+        with_id.client_order_id = Some("dup".into());
+        let batch = vec![
+            order("AAPL", Side::Buy, 100, 1, "a"),
+            order("NOPE", Side::Buy, 100, 1, "a"),
+            with_id.clone(),
+            with_id,
+            order("MSFT", Side::Sell, 100, 1, "a"),
+        ];
+        let results = market.submit_batch(&batch).await;
+        let codes: Vec<Option<RejectCode>> = results
+            .iter()
+            .map(|r| r.as_ref().err().map(|e| e.code))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                None,
+                Some(RejectCode::UnknownSymbol),
+                None,
+                Some(RejectCode::DuplicateClientOrderId),
+                None
+            ]
+        );
+        let ids: Vec<u64> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|o| o.order_id))
+            .collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids follow submission order: {ids:?}"
+        );
     }
 
     #[test]
@@ -419,6 +667,6 @@ mod tests {
             tick_size: "-1".into(),
             lot_size: "1".into(),
         }];
-        assert!(Market::new(&bad).is_err());
+        assert!(Market::new(&bad, 1).is_err());
     }
 }
