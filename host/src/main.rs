@@ -54,6 +54,17 @@ enum Cmd {
         #[arg(long, short = 'f', default_value = "spin.toml")]
         manifest: PathBuf,
     },
+    /// Compile every component into the artifact cache (BOURSE_DATA_DIR), without serving.
+    Precompile {
+        /// The manifest.
+        #[arg(long, short = 'f', default_value = "spin.toml")]
+        manifest: PathBuf,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCmd,
+    },
     /// Put a new version of a component live on a running host.
     Deploy {
         /// Component id.
@@ -77,6 +88,12 @@ enum Cmd {
         #[command(flatten)]
         remote: ops::Remote,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate the environment and print the effective configuration, secrets masked.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -121,6 +138,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve(manifest)
         }
         Cmd::Serve { manifest } => serve(Manifest::load(&manifest)?),
+        Cmd::Precompile { manifest } => precompile(&Manifest::load(&manifest)?),
+        Cmd::Config {
+            command: ConfigCmd::Check,
+        } => {
+            let config = Config::from_env()?;
+            for (name, value) in config.effective() {
+                println!("{name}={value}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Deploy { name, file, remote } => ops::run(ops::deploy(&remote, &name, &file)),
         Cmd::Components { remote } => ops::run(ops::components(&remote)),
         Cmd::Rollback {
@@ -153,6 +180,41 @@ fn check(manifest: &Manifest) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn precompile(manifest: &Manifest) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let runtime_config = bourse::runtime::RuntimeConfig {
+        timeout: std::time::Duration::from_millis(config.request_timeout_ms),
+        memory_mb: config.instance_memory_mb,
+        data_dir: config.data_dir.clone(),
+        retain_versions: config.retain_versions,
+    };
+    let results = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(bourse::runtime::precompile(manifest, &runtime_config));
+    let mut failed = 0;
+    for (name, result) in results {
+        match result {
+            Ok((digest, true)) => eprintln!("{name}: compiled {digest}"),
+            Ok((digest, false)) => eprintln!("{name}: already cached {digest}"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{name}: {e}");
+            }
+        }
+    }
+    eprintln!(
+        "artifacts in {}",
+        config.data_dir.join("artifacts").display()
+    );
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

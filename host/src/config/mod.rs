@@ -63,7 +63,62 @@ fn parse_number(
     }
 }
 
+/// `postgres://user:secret@host/db` → `postgres://user:****@host/db`.
+fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme + 3 => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl Config {
+    /// The effective settings as `(VARIABLE, value)`, secrets masked, for `bourse config check`.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("HOST", self.listen.ip().to_string()),
+            ("PORT", self.listen.port().to_string()),
+            (
+                "DATABASE_URL",
+                self.database_url
+                    .as_deref()
+                    .map_or("(unset: embedded SQLite)".into(), mask_url),
+            ),
+            (
+                "REDIS_URL",
+                self.redis_url
+                    .as_deref()
+                    .map_or("(unset: in-process key-value)".into(), mask_url),
+            ),
+            (
+                "ADMIN_TOKEN",
+                self.admin_token.as_ref().map_or("(unset)".into(), |t| {
+                    format!("**** ({} characters)", t.len())
+                }),
+            ),
+            ("BOURSE_DATA_DIR", self.data_dir.display().to_string()),
+            (
+                "BOURSE_REQUEST_TIMEOUT_MS",
+                self.request_timeout_ms.to_string(),
+            ),
+            (
+                "BOURSE_INSTANCE_MEMORY_MB",
+                self.instance_memory_mb.to_string(),
+            ),
+            ("BOURSE_RETAIN_VERSIONS", self.retain_versions.to_string()),
+            (
+                "BOURSE_WATCH",
+                if self.watch { "on" } else { "off" }.to_string(),
+            ),
+            ("BOURSE_MATCHING_SHARDS", self.matching_shards.to_string()),
+        ]
+    }
+
     /// Reads and validates the environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         let port = parse_number("PORT", 3000, 1..=65535)?;
@@ -121,5 +176,20 @@ impl Config {
                 }
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_url;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:****@h:5432/db"
+        );
+        assert_eq!(mask_url("redis://:pw@h:6379"), "redis://:****@h:6379");
+        assert_eq!(mask_url("redis://h:6379"), "redis://h:6379");
     }
 }

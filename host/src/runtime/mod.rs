@@ -23,7 +23,9 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 pub use engine::EPOCH_TICK;
 pub use state::{ComponentContext, HostState, Platform};
-pub use versions::{DeployError, DeployReport, HistoryEntry, MAX_COMPONENT_BYTES, VersionInfo};
+pub use versions::{
+    DeployError, DeployReport, HistoryEntry, MAX_COMPONENT_BYTES, VersionInfo, precompile,
+};
 pub use watch::Watcher;
 
 use crate::bindings::bourse::platform::types::{OrderRequest, OrderResult, Principal};
@@ -165,15 +167,7 @@ impl Runtime {
         platform: Arc<Platform>,
         config: RuntimeConfig,
     ) -> wasmtime::Result<Runtime> {
-        // The pool's slots must fit the largest per-component cap.
-        let largest = manifest
-            .components
-            .values()
-            .filter_map(|c| c.tool.bourse.memory_mb)
-            .chain([config.memory_mb])
-            .max()
-            .unwrap_or(config.memory_mb);
-        let engine = engine::build(largest)?;
+        let engine = engine_for(&manifest, &config)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -550,6 +544,19 @@ impl Runtime {
             Err(e) => Err(Self::classify(&component, e)),
         }
     }
+}
+
+/// The engine for `manifest`: the pool's slots must fit the largest per-component memory cap.
+/// Precompiled artifacts are only valid for an engine built the same way.
+fn engine_for(manifest: &Manifest, config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+    let largest = manifest
+        .components
+        .values()
+        .filter_map(|c| c.tool.bourse.memory_mb)
+        .chain([config.memory_mb])
+        .max()
+        .unwrap_or(config.memory_mb);
+    engine::build(largest)
 }
 
 fn deadline_ticks(timeout_ms: u64) -> u64 {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
+use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
@@ -18,8 +19,8 @@ use super::{
     CallError, Exports, LoadFailure, LoadedComponent, Runtime, Slot, authenticator, generator,
     indicator, order_handling,
 };
-use crate::manifest::Variables;
-use crate::runtime::ComponentContext;
+use crate::manifest::{Manifest, Variables};
+use crate::runtime::{ComponentContext, RuntimeConfig};
 
 /// Largest component accepted (uploads are refused above this with 413).
 pub const MAX_COMPONENT_BYTES: usize = 50 << 20;
@@ -116,6 +117,80 @@ impl DeployError {
     }
 }
 
+fn artifact_path(engine: &Engine, data_dir: &Path, digest: &str) -> PathBuf {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    data_dir
+        .join("artifacts")
+        .join(format!("{}-{:016x}.cwasm", hex_of(digest), hasher.finish()))
+}
+
+/// Compiles `bytes`, or loads the artifact compiled earlier for the same digest and the same
+/// engine (its compatibility hash is in the file name); returns whether it compiled.
+async fn compile_cached(
+    engine: &Engine,
+    data_dir: &Path,
+    bytes: Arc<Vec<u8>>,
+    digest: &str,
+) -> Result<(Component, bool), DeployError> {
+    let artifact = artifact_path(engine, data_dir, digest);
+    let engine = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        if artifact.is_file() {
+            // SAFETY: the artifact was written by this host from `Component::serialize` for
+            // this digest, and its name includes the engine's compatibility hash.
+            match unsafe { Component::deserialize_file(&engine, &artifact) } {
+                Ok(component) => return Ok((component, false)),
+                Err(e) => tracing::warn!(artifact = %artifact.display(), error = %e, "stale artifact, recompiling"),
+            }
+        }
+        let component = Component::new(&engine, bytes.as_slice()).map_err(|e| DeployError::Compile(format!("{e:#}")))?;
+        if let Some(dir) = artifact.parent() {
+            let written = std::fs::create_dir_all(dir).and_then(|()| {
+                let serialized = component.serialize().map_err(std::io::Error::other)?;
+                let tmp = artifact.with_extension("tmp");
+                std::fs::write(&tmp, serialized)?;
+                std::fs::rename(&tmp, &artifact)
+            });
+            if let Err(e) = written {
+                tracing::warn!(artifact = %artifact.display(), error = %e, "could not cache the compiled artifact");
+            }
+        }
+        Ok((component, true))
+    })
+    .await
+    .map_err(|e| DeployError::Compile(format!("compile task failed: {e}")))?
+}
+
+/// Compiles every component of `manifest` into the artifact cache under `config.data_dir`
+/// without starting a host (for images: the first start then loads without compiling).
+/// Returns, per component, its digest and whether it was compiled now, or why not.
+pub async fn precompile(
+    manifest: &Manifest,
+    config: &RuntimeConfig,
+) -> Vec<(String, Result<(String, bool), String>)> {
+    let engine = match super::engine_for(manifest, config) {
+        Ok(e) => e,
+        Err(e) => return vec![("*".into(), Err(format!("engine: {e:#}")))],
+    };
+    let mut out = Vec::new();
+    for (name, decl) in &manifest.components {
+        let source = manifest.resolve(&decl.source);
+        let result = match tokio::fs::read(&source).await {
+            Ok(bytes) => {
+                let digest = digest(&bytes);
+                compile_cached(&engine, &config.data_dir, Arc::new(bytes), &digest)
+                    .await
+                    .map(|(_, compiled)| (digest, compiled))
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("cannot read {}: {e}", source.display())),
+        };
+        out.push((name.clone(), result));
+    }
+    out
+}
+
 /// One audit record.
 struct Audit<'a> {
     name: &'a str,
@@ -157,18 +232,6 @@ impl Runtime {
         self.config.data_dir.join("versions").join(name)
     }
 
-    fn artifact_path(&self, digest: &str) -> PathBuf {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine
-            .precompile_compatibility_hash()
-            .hash(&mut hasher);
-        self.config.data_dir.join("artifacts").join(format!(
-            "{}-{:016x}.cwasm",
-            hex_of(digest),
-            hasher.finish()
-        ))
-    }
-
     /// Compiles `bytes`, or loads the artifact compiled earlier for the same digest and the
     /// same engine; returns whether it compiled.
     async fn compile(
@@ -176,33 +239,7 @@ impl Runtime {
         bytes: Arc<Vec<u8>>,
         digest: &str,
     ) -> Result<(Component, bool), DeployError> {
-        let artifact = self.artifact_path(digest);
-        let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || {
-            if artifact.is_file() {
-                // SAFETY: the artifact was written by this host from `Component::serialize`
-                // for this digest, and its name includes the engine's compatibility hash.
-                match unsafe { Component::deserialize_file(&engine, &artifact) } {
-                    Ok(component) => return Ok((component, false)),
-                    Err(e) => tracing::warn!(artifact = %artifact.display(), error = %e, "stale artifact, recompiling"),
-                }
-            }
-            let component = Component::new(&engine, bytes.as_slice()).map_err(|e| DeployError::Compile(format!("{e:#}")))?;
-            if let Some(dir) = artifact.parent() {
-                let written = std::fs::create_dir_all(dir).and_then(|()| {
-                    let serialized = component.serialize().map_err(std::io::Error::other)?;
-                    let tmp = artifact.with_extension("tmp");
-                    std::fs::write(&tmp, serialized)?;
-                    std::fs::rename(&tmp, &artifact)
-                });
-                if let Err(e) = written {
-                    tracing::warn!(artifact = %artifact.display(), error = %e, "could not cache the compiled artifact");
-                }
-            }
-            Ok((component, true))
-        })
-        .await
-        .map_err(|e| DeployError::Compile(format!("compile task failed: {e}")))?
+        compile_cached(&self.engine, &self.config.data_dir, bytes, digest).await
     }
 
     /// Everything up to, not including, the swap.

@@ -1,0 +1,24 @@
+# Bourse host + components for Railway. The build steps live in scripts/build-release.sh,
+# which CI also runs (tests/tests/release.rs fails if this file and the script drift apart).
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+RUN rustup target add wasm32-wasip2
+COPY . .
+RUN scripts/build-release.sh /dist
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app bourse
+COPY --from=build --chown=bourse:bourse /dist /app
+WORKDIR /app
+USER bourse
+ENV HOST=0.0.0.0 \
+    PORT=3000 \
+    BOURSE_DATA_DIR=/app/data \
+    BOURSE_WATCH=off \
+    LOG_FORMAT=json
+EXPOSE 3000
+CMD ["/app/bin/bourse", "serve"]
