@@ -135,6 +135,12 @@ impl TestHost {
             retain_versions: 5,
             watch,
             matching_shards: 2,
+            jwt_secret: None,
+            allowed_origins: vec!["https://app.example.com".to_string()],
+            log_format: bourse::config::LogFormat::Text,
+            role: bourse::config::Role::All,
+            shutdown_timeout_ms: 5_000,
+            body_limit_mb: 10,
         };
         let host = Host::start(&config, manifest).await.expect("host starts");
         let runtime = host.runtime.clone();

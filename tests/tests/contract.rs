@@ -28,6 +28,14 @@ fn every_component_honours_its_world() {
 }
 
 #[test]
+fn the_matching_cores_wasm_build_honours_market_core() {
+    let bytes = built_component("market.wasm");
+    if let Err(e) = check(&bytes, &workspace().join("wit"), "bourse:platform/market-core") {
+        panic!("market: {e}");
+    }
+}
+
+#[test]
 fn a_broken_component_fails_with_a_readable_difference() {
     let bytes = built_component("broken_auth.wasm");
     let err = check(&bytes, &workspace().join("wit"), "bourse:platform/auth").unwrap_err();

@@ -12,6 +12,14 @@ use crate::workload::Op;
 pub trait Harness {
     fn new(symbols: u32, max_id: u64) -> Self;
     fn apply(&mut self, op: &Op) -> u64;
+
+    /// Applies every op, writing each one's taker fill to the matching slot. Engines that
+    /// can batch (the wasm component) override it.
+    fn apply_all(&mut self, ops: &[Op], fills: &mut [u64]) {
+        for (slot, op) in fills.iter_mut().zip(ops) {
+            *slot = self.apply(op);
+        }
+    }
 }
 
 pub struct Bourse {

@@ -2,16 +2,24 @@
 //! on the same seeded workload, with every engine's per-command fills checked against the
 //! naive model.
 //!
-//! Usage: matching-bench [--commands N] [--runs R] [--engines bourse,naive,lobster,matchcore,orderbook-rs]
+//! Usage: matching-bench [--commands N] [--runs R] [--symbols 1,100] [--wasm PATH]
+//!        [--engines bourse,naive,lobster,matchcore,orderbook-rs,bourse-venue,bourse-wasm]
+//!
+//! `bourse-venue` is the native `Venue` (what the host runs: symbol names, account strings,
+//! order-id assignment) and `bourse-wasm` the same venue inside the `market` component in
+//! Wasmtime, once with `submit-batch` and once with one `submit` per order; build it first
+//! with `cargo build --target wasm32-wasip2 --release -p market`.
 
 mod adapters;
 mod naive;
+mod wasm;
 mod workload;
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use adapters::{Bourse, Harness, Lobster, Matchcore, NaiveHarness, OrderbookRs};
+use wasm::{NativeVenue, Wasm};
 use workload::{Op, Workload, generate};
 
 struct Row {
@@ -24,6 +32,10 @@ struct Row {
     mismatches: usize,
     first_mismatch: Option<usize>,
 }
+
+const VENUE: &str = "bourse-venue (native)";
+const WASM_BATCH: &str = "bourse-wasm submit-batch";
+const WASM_SINGLE: &str = "bourse-wasm submit";
 
 fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -48,9 +60,7 @@ fn bench<H: Harness>(engine: &'static str, label: &str, w: &Workload, runs: usiz
         // Throughput: whole batch under one timer, so timer cost does not pollute it.
         let mut h = fresh::<H>(w);
         let start = Instant::now();
-        for (slot, op) in fills.iter_mut().zip(&w.ops) {
-            *slot = h.apply(op);
-        }
+        h.apply_all(&w.ops, &mut fills);
         let secs = start.elapsed().as_secs_f64();
         drop(h);
         tput.push(n as f64 / secs);
@@ -116,10 +126,32 @@ fn describe(ops: &[Op]) -> String {
     format!("{limit} limit, {market} market, {cancel} cancel")
 }
 
+/// Mean submits per `submit-batch` call: batches end at `wasm::BATCH` or at a cancel.
+fn mean_batch(ops: &[Op]) -> f64 {
+    let (mut calls, mut submits, mut run) = (0u64, 0u64, 0usize);
+    for op in ops {
+        if matches!(op, Op::Cancel { .. }) {
+            calls += u64::from(run > 0);
+            run = 0;
+        } else {
+            submits += 1;
+            run += 1;
+            if run == wasm::BATCH {
+                calls += 1;
+                run = 0;
+            }
+        }
+    }
+    calls += u64::from(run > 0);
+    submits as f64 / calls.max(1) as f64
+}
+
 fn main() {
     let mut commands = 1_000_000usize;
     let mut runs = 5usize;
     let mut engines = "bourse,naive,lobster,matchcore,orderbook-rs".to_string();
+    let mut workloads = "1,100".to_string();
+    let mut wasm_path = wasm::default_component_path();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_default();
@@ -127,6 +159,8 @@ fn main() {
             "--commands" => commands = value().parse().unwrap_or(commands),
             "--runs" => runs = value().parse().unwrap_or(runs).max(1),
             "--engines" => engines = value(),
+            "--symbols" => workloads = value(),
+            "--wasm" => wasm_path = value().into(),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -134,9 +168,21 @@ fn main() {
         }
     }
     let enabled = |name: &str| engines.split(',').any(|e| e == name);
+    let wasm_ok = enabled("bourse-wasm")
+        && match wasm::load(&wasm_path) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("skipping bourse-wasm: {e}");
+                false
+            }
+        };
+    let mut batch_notes = Vec::new();
 
     let mut rows = Vec::new();
     for (symbols, warmup) in [(1u32, 10_000usize), (100, 1_000)] {
+        if !workloads.split(',').any(|w| w == symbols.to_string()) {
+            continue;
+        }
         let label = format!("{symbols} sym");
         let w = generate(symbols, warmup, commands, 0x5EED_0000 + u64::from(symbols));
         let filled: u64 = w.expected_fills.iter().sum();
@@ -161,6 +207,17 @@ fn main() {
         }
         if enabled("orderbook-rs") {
             rows.push(bench::<OrderbookRs>("orderbook-rs 0.15", &label, &w, runs));
+        }
+        if enabled("bourse-venue") || wasm_ok {
+            rows.push(bench::<NativeVenue>(VENUE, &label, &w, runs));
+        }
+        if wasm_ok {
+            rows.push(bench::<Wasm<true>>(WASM_BATCH, &label, &w, runs));
+            rows.push(bench::<Wasm<false>>(WASM_SINGLE, &label, &w, runs));
+            batch_notes.push(format!(
+                "{label}: {:.1} submits per submit-batch call on average (a cancel ends a batch)",
+                mean_batch(&w.ops)
+            ));
         }
     }
 
@@ -197,5 +254,37 @@ fn main() {
             check,
             naive
         );
+    }
+    let find = |workload: &str, engine: &str| {
+        rows.iter()
+            .find(|r| r.workload == workload && r.engine == engine)
+            .map(|r| r.ops_per_sec)
+    };
+    let labels: Vec<&str> = {
+        let mut l: Vec<&str> = rows.iter().map(|r| r.workload.as_str()).collect();
+        l.dedup();
+        l
+    };
+    for label in labels {
+        let Some(venue) = find(label, VENUE) else {
+            continue;
+        };
+        for wasm in [WASM_BATCH, WASM_SINGLE] {
+            let Some(w) = find(label, wasm) else {
+                continue;
+            };
+            // Venue vs component is like for like; the raw engine skips the venue's
+            // string handling, so that ratio is the whole price of the slow path.
+            let engine = find(label, "bourse-matching").map_or(String::new(), |n| {
+                format!(", bourse-matching/wasm {:.2}x", n / w)
+            });
+            println!(
+                "{label} {wasm}: native venue/wasm {:.2}x{engine}",
+                venue / w
+            );
+        }
+    }
+    for note in &batch_notes {
+        println!("{note}");
     }
 }

@@ -5,9 +5,9 @@ use crate::book::{Book, crosses};
 use crate::command::Command;
 use crate::event::{CancelReason, Event, EventKind, EventSink};
 use crate::hash::{FastMap, Fnv64, fast_map};
-use crate::history::ClosedOrders;
+use crate::index::OrderIndex;
 use crate::matching::{
-    Ctx, Loc, Taker, emit_level, finish_taker, fok_fillable, match_taker, would_cross,
+    Ctx, Taker, emit_level, finish_taker, fok_fillable, match_taker, would_cross,
 };
 use crate::query::{Depth, LevelView, OrderState, OrderStatus, Report, TopOfBook};
 use crate::reject::{RejectReason, SymbolError};
@@ -16,12 +16,16 @@ use crate::types::{
     SymbolId,
 };
 
+/// The matching engine: every configured symbol's book plus the engine-wide order index.
 pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) books: Vec<Book>,
+    /// Book index by symbol id for small ids (the common case: hosts number symbols
+    /// densely), so routing a command is one load instead of a hash probe.
+    pub(crate) symbol_table: Vec<u32>,
+    /// Book index for symbol ids too large for `symbol_table`.
     pub(crate) symbols: FastMap<SymbolId, u32>,
-    pub(crate) index: FastMap<OrderId, Loc>,
-    pub(crate) closed: ClosedOrders,
+    pub(crate) index: OrderIndex,
     pub(crate) seq: u64,
     pub(crate) commands: u64,
 }
@@ -37,11 +41,7 @@ impl Default for Engine {
 macro_rules! split {
     ($self:ident, $book:expr, $sink:expr) => {{
         let Engine {
-            books,
-            index,
-            closed,
-            seq,
-            ..
+            books, index, seq, ..
         } = $self;
         (
             &mut books[$book as usize],
@@ -49,7 +49,6 @@ macro_rules! split {
                 seq,
                 sink: $sink,
                 index,
-                closed,
             },
         )
     }};
@@ -75,19 +74,26 @@ fn check_quantity(quantity: Quantity, lot: Quantity) -> Result<(), RejectReason>
     }
 }
 
+/// Symbol ids below this are routed through `symbol_table`.
+const SYMBOL_TABLE_LIMIT: u32 = 1 << 12;
+/// `symbol_table` entry of an unused id.
+const NO_BOOK: u32 = u32::MAX;
+
 impl Engine {
+    /// An engine with no symbols; `config` sizes its tables.
     pub fn new(config: EngineConfig) -> Self {
         Engine {
             config,
             books: Vec::new(),
-            symbols: fast_map(16),
-            index: fast_map(config.max_open_orders),
-            closed: ClosedOrders::new(config.closed_history),
+            symbol_table: Vec::new(),
+            symbols: fast_map(0),
+            index: OrderIndex::new(config.max_open_orders, config.closed_history),
             seq: 0,
             commands: 0,
         }
     }
 
+    /// The configuration the engine was created with.
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
@@ -95,7 +101,7 @@ impl Engine {
     /// Registers a symbol. Not a journaled command: the host re-registers symbols from its
     /// configuration at start-up (or restores them from a snapshot).
     pub fn add_symbol(&mut self, config: SymbolConfig) -> Result<(), SymbolError> {
-        if self.symbols.contains_key(&config.id) {
+        if self.book_index(config.id).is_some() {
             return Err(SymbolError::Duplicate(config.id.0));
         }
         if config.tick_size <= 0 {
@@ -104,7 +110,16 @@ impl Engine {
         if config.lot_size == 0 {
             return Err(SymbolError::InvalidLotSize);
         }
-        self.symbols.insert(config.id, self.books.len() as u32);
+        let book = self.books.len() as u32;
+        if config.id.0 < SYMBOL_TABLE_LIMIT {
+            let at = config.id.0 as usize;
+            if self.symbol_table.len() <= at {
+                self.symbol_table.resize(at + 1, NO_BOOK);
+            }
+            self.symbol_table[at] = book;
+        } else {
+            self.symbols.insert(config.id, book);
+        }
         self.books.push(Book::new(
             config,
             self.config.orders_per_symbol,
@@ -113,6 +128,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Book position of `symbol`.
+    #[inline]
+    fn book_index(&self, symbol: SymbolId) -> Option<u32> {
+        if symbol.0 < SYMBOL_TABLE_LIMIT {
+            self.symbol_table
+                .get(symbol.0 as usize)
+                .copied()
+                .filter(|&b| b != NO_BOOK)
+        } else {
+            self.symbols.get(&symbol).copied()
+        }
+    }
+
+    /// Configured symbols in registration order.
     pub fn symbols(&self) -> impl Iterator<Item = &SymbolConfig> {
         self.books.iter().map(|b| &b.config)
     }
@@ -179,16 +208,13 @@ impl Engine {
         stp: StpMode,
         sink: &mut S,
     ) -> Result<Report, RejectReason> {
-        let book_idx = *self
-            .symbols
-            .get(&symbol)
-            .ok_or(RejectReason::UnknownSymbol)?;
+        let book_idx = self.book_index(symbol).ok_or(RejectReason::UnknownSymbol)?;
         let (book, mut ctx) = split!(self, book_idx, sink);
         check_quantity(quantity, book.config.lot_size)?;
         if let Some(price) = order_type.price() {
             check_price(price, book.config.tick_size)?;
         }
-        if ctx.index.contains_key(&order_id) {
+        if ctx.index.is_open(order_id) {
             return Err(RejectReason::DuplicateOrderId);
         }
         let mut taker = Taker {
@@ -236,12 +262,11 @@ impl Engine {
         order_id: OrderId,
         sink: &mut S,
     ) -> Result<Report, RejectReason> {
-        let loc = *self
+        let loc = self
             .index
-            .get(&order_id)
+            .open(order_id)
             .ok_or(RejectReason::UnknownOrder)?;
         let (book, mut ctx) = split!(self, loc.book, sink);
-        ctx.index.remove(&order_id);
         let n = &book.orders[loc.slot as usize];
         let (side, level) = (n.side, n.level);
         ctx.emit(EventKind::Cancelled {
@@ -250,7 +275,7 @@ impl Engine {
             remaining: 0,
             reason: CancelReason::Requested,
         });
-        ctx.closed.push(OrderStatus {
+        ctx.index.close(OrderStatus {
             order_id,
             symbol: book.config.id,
             account: n.account,
@@ -278,9 +303,9 @@ impl Engine {
         quantity: Quantity,
         sink: &mut S,
     ) -> Result<Report, RejectReason> {
-        let loc = *self
+        let loc = self
             .index
-            .get(&order_id)
+            .open(order_id)
             .ok_or(RejectReason::UnknownOrder)?;
         let (book, mut ctx) = split!(self, loc.book, sink);
         check_quantity(quantity, book.config.lot_size)?;
@@ -333,7 +358,7 @@ impl Engine {
             quantity,
             priority_kept: false,
         });
-        ctx.index.remove(&order_id);
+        ctx.index.remove_open(order_id);
         book.remove(loc.slot);
         emit_level(book, &mut ctx, side, level);
         book.drop_level_if_empty(side, level);
@@ -342,12 +367,12 @@ impl Engine {
     }
 
     fn book(&self, symbol: SymbolId) -> Result<&Book, RejectReason> {
-        self.symbols
-            .get(&symbol)
-            .map(|&i| &self.books[i as usize])
+        self.book_index(symbol)
+            .map(|i| &self.books[i as usize])
             .ok_or(RejectReason::UnknownSymbol)
     }
 
+    /// Best bid and ask of `symbol`.
     pub fn top_of_book(&self, symbol: SymbolId) -> Result<TopOfBook, RejectReason> {
         let book = self.book(symbol)?;
         let view = |side| {
@@ -382,6 +407,7 @@ impl Engine {
         Ok(())
     }
 
+    /// Up to `levels` aggregated levels per side of `symbol`, best first.
     pub fn depth(&self, symbol: SymbolId, levels: usize) -> Result<Depth, RejectReason> {
         let mut depth = Depth::default();
         self.depth_into(symbol, Side::Buy, levels, &mut depth.bids)?;
@@ -391,7 +417,7 @@ impl Engine {
 
     /// Open orders, then finished ones still in the bounded history.
     pub fn order_status(&self, order_id: OrderId) -> Option<OrderStatus> {
-        if let Some(loc) = self.index.get(&order_id) {
+        if let Some(loc) = self.index.open(order_id) {
             let book = &self.books[loc.book as usize];
             let n = &book.orders[loc.slot as usize];
             return Some(OrderStatus {
@@ -405,12 +431,12 @@ impl Engine {
                 remaining: n.remaining,
             });
         }
-        self.closed.get(order_id).copied()
+        self.index.closed(order_id).copied()
     }
 
     /// Number of open orders across all symbols.
     pub fn open_orders(&self) -> usize {
-        self.index.len()
+        self.index.open_count()
     }
 
     /// Whether the best bid is below the best ask on every symbol (a matching invariant).
@@ -456,7 +482,7 @@ impl Engine {
                 h.u64(u64::MAX);
             }
         }
-        for s in self.closed.iter() {
+        for s in self.index.history() {
             h.u64(s.order_id.0);
             h.u64(s.state as u64);
             h.u64(s.filled);

@@ -12,10 +12,21 @@ const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
 pub(crate) struct FoldHasher(u64);
 
 impl Hasher for FoldHasher {
+    /// Eight bytes per multiply (strings such as symbol names are hashed this way); the
+    /// caller's `Hash` impl appends a length or terminator, so zero padding is unambiguous.
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(word));
         }
     }
 

@@ -5,18 +5,23 @@
 //! the host can journal commands and rebuild state from a [`EngineSnapshot`] plus the
 //! journal tail. Events are pushed into a caller-supplied [`EventSink`]; with a reused
 //! `Vec<Event>` and capacities sized via [`EngineConfig`], the steady state allocates nothing.
+//!
+//! [`venue::Venue`] wraps an engine with the `bourse:platform/market` semantics (symbol
+//! names, account interning, sequential order ids, client order ids) for the host and the
+//! `market` wasm component alike.
 
 mod book;
 mod command;
 mod engine;
 mod event;
 mod hash;
-mod history;
+mod index;
 mod matching;
 mod query;
 mod reject;
 mod snapshot;
 mod types;
+pub mod venue;
 
 pub use command::Command;
 pub use engine::Engine;

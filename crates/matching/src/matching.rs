@@ -2,8 +2,7 @@
 
 use crate::book::{Book, NIL, Resting, crosses};
 use crate::event::{CancelReason, Event, EventKind, EventSink, Liquidity};
-use crate::hash::FastMap;
-use crate::history::ClosedOrders;
+use crate::index::OrderIndex;
 use crate::query::{OrderState, OrderStatus, Report};
 use crate::types::{AccountId, OrderId, Price, Quantity, Side, StpMode};
 
@@ -17,8 +16,7 @@ pub(crate) struct Loc {
 pub(crate) struct Ctx<'a, S: EventSink> {
     pub seq: &'a mut u64,
     pub sink: &'a mut S,
-    pub index: &'a mut FastMap<OrderId, Loc>,
-    pub closed: &'a mut ClosedOrders,
+    pub index: &'a mut OrderIndex,
 }
 
 impl<S: EventSink> Ctx<'_, S> {
@@ -62,7 +60,7 @@ pub(crate) fn emit_level<S: EventSink>(book: &Book, ctx: &mut Ctx<'_, S>, side: 
 /// Takes a finished resting order off the book and records its final status.
 fn close_maker<S: EventSink>(book: &mut Book, ctx: &mut Ctx<'_, S>, slot: u32, state: OrderState) {
     let n = &book.orders[slot as usize];
-    ctx.closed.push(OrderStatus {
+    ctx.index.close(OrderStatus {
         order_id: n.id,
         symbol: book.config.id,
         account: n.account,
@@ -72,7 +70,6 @@ fn close_maker<S: EventSink>(book: &mut Book, ctx: &mut Ctx<'_, S>, slot: u32, s
         filled: n.filled,
         remaining: 0,
     });
-    ctx.index.remove(&n.id);
     book.remove(slot);
 }
 
@@ -257,7 +254,7 @@ pub(crate) fn finish_taker<S: EventSink>(
             post_only: t.post_only,
             stp: t.stp,
         });
-        ctx.index.insert(
+        ctx.index.insert_open(
             t.id,
             Loc {
                 book: book_idx,
@@ -285,7 +282,7 @@ pub(crate) fn finish_taker<S: EventSink>(
         });
         status.state = OrderState::Cancelled;
     }
-    ctx.closed.push(status);
+    ctx.index.close(status);
     Report {
         order_id: t.id,
         state: status.state,

@@ -88,7 +88,7 @@ impl Engine {
                     asks: side(b, Side::Sell),
                 })
                 .collect(),
-            closed: self.closed.iter().copied().collect(),
+            closed: self.index.history().copied().collect(),
         }
     }
 
@@ -97,6 +97,11 @@ impl Engine {
             return Err(SnapshotError::Version(snapshot.version));
         }
         let mut engine = Engine::new(snapshot.config);
+        // History first: an id that is both finished and (reused) open must resolve to the
+        // open order, and inserting it last overwrites the finished entry.
+        for s in &snapshot.closed {
+            engine.index.close(*s);
+        }
         for (book_idx, b) in snapshot.books.iter().enumerate() {
             engine.add_symbol(b.symbol.clone())?;
             let book = &mut engine.books[book_idx];
@@ -109,7 +114,7 @@ impl Engine {
                     {
                         return Err(SnapshotError::InvalidOrder(o.order_id.0));
                     }
-                    if engine.index.contains_key(&o.order_id) {
+                    if engine.index.is_open(o.order_id) {
                         return Err(SnapshotError::DuplicateOrder(o.order_id.0));
                     }
                     let slot = book.insert(Resting {
@@ -122,7 +127,7 @@ impl Engine {
                         post_only: o.post_only,
                         stp: o.stp,
                     });
-                    engine.index.insert(
+                    engine.index.insert_open(
                         o.order_id,
                         Loc {
                             book: book_idx as u32,
@@ -131,9 +136,6 @@ impl Engine {
                     );
                 }
             }
-        }
-        for s in &snapshot.closed {
-            engine.closed.push(*s);
         }
         engine.seq = snapshot.last_seq;
         engine.commands = snapshot.commands;

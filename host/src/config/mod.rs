@@ -36,6 +36,67 @@ pub struct Config {
     pub watch: bool,
     /// Matching threads; symbols are spread over them (`BOURSE_MATCHING_SHARDS`, default 1).
     pub matching_shards: usize,
+    /// JWT signing secret (`JWT_SECRET`), at least 32 bytes when set.
+    pub jwt_secret: Option<String>,
+    /// Browser origins allowed by CORS (`ALLOWED_ORIGINS`, comma-separated; none by default).
+    pub allowed_origins: Vec<String>,
+    /// `json` or `text` logs (`LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// What this instance runs (`BOURSE_ROLE`, default `all`).
+    pub role: Role,
+    /// How long shutdown waits for in-flight requests (`BOURSE_SHUTDOWN_TIMEOUT_MS`, 30 000).
+    pub shutdown_timeout_ms: u64,
+    /// Largest request body on application routes (`BOURSE_BODY_LIMIT_MB`, default 10).
+    pub body_limit_mb: u64,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (Railway, log shippers).
+    Json,
+    /// Human-readable.
+    Text,
+}
+
+/// Which part of the platform an instance runs; one image, several Railway services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything (the default, and what a single instance runs).
+    All,
+    /// The trading API: order handling and signals components.
+    Api,
+    /// The matching core behind the market API (order handling).
+    Matching,
+    /// Simulation components.
+    Simulation,
+    /// The auth component's routes.
+    Auth,
+}
+
+impl Role {
+    /// The name used in `BOURSE_ROLE` and in `[component.X.tool.bourse] roles`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Matching => "matching",
+            Role::Simulation => "simulation",
+            Role::Auth => "auth",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Role> {
+        [
+            Role::All,
+            Role::Api,
+            Role::Matching,
+            Role::Simulation,
+            Role::Auth,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -116,6 +177,34 @@ impl Config {
                 if self.watch { "on" } else { "off" }.to_string(),
             ),
             ("BOURSE_MATCHING_SHARDS", self.matching_shards.to_string()),
+            (
+                "JWT_SECRET",
+                self.jwt_secret
+                    .as_ref()
+                    .map_or("(unset)".into(), |t| format!("**** ({} bytes)", t.len())),
+            ),
+            (
+                "ALLOWED_ORIGINS",
+                if self.allowed_origins.is_empty() {
+                    "(none)".into()
+                } else {
+                    self.allowed_origins.join(",")
+                },
+            ),
+            (
+                "LOG_FORMAT",
+                match self.log_format {
+                    LogFormat::Json => "json",
+                    LogFormat::Text => "text",
+                }
+                .to_string(),
+            ),
+            ("BOURSE_ROLE", self.role.as_str().to_string()),
+            (
+                "BOURSE_SHUTDOWN_TIMEOUT_MS",
+                self.shutdown_timeout_ms.to_string(),
+            ),
+            ("BOURSE_BODY_LIMIT_MB", self.body_limit_mb.to_string()),
         ]
     }
 
@@ -145,6 +234,47 @@ impl Config {
                 problem: "must be at least 16 characters".into(),
             });
         }
+        let jwt_secret = var("JWT_SECRET");
+        if jwt_secret.as_ref().is_some_and(|t| t.len() < 32) {
+            return Err(ConfigError {
+                variable: "JWT_SECRET",
+                problem: "must be at least 32 bytes".into(),
+            });
+        }
+        let allowed_origins: Vec<String> = var("ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = allowed_origins
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.contains(' '))
+        {
+            return Err(ConfigError {
+                variable: "ALLOWED_ORIGINS",
+                problem: format!("{bad:?} is not an origin like https://app.example.com"),
+            });
+        }
+        let log_format = match var("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "LOG_FORMAT",
+                    problem: format!("{other:?} is not json or text"),
+                });
+            }
+        };
+        let role = match var("BOURSE_ROLE") {
+            None => Role::All,
+            Some(text) => Role::parse(text.trim()).ok_or_else(|| ConfigError {
+                variable: "BOURSE_ROLE",
+                problem: format!("{text:?} is not one of all, api, matching, simulation, auth"),
+            })?,
+        };
         let redis_url = var("REDIS_URL");
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
@@ -165,6 +295,12 @@ impl Config {
             admin_token,
             retain_versions: parse_number("BOURSE_RETAIN_VERSIONS", 5, 1..=100)? as usize,
             matching_shards: parse_number("BOURSE_MATCHING_SHARDS", 1, 1..=64)? as usize,
+            jwt_secret,
+            allowed_origins,
+            log_format,
+            role,
+            shutdown_timeout_ms: parse_number("BOURSE_SHUTDOWN_TIMEOUT_MS", 30_000, 0..=600_000)?,
+            body_limit_mb: parse_number("BOURSE_BODY_LIMIT_MB", 10, 1..=1024)?,
             watch: match var("BOURSE_WATCH").as_deref().map(str::trim) {
                 None | Some("1" | "true" | "on") => true,
                 Some("0" | "false" | "off") => false,

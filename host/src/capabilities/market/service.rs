@@ -1,21 +1,17 @@
-//! The host side of the market: the native matching core (`bourse-matching`) behind the
-//! `market` interface's integer types.
+//! The host side of the market: the native matching core's [`Venue`] behind the `market`
+//! interface's types.
 //!
-//! Symbols are split into shards; each shard's books belong to one matching thread that owns
-//! its `Engine` outright and takes commands from a bounded channel, so request handlers never
-//! hold a lock on a book and a burst queues instead of piling up. Order ids, account ids and
-//! client order ids are assigned in front of the shards. Prices cross the boundary in ticks
-//! and quantities in lots, so the engines run with tick = lot = 1 and the symbol table keeps
-//! the decimal scale.
+//! Symbols are split into shards. Each shard's books belong to one matching thread that owns
+//! its `Venue` outright and takes commands from a bounded channel, so request handlers never
+//! hold a lock on a book and a burst queues instead of piling up. Shard `k` of `n` assigns
+//! order ids `k+1, k+1+n, …`, so ids stay unique across shards; client order ids are
+//! reserved in front of the shards so they are unique per account across all symbols. The
+//! `market` wasm component wraps the same `Venue`, so both paths behave alike.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use bourse_matching::{
-    AccountId, Command, Engine, EngineConfig, Event, EventKind, OrderId, OrderState, OrderType,
-    RejectReason, StpMode, SymbolConfig, SymbolId,
-};
+use bourse_matching::venue::{self, Venue};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bindings::bourse::platform::market::Reject;
@@ -28,177 +24,142 @@ use crate::manifest::SymbolDecl;
 /// Commands that may wait for one shard before senders are made to wait.
 const SHARD_QUEUE: usize = 4096;
 
-/// A symbol table entry that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("symbol {symbol}: {problem}")]
-pub struct SymbolTableError {
-    symbol: String,
-    problem: String,
-}
+pub use venue::SymbolTableError;
 
-/// The symbols used when the manifest configures none.
+/// The symbols used when the manifest configures none (AAPL, MSFT, SPY; tick 0.01, lot 1).
 pub fn default_symbols() -> Vec<SymbolDecl> {
-    ["AAPL", "MSFT", "SPY"]
+    venue::default_symbols()
         .into_iter()
         .map(|s| SymbolDecl {
-            symbol: s.to_string(),
-            tick_size: "0.01".to_string(),
-            lot_size: "1".to_string(),
+            symbol: s.symbol,
+            tick_size: s.tick_size,
+            lot_size: s.lot_size,
         })
         .collect()
 }
 
-/// `"0.01"` → (scale 2, units 1).
-fn scaled(text: &str) -> Option<(u8, u64)> {
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let frac = frac.trim_end_matches('0');
-    if whole.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-        || frac.len() > 9
-    {
-        return None;
+fn stopped() -> Reject {
+    Reject {
+        code: RejectCode::UnknownSymbol,
+        message: "the matching engine is shutting down".into(),
     }
-    let units: u64 = format!("{whole}{frac}").parse().ok()?;
-    (units > 0).then_some((frac.len() as u8, units))
 }
 
-fn reject(code: RejectCode, message: impl Into<String>) -> Reject {
+fn reject(r: venue::Reject) -> Reject {
+    use venue::RejectCode as V;
+    let code = match r.code {
+        V::UnknownSymbol => RejectCode::UnknownSymbol,
+        V::UnknownOrder => RejectCode::UnknownOrder,
+        V::InvalidQuantity => RejectCode::InvalidQuantity,
+        V::PriceOffTick => RejectCode::PriceOffTick,
+        V::PostOnlyWouldCross => RejectCode::PostOnlyWouldCross,
+        V::FokCannotFill => RejectCode::FokCannotFill,
+        V::DuplicateClientOrderId => RejectCode::DuplicateClientOrderId,
+        V::NoLiquidity => RejectCode::NoLiquidity,
+    };
     Reject {
         code,
-        message: message.into(),
+        message: r.message,
     }
 }
 
-fn from_engine(reason: RejectReason) -> Reject {
-    let code = match reason {
-        RejectReason::UnknownSymbol => RejectCode::UnknownSymbol,
-        RejectReason::UnknownOrder => RejectCode::UnknownOrder,
-        RejectReason::ZeroQuantity | RejectReason::QuantityOffLot => RejectCode::InvalidQuantity,
-        RejectReason::NonPositivePrice | RejectReason::PriceOffTick => RejectCode::PriceOffTick,
-        RejectReason::PostOnlyWouldCross => RejectCode::PostOnlyWouldCross,
-        RejectReason::FokCannotFill => RejectCode::FokCannotFill,
-        RejectReason::DuplicateOrderId => RejectCode::DuplicateClientOrderId,
-    };
-    reject(code, reason.to_string())
-}
-
-fn stopped() -> Reject {
-    reject(
-        RejectCode::UnknownSymbol,
-        "the matching engine is shutting down",
-    )
-}
-
-/// A new order, resolved to engine ids.
-struct NewOrder {
-    symbol: SymbolId,
-    order_id: OrderId,
-    account: AccountId,
-    side: bourse_matching::Side,
-    order_type: OrderType,
-    quantity: u64,
+fn result(r: venue::OrderResult) -> OrderResult {
+    OrderResult {
+        order_id: r.order_id,
+        status: match r.status {
+            venue::Status::Accepted => OrderStatus::Accepted,
+            venue::Status::PartiallyFilled => OrderStatus::PartiallyFilled,
+            venue::Status::Filled => OrderStatus::Filled,
+            venue::Status::Cancelled => OrderStatus::Cancelled,
+        },
+        filled_quantity: r.filled_quantity,
+        remaining_quantity: r.remaining_quantity,
+        trades: r
+            .trades
+            .into_iter()
+            .map(|t| Trade {
+                price: t.price,
+                quantity: t.quantity,
+                maker_order_id: t.maker_order_id,
+                taker_order_id: t.taker_order_id,
+                sequence: t.sequence,
+            })
+            .collect(),
+        reject_reason: None,
+    }
 }
 
 /// Work for a shard thread.
 enum Job {
     Submit(
-        Vec<NewOrder>,
+        Vec<OrderRequest>,
         oneshot::Sender<Vec<Result<OrderResult, Reject>>>,
     ),
     Change {
-        account: AccountId,
-        symbol: SymbolId,
-        order_id: OrderId,
+        account: String,
+        symbol: String,
+        order_id: u64,
         amend: Option<(Option<i64>, Option<u64>)>,
         reply: oneshot::Sender<Result<OrderResult, Reject>>,
     },
     Depth {
-        symbol: SymbolId,
-        name: String,
-        levels: usize,
+        symbol: String,
+        levels: u32,
         reply: oneshot::Sender<Result<BookDepth, Reject>>,
     },
 }
 
-/// The market: symbols, the shards' queues, and the ids assigned in front of them.
+/// The market: symbols, the shards' queues, and client order ids reserved in front of them.
 pub struct Market {
     symbols: Vec<SymbolInfo>,
     shards: Vec<mpsc::Sender<Job>>,
-    next_order_id: AtomicU64,
-    accounts: Mutex<HashMap<String, AccountId>>,
-    client_orders: Mutex<HashMap<(AccountId, String), u64>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // These maps are updated by single inserts/removes, so a poisoned lock is still consistent.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    client_orders: Mutex<HashMap<(String, String), ()>>,
 }
 
 impl Market {
     /// A market trading `symbols` (decimal tick and lot sizes) on `shards` matching threads.
     pub fn new(symbols: &[SymbolDecl], shards: usize) -> Result<Market, SymbolTableError> {
         let shards = shards.clamp(1, 64);
-        let mut engines: Vec<Engine> = (0..shards)
-            .map(|_| Engine::new(EngineConfig::default()))
+        let specs: Vec<venue::SymbolSpec> = symbols
+            .iter()
+            .map(|s| venue::SymbolSpec {
+                symbol: s.symbol.clone(),
+                tick_size: s.tick_size.clone(),
+                lot_size: s.lot_size.clone(),
+            })
             .collect();
         let mut infos = Vec::new();
-        for (i, s) in symbols.iter().enumerate() {
-            let bad = |problem: String| SymbolTableError {
-                symbol: s.symbol.clone(),
-                problem,
-            };
-            let (price_scale, tick) = scaled(&s.tick_size).ok_or_else(|| {
-                bad(format!(
-                    "tick_size {:?} is not a positive decimal",
-                    s.tick_size
-                ))
-            })?;
-            let (quantity_scale, lot) = scaled(&s.lot_size).ok_or_else(|| {
-                bad(format!(
-                    "lot_size {:?} is not a positive decimal",
-                    s.lot_size
-                ))
-            })?;
-            if infos.iter().any(|x: &SymbolInfo| x.symbol == s.symbol) {
-                return Err(bad("is listed twice".into()));
-            }
-            engines[i % shards]
-                .add_symbol(SymbolConfig {
-                    id: SymbolId(i as u32),
-                    name: s.symbol.clone(),
-                    tick_size: 1,
-                    lot_size: 1,
-                })
-                .map_err(|e| bad(e.to_string()))?;
-            infos.push(SymbolInfo {
-                symbol: s.symbol.clone(),
-                price_scale,
-                tick,
-                quantity_scale,
-                lot,
-            });
-        }
-        let senders = engines
-            .into_iter()
-            .enumerate()
-            .map(|(i, engine)| {
-                let (tx, rx) = mpsc::channel(SHARD_QUEUE);
-                std::thread::Builder::new()
-                    .name(format!("bourse-match-{i}"))
-                    .spawn(move || run_shard(engine, rx))
-                    .map(|_| tx)
-                    .map_err(|e| SymbolTableError {
-                        symbol: "*".into(),
-                        problem: format!("cannot start matching thread {i}: {e}"),
+        let mut senders = Vec::with_capacity(shards);
+        for k in 0..shards {
+            // Every shard registers every symbol (an unused book costs a few KB) so that its
+            // venue validates names the same way; it only ever sees its own symbols' orders.
+            let venue = Venue::new(&specs)?.with_order_ids(k as u64 + 1, shards as u64);
+            if infos.is_empty() {
+                infos = venue
+                    .symbols()
+                    .iter()
+                    .map(|s| SymbolInfo {
+                        symbol: s.symbol.clone(),
+                        price_scale: s.price_scale,
+                        tick: s.tick,
+                        quantity_scale: s.quantity_scale,
+                        lot: s.lot,
                     })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+                    .collect();
+            }
+            let (tx, rx) = mpsc::channel(SHARD_QUEUE);
+            std::thread::Builder::new()
+                .name(format!("bourse-match-{k}"))
+                .spawn(move || run_shard(venue, rx))
+                .map_err(|e| SymbolTableError {
+                    symbol: "*".into(),
+                    problem: format!("cannot start matching thread {k}: {e}"),
+                })?;
+            senders.push(tx);
+        }
         Ok(Market {
             symbols: infos,
             shards: senders,
-            next_order_id: AtomicU64::new(1),
-            accounts: Mutex::new(HashMap::new()),
             client_orders: Mutex::new(HashMap::new()),
         })
     }
@@ -208,78 +169,36 @@ impl Market {
         &self.symbols
     }
 
-    fn symbol_id(&self, symbol: &str) -> Result<SymbolId, Reject> {
+    /// The shard of `symbol`; unknown symbols go to shard 0, whose venue rejects them.
+    fn shard_of(&self, symbol: &str) -> usize {
         self.symbols
             .iter()
             .position(|s| s.symbol == symbol)
-            .map(|i| SymbolId(i as u32))
-            .ok_or_else(|| {
-                reject(
-                    RejectCode::UnknownSymbol,
-                    format!("symbol {symbol:?} is not traded here"),
-                )
-            })
+            .map_or(0, |i| i % self.shards.len())
     }
 
-    fn shard(&self, symbol: SymbolId) -> &mpsc::Sender<Job> {
-        &self.shards[symbol.0 as usize % self.shards.len()]
+    fn client_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), ()>> {
+        // Updated by single inserts/removes, so a poisoned lock is still consistent.
+        self.client_orders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn account(&self, name: &str) -> AccountId {
-        let mut accounts = lock(&self.accounts);
-        let next = AccountId(accounts.len() as u64 + 1);
-        *accounts.entry(name.to_string()).or_insert(next)
-    }
-
-    /// Resolves `order` to engine ids, reserving its client order id.
-    fn resolve(&self, order: &OrderRequest) -> Result<NewOrder, Reject> {
-        let symbol = self.symbol_id(&order.symbol)?;
-        let order_type = match (order.kind, order.time_in_force, order.post_only) {
-            (OrderKind::Market, _, false) => OrderType::Market,
-            (OrderKind::Market, _, true) => {
-                return Err(reject(
-                    RejectCode::PostOnlyWouldCross,
-                    "a market order cannot be post-only",
-                ));
-            }
-            (OrderKind::Limit, TimeInForce::Gtc, true) => {
-                OrderType::PostOnly { price: order.price }
-            }
-            (OrderKind::Limit, TimeInForce::Gtc, false) => OrderType::Limit { price: order.price },
-            (OrderKind::Limit, TimeInForce::Ioc, _) => OrderType::Ioc { price: order.price },
-            (OrderKind::Limit, TimeInForce::Fok, _) => OrderType::Fok { price: order.price },
+    /// Reserves `order`'s client order id; an error if this account already used it.
+    fn reserve(&self, order: &OrderRequest) -> Result<(), Reject> {
+        let Some(id) = &order.client_order_id else {
+            return Ok(());
         };
-        let account = self.account(&order.account);
-        let order_id = self.next_order_id.fetch_add(1, Ordering::Relaxed);
-        if let Some(client_id) = &order.client_order_id {
-            let mut used = lock(&self.client_orders);
-            if used.contains_key(&(account, client_id.clone())) {
-                return Err(reject(
-                    RejectCode::DuplicateClientOrderId,
-                    format!("client order id {client_id:?} was already used by this account"),
-                ));
-            }
-            used.insert((account, client_id.clone()), order_id);
+        let key = (order.account.clone(), id.clone());
+        let mut used = self.client_ids();
+        if used.contains_key(&key) {
+            return Err(Reject {
+                code: RejectCode::DuplicateClientOrderId,
+                message: format!("client order id {id:?} was already used by this account"),
+            });
         }
-        Ok(NewOrder {
-            symbol,
-            order_id: OrderId(order_id),
-            account,
-            side: match order.side {
-                Side::Buy => bourse_matching::Side::Buy,
-                Side::Sell => bourse_matching::Side::Sell,
-            },
-            order_type,
-            quantity: order.quantity,
-        })
-    }
-
-    /// A client order id whose order the engine refused may be used again.
-    fn release(&self, order: &OrderRequest, result: &Result<OrderResult, Reject>) {
-        if let (Some(client_id), Err(_)) = (&order.client_order_id, result) {
-            let account = self.account(&order.account);
-            lock(&self.client_orders).remove(&(account, client_id.clone()));
-        }
+        used.insert(key, ());
+        Ok(())
     }
 
     /// Submits an order.
@@ -290,17 +209,15 @@ impl Market {
 
     /// Submits orders in order; one result each. Orders for one shard travel together.
     pub async fn submit_batch(&self, orders: &[OrderRequest]) -> Vec<Result<OrderResult, Reject>> {
-        let mut results: Vec<Option<Result<OrderResult, Reject>>> =
-            (0..orders.len()).map(|_| None).collect();
-        let mut per_shard: Vec<(Vec<usize>, Vec<NewOrder>)> = (0..self.shards.len())
-            .map(|_| (Vec::new(), Vec::new()))
-            .collect();
+        let mut results: Vec<Option<Result<OrderResult, Reject>>> = vec![None; orders.len()];
+        let mut per_shard: Vec<(Vec<usize>, Vec<OrderRequest>)> =
+            vec![(Vec::new(), Vec::new()); self.shards.len()];
         for (i, order) in orders.iter().enumerate() {
-            match self.resolve(order) {
-                Ok(resolved) => {
-                    let shard = resolved.symbol.0 as usize % self.shards.len();
+            match self.reserve(order) {
+                Ok(()) => {
+                    let shard = self.shard_of(&order.symbol);
                     per_shard[shard].0.push(i);
-                    per_shard[shard].1.push(resolved);
+                    per_shard[shard].1.push(order.clone());
                 }
                 Err(e) => results[i] = Some(Err(e)),
             }
@@ -311,15 +228,11 @@ impl Market {
                 continue;
             }
             let (tx, rx) = oneshot::channel();
-            if self.shards[shard]
+            let sent = self.shards[shard]
                 .send(Job::Submit(batch, tx))
                 .await
-                .is_ok()
-            {
-                waiting.push((indices, Some(rx)));
-            } else {
-                waiting.push((indices, None));
-            }
+                .is_ok();
+            waiting.push((indices, sent.then_some(rx)));
         }
         for (indices, rx) in waiting {
             let answers = match rx {
@@ -336,40 +249,26 @@ impl Market {
             .zip(results)
             .map(|(order, r)| {
                 let r = r.unwrap_or_else(|| Err(stopped()));
-                self.release(order, &r);
+                // An order the market refused does not use up its client order id.
+                if let (Err(e), Some(id)) = (&r, &order.client_order_id)
+                    && e.code != RejectCode::DuplicateClientOrderId
+                {
+                    self.client_ids()
+                        .remove(&(order.account.clone(), id.clone()));
+                }
                 r
             })
             .collect()
     }
 
-    async fn change(
+    async fn ask<T>(
         &self,
-        account: &str,
         symbol: &str,
-        order_id: u64,
-        amend: Option<(Option<i64>, Option<u64>)>,
-    ) -> Result<OrderResult, Reject> {
-        let symbol_id = self.symbol_id(symbol)?;
-        let unknown = || {
-            reject(
-                RejectCode::UnknownOrder,
-                format!("no open order {order_id} of yours on {symbol}"),
-            )
-        };
-        let account = lock(&self.accounts)
-            .get(account)
-            .copied()
-            .ok_or_else(unknown)?;
+        job: impl FnOnce(oneshot::Sender<Result<T, Reject>>) -> Job,
+    ) -> Result<T, Reject> {
         let (tx, rx) = oneshot::channel();
-        let job = Job::Change {
-            account,
-            symbol: symbol_id,
-            order_id: OrderId(order_id),
-            amend,
-            reply: tx,
-        };
-        self.shard(symbol_id)
-            .send(job)
+        self.shards[self.shard_of(symbol)]
+            .send(job(tx))
             .await
             .map_err(|_| stopped())?;
         rx.await.unwrap_or_else(|_| Err(stopped()))
@@ -382,7 +281,14 @@ impl Market {
         symbol: &str,
         order_id: u64,
     ) -> Result<OrderResult, Reject> {
-        self.change(account, symbol, order_id, None).await
+        self.ask(symbol, |reply| Job::Change {
+            account: account.to_string(),
+            symbol: symbol.to_string(),
+            order_id,
+            amend: None,
+            reply,
+        })
+        .await
     }
 
     /// Amends `order_id`'s price and/or open quantity.
@@ -394,55 +300,58 @@ impl Market {
         price: Option<i64>,
         quantity: Option<u64>,
     ) -> Result<OrderResult, Reject> {
-        self.change(account, symbol, order_id, Some((price, quantity)))
-            .await
+        self.ask(symbol, |reply| Job::Change {
+            account: account.to_string(),
+            symbol: symbol.to_string(),
+            order_id,
+            amend: Some((price, quantity)),
+            reply,
+        })
+        .await
     }
 
     /// Aggregated depth of `symbol`, `levels` per side.
     pub async fn depth(&self, symbol: &str, levels: u32) -> Result<BookDepth, Reject> {
-        let id = self.symbol_id(symbol)?;
-        let (tx, rx) = oneshot::channel();
-        let job = Job::Depth {
-            symbol: id,
-            name: symbol.to_string(),
-            levels: levels as usize,
-            reply: tx,
-        };
-        self.shard(id).send(job).await.map_err(|_| stopped())?;
-        rx.await.unwrap_or_else(|_| Err(stopped()))
+        self.ask(symbol, |reply| Job::Depth {
+            symbol: symbol.to_string(),
+            levels,
+            reply,
+        })
+        .await
     }
 }
 
-/// A shard's matching loop: the only code that touches its engine.
-fn run_shard(mut engine: Engine, mut jobs: mpsc::Receiver<Job>) {
-    let mut events: Vec<Event> = Vec::with_capacity(256);
+/// A shard's matching loop: the only code that touches its venue.
+fn run_shard(mut venue: Venue, mut jobs: mpsc::Receiver<Job>) {
     while let Some(job) = jobs.blocking_recv() {
         match job {
             Job::Submit(batch, reply) => {
                 let results = batch
-                    .into_iter()
+                    .iter()
                     .map(|o| {
-                        events.clear();
-                        let command = Command::Submit {
-                            symbol: o.symbol,
-                            order_id: o.order_id,
-                            account: o.account,
-                            side: o.side,
-                            order_type: o.order_type,
+                        let order = venue::OrderRequest {
+                            symbol: &o.symbol,
+                            side: match o.side {
+                                Side::Buy => bourse_matching::Side::Buy,
+                                Side::Sell => bourse_matching::Side::Sell,
+                            },
+                            kind: match o.kind {
+                                OrderKind::Limit => venue::OrderKind::Limit,
+                                OrderKind::Market => venue::OrderKind::Market,
+                            },
+                            price: o.price,
                             quantity: o.quantity,
-                            stp: StpMode::CancelNewest,
+                            time_in_force: match o.time_in_force {
+                                TimeInForce::Gtc => venue::TimeInForce::Gtc,
+                                TimeInForce::Ioc => venue::TimeInForce::Ioc,
+                                TimeInForce::Fok => venue::TimeInForce::Fok,
+                            },
+                            post_only: o.post_only,
+                            // Reserved in front of the shards, across all of them.
+                            client_order_id: None,
+                            account: &o.account,
                         };
-                        engine
-                            .execute(&command, &mut events)
-                            .map_err(from_engine)
-                            .map(|report| OrderResult {
-                                order_id: o.order_id.0,
-                                status: status(report.state),
-                                filled_quantity: report.filled,
-                                remaining_quantity: report.remaining,
-                                trades: trades(&events),
-                                reject_reason: None,
-                            })
+                        venue.submit(&order).map(result).map_err(reject)
                     })
                     .collect();
                 let _ = reply.send(results);
@@ -454,98 +363,36 @@ fn run_shard(mut engine: Engine, mut jobs: mpsc::Receiver<Job>) {
                 amend,
                 reply,
             } => {
-                let result = (|| {
-                    let before = engine
-                        .order_status(order_id)
-                        .filter(|s| s.account == account && s.symbol == symbol)
-                        .ok_or_else(|| {
-                            reject(
-                                RejectCode::UnknownOrder,
-                                format!("no open order {} of yours", order_id.0),
-                            )
-                        })?;
-                    let command = match amend {
-                        None => Command::Cancel { order_id },
-                        Some((price, quantity)) => Command::Amend {
-                            order_id,
-                            price,
-                            quantity: quantity.unwrap_or(before.remaining),
-                        },
-                    };
-                    events.clear();
-                    let report = engine.execute(&command, &mut events).map_err(from_engine)?;
-                    let after = engine.order_status(order_id);
-                    Ok(OrderResult {
-                        order_id: order_id.0,
-                        status: status(report.state),
-                        filled_quantity: after.map_or(before.filled, |s| s.filled),
-                        remaining_quantity: report.remaining,
-                        trades: trades(&events),
-                        reject_reason: None,
-                    })
-                })();
-                let _ = reply.send(result);
+                let r = match amend {
+                    None => venue.cancel(&account, &symbol, order_id),
+                    Some((price, quantity)) => {
+                        venue.amend(&account, &symbol, order_id, price, quantity)
+                    }
+                };
+                let _ = reply.send(r.map(result).map_err(reject));
             }
             Job::Depth {
                 symbol,
-                name,
                 levels,
                 reply,
             } => {
-                let result = engine
-                    .depth(symbol, levels)
-                    .map_err(from_engine)
-                    .map(|depth| {
-                        let convert = |side: &[bourse_matching::LevelView]| {
-                            side.iter()
-                                .map(|l| Level {
-                                    price: l.price,
-                                    quantity: l.quantity,
-                                })
-                                .collect()
-                        };
-                        BookDepth {
-                            symbol: name,
-                            sequence: engine.last_seq(),
-                            bids: convert(&depth.bids),
-                            asks: convert(&depth.asks),
-                        }
-                    });
-                let _ = reply.send(result);
+                let r = venue.depth(&symbol, levels).map_err(reject).map(|d| {
+                    let levels = |side: Vec<(i64, u64)>| {
+                        side.into_iter()
+                            .map(|(price, quantity)| Level { price, quantity })
+                            .collect()
+                    };
+                    BookDepth {
+                        symbol: d.symbol,
+                        sequence: d.sequence,
+                        bids: levels(d.bids),
+                        asks: levels(d.asks),
+                    }
+                });
+                let _ = reply.send(r);
             }
         }
     }
-}
-
-fn status(state: OrderState) -> OrderStatus {
-    match state {
-        OrderState::Open => OrderStatus::Accepted,
-        OrderState::PartiallyFilled => OrderStatus::PartiallyFilled,
-        OrderState::Filled => OrderStatus::Filled,
-        OrderState::Cancelled => OrderStatus::Cancelled,
-    }
-}
-
-fn trades(events: &[Event]) -> Vec<Trade> {
-    events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Trade {
-                price,
-                quantity,
-                maker_order_id,
-                taker_order_id,
-                ..
-            } => Some(Trade {
-                price,
-                quantity,
-                maker_order_id: maker_order_id.0,
-                taker_order_id: taker_order_id.0,
-                sequence: e.seq,
-            }),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -619,16 +466,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_across_shards_answers_in_order() {
+    async fn a_batch_across_shards_answers_in_order_with_unique_ids() {
         let market = Market::new(&default_symbols(), 3).expect("default symbols are valid");
         let mut with_id = order("SPY", Side::Buy, 100, 1, "a");
         with_id.client_order_id = Some("dup".into());
+        let mut same_id_other_symbol = order("AAPL", Side::Buy, 100, 1, "a");
+        same_id_other_symbol.client_order_id = Some("dup".into());
         let batch = vec![
             order("AAPL", Side::Buy, 100, 1, "a"),
             order("NOPE", Side::Buy, 100, 1, "a"),
-            with_id.clone(),
             with_id,
+            same_id_other_symbol,
             order("MSFT", Side::Sell, 100, 1, "a"),
+            order("AAPL", Side::Buy, 101, 1, "a"),
         ];
         let results = market.submit_batch(&batch).await;
         let codes: Vec<Option<RejectCode>> = results
@@ -642,31 +492,32 @@ mod tests {
                 Some(RejectCode::UnknownSymbol),
                 None,
                 Some(RejectCode::DuplicateClientOrderId),
+                None,
                 None
             ]
         );
-        let ids: Vec<u64> = results
+        let mut ids: Vec<u64> = results
             .iter()
             .filter_map(|r| r.as_ref().ok().map(|o| o.order_id))
             .collect();
-        assert!(
-            ids.windows(2).all(|w| w[0] < w[1]),
-            "ids follow submission order: {ids:?}"
-        );
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "order ids are unique across shards");
     }
 
-    #[test]
-    fn symbol_table_is_checked() {
-        assert_eq!(scaled("0.01"), Some((2, 1)));
-        assert_eq!(scaled("0.25"), Some((2, 25)));
-        assert_eq!(scaled("1"), Some((0, 1)));
-        assert_eq!(scaled("0"), None);
-        assert_eq!(scaled("x"), None);
-        let bad = [SymbolDecl {
-            symbol: "X".into(),
-            tick_size: "-1".into(),
-            lot_size: "1".into(),
-        }];
-        assert!(Market::new(&bad, 1).is_err());
+    #[tokio::test]
+    async fn a_refused_order_frees_its_client_order_id() {
+        let market = Market::new(&default_symbols(), 1).expect("default symbols are valid");
+        let mut fok = order("SPY", Side::Buy, 100, 5, "a");
+        fok.time_in_force = TimeInForce::Fok;
+        fok.client_order_id = Some("c-1".into());
+        assert_eq!(
+            market.submit(&fok).await.unwrap_err().code,
+            RejectCode::FokCannotFill
+        );
+        let mut plain = order("SPY", Side::Buy, 100, 5, "a");
+        plain.client_order_id = Some("c-1".into());
+        assert!(market.submit(&plain).await.is_ok());
     }
 }

@@ -1,0 +1,196 @@
+//! The matching core as a component exporting `bourse:platform/market`: one
+//! [`Venue`](bourse_matching::venue::Venue) per instance, with exactly the semantics of the
+//! host's native market (both wrap the same venue; this file only converts types).
+//!
+//! Build: `cargo build --target wasm32-wasip2 --release -p market`.
+//!
+//! The symbol table defaults to the host's (AAPL, MSFT, SPY; tick 0.01, lot 1). A runtime
+//! without Bourse's manifest can set the environment variable `BOURSE_MARKET_SYMBOLS` to a
+//! comma-separated list of `SYMBOL[:TICK[:LOT]]`, e.g. `AAPL:0.01:1,BTC:0.5:0.001`.
+
+use std::cell::RefCell;
+
+use bourse_matching::venue::{self, Venue};
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "bourse:platform/market-core",
+    generate_all,
+});
+
+use bourse::platform::types::{
+    BookDepth, Level, OrderKind, OrderRequest, OrderResult, OrderStatus, RejectCode, Side,
+    SymbolInfo, TimeInForce, Trade,
+};
+use exports::bourse::platform::market::{Guest, Reject};
+
+thread_local! {
+    /// Component instances are single-threaded; the venue lives as long as the instance.
+    static VENUE: RefCell<Venue> = RefCell::new(new_venue());
+}
+
+/// Environment variable overriding the symbol table.
+const SYMBOLS_VAR: &str = "BOURSE_MARKET_SYMBOLS";
+
+/// `SYMBOL[:TICK[:LOT]]`, comma-separated; tick defaults to 0.01 and lot to 1 as in the host.
+fn parse_symbols(text: &str) -> Vec<venue::SymbolSpec> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|entry| {
+            let mut parts = entry.split(':').map(str::trim);
+            venue::SymbolSpec {
+                symbol: parts.next().unwrap_or_default().to_string(),
+                tick_size: parts.next().unwrap_or("0.01").to_string(),
+                lot_size: parts.next().unwrap_or("1").to_string(),
+            }
+        })
+        .collect()
+}
+
+fn new_venue() -> Venue {
+    let symbols = match std::env::var(SYMBOLS_VAR) {
+        Ok(text) => parse_symbols(&text),
+        Err(_) => venue::default_symbols(),
+    };
+    match Venue::new(&symbols) {
+        Ok(v) => v,
+        // A market with a symbol table other than the one configured would trade the wrong
+        // instruments; trapping (on the first call) is the only honest answer.
+        Err(e) => panic!("{SYMBOLS_VAR}: {e}"),
+    }
+}
+
+fn with_venue<T>(f: impl FnOnce(&mut Venue) -> T) -> T {
+    VENUE.with(|v| f(&mut v.borrow_mut()))
+}
+
+struct Component;
+
+export!(Component);
+
+fn reject(r: venue::Reject) -> Reject {
+    Reject {
+        code: match r.code {
+            venue::RejectCode::UnknownSymbol => RejectCode::UnknownSymbol,
+            venue::RejectCode::UnknownOrder => RejectCode::UnknownOrder,
+            venue::RejectCode::InvalidQuantity => RejectCode::InvalidQuantity,
+            venue::RejectCode::PriceOffTick => RejectCode::PriceOffTick,
+            venue::RejectCode::PostOnlyWouldCross => RejectCode::PostOnlyWouldCross,
+            venue::RejectCode::FokCannotFill => RejectCode::FokCannotFill,
+            venue::RejectCode::DuplicateClientOrderId => RejectCode::DuplicateClientOrderId,
+            venue::RejectCode::NoLiquidity => RejectCode::NoLiquidity,
+        },
+        message: r.message,
+    }
+}
+
+fn result(r: venue::OrderResult) -> OrderResult {
+    OrderResult {
+        order_id: r.order_id,
+        status: match r.status {
+            venue::Status::Accepted => OrderStatus::Accepted,
+            venue::Status::PartiallyFilled => OrderStatus::PartiallyFilled,
+            venue::Status::Filled => OrderStatus::Filled,
+            venue::Status::Cancelled => OrderStatus::Cancelled,
+        },
+        filled_quantity: r.filled_quantity,
+        remaining_quantity: r.remaining_quantity,
+        trades: r
+            .trades
+            .into_iter()
+            .map(|t| Trade {
+                price: t.price,
+                quantity: t.quantity,
+                maker_order_id: t.maker_order_id,
+                taker_order_id: t.taker_order_id,
+                sequence: t.sequence,
+            })
+            .collect(),
+        reject_reason: None,
+    }
+}
+
+fn submit_one(v: &mut Venue, o: &OrderRequest) -> Result<OrderResult, Reject> {
+    let request = venue::OrderRequest {
+        symbol: &o.symbol,
+        side: match o.side {
+            Side::Buy => bourse_matching::Side::Buy,
+            Side::Sell => bourse_matching::Side::Sell,
+        },
+        kind: match o.kind {
+            OrderKind::Limit => venue::OrderKind::Limit,
+            OrderKind::Market => venue::OrderKind::Market,
+        },
+        price: o.price,
+        quantity: o.quantity,
+        time_in_force: match o.time_in_force {
+            TimeInForce::Gtc => venue::TimeInForce::Gtc,
+            TimeInForce::Ioc => venue::TimeInForce::Ioc,
+            TimeInForce::Fok => venue::TimeInForce::Fok,
+        },
+        post_only: o.post_only,
+        client_order_id: o.client_order_id.as_deref(),
+        account: &o.account,
+    };
+    v.submit(&request).map(result).map_err(reject)
+}
+
+impl Guest for Component {
+    fn symbols() -> Vec<SymbolInfo> {
+        with_venue(|v| {
+            v.symbols()
+                .iter()
+                .map(|s| SymbolInfo {
+                    symbol: s.symbol.clone(),
+                    price_scale: s.price_scale,
+                    tick: s.tick,
+                    quantity_scale: s.quantity_scale,
+                    lot: s.lot,
+                })
+                .collect()
+        })
+    }
+
+    fn submit(order: OrderRequest) -> Result<OrderResult, Reject> {
+        with_venue(|v| submit_one(v, &order))
+    }
+
+    fn submit_batch(orders: Vec<OrderRequest>) -> Vec<Result<OrderResult, Reject>> {
+        // One borrow for the whole batch: the point of batching is to pay per-call costs once.
+        with_venue(|v| orders.iter().map(|o| submit_one(v, o)).collect())
+    }
+
+    fn cancel(account: String, symbol: String, order_id: u64) -> Result<OrderResult, Reject> {
+        with_venue(|v| v.cancel(&account, &symbol, order_id))
+            .map(result)
+            .map_err(reject)
+    }
+
+    fn amend(
+        account: String,
+        symbol: String,
+        order_id: u64,
+        price: Option<i64>,
+        quantity: Option<u64>,
+    ) -> Result<OrderResult, Reject> {
+        with_venue(|v| v.amend(&account, &symbol, order_id, price, quantity))
+            .map(result)
+            .map_err(reject)
+    }
+
+    fn depth(symbol: String, levels: u32) -> Result<BookDepth, Reject> {
+        let d = with_venue(|v| v.depth(&symbol, levels)).map_err(reject)?;
+        let convert = |side: Vec<(i64, u64)>| {
+            side.into_iter()
+                .map(|(price, quantity)| Level { price, quantity })
+                .collect()
+        };
+        Ok(BookDepth {
+            symbol: d.symbol,
+            sequence: d.sequence,
+            bids: convert(d.bids),
+            asks: convert(d.asks),
+        })
+    }
+}
