@@ -97,7 +97,12 @@ enum ConfigCmd {
 }
 
 fn main() -> ExitCode {
-    bourse::telemetry::init();
+    // The log format is the one setting needed before the configuration is validated.
+    let format = match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("json") => bourse::config::LogFormat::Json,
+        _ => bourse::config::LogFormat::Text,
+    };
+    bourse::telemetry::init(format);
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -194,6 +199,7 @@ fn precompile(manifest: &Manifest) -> anyhow::Result<ExitCode> {
         memory_mb: config.instance_memory_mb,
         data_dir: config.data_dir.clone(),
         retain_versions: config.retain_versions,
+        role: config.role,
     };
     let results = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

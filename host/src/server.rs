@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::ApiConfig;
 use crate::capabilities::events::EventHub;
 use crate::capabilities::market::{Market, default_symbols};
 use crate::config::Config;
@@ -47,7 +48,8 @@ pub struct Host {
     pub runtime: Arc<Runtime>,
     /// Components that failed to load.
     pub failures: Vec<LoadFailure>,
-    admin_token: Option<String>,
+    api: ApiConfig,
+    shutdown_timeout: Duration,
     _watcher: Option<Watcher>,
 }
 
@@ -95,6 +97,7 @@ impl Host {
                 memory_mb: config.instance_memory_mb,
                 data_dir: config.data_dir.clone(),
                 retain_versions: config.retain_versions,
+                role: config.role,
             },
         )
         .map_err(|e| StartError::Engine(format!("{e:#}")))?;
@@ -114,7 +117,14 @@ impl Host {
         Ok(Host {
             runtime,
             failures,
-            admin_token: config.admin_token.clone(),
+            api: ApiConfig {
+                admin_token: config.admin_token.clone(),
+                allowed_origins: config.allowed_origins.clone(),
+                body_limit: (config.body_limit_mb as usize) << 20,
+                request_timeout: Duration::from_millis(config.request_timeout_ms + 5_000),
+                role: config.role,
+            },
+            shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
             _watcher: watcher,
         })
     }
@@ -134,11 +144,36 @@ impl Host {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         bound(local);
-        let app = crate::api::router(self.runtime.clone(), self.admin_token.clone());
+        let app = crate::api::router(self.runtime.clone(), self.api.clone());
         let _watcher = self._watcher;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })
+        // Graceful: stop accepting, let in-flight requests finish — but not for longer than
+        // the shutdown deadline.
+        let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = begun_tx.send(());
+        };
+        let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+        let deadline = self.shutdown_timeout;
+        let drained = tokio::select! {
+            result = server => result.map(|()| true),
+            () = async {
+                if begun_rx.await.is_ok() {
+                    tokio::time::sleep(deadline).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => Ok(false),
+        };
+        match drained.map_err(|source| StartError::Bind { addr, source })? {
+            true => tracing::info!("drained"),
+            false => tracing::warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                "shutdown deadline passed with requests still running"
+            ),
+        }
+        self.runtime.platform().sql.main().close().await;
+        Ok(())
     }
 }

@@ -209,3 +209,86 @@ fn ops_commands_against_a_running_host() {
     assert!(!ok, "only one version of auth exists");
     assert!(err.contains("unknown_version"), "{err}");
 }
+
+#[test]
+fn sigterm_drains_in_flight_requests_and_exits_cleanly() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let faulty = root.join("target/wasm32-wasip2/release/faulty.wasm");
+    let manifest = format!(
+        "spin_manifest_version = 2\n[application]\nname = \"drain\"\n[[trigger.http]]\nroute = \"/faulty/...\"\ncomponent = \"faulty\"\n[component.faulty]\nsource = \"{}\"\n",
+        faulty.display()
+    );
+    let dir = scratch("drain", &manifest);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .args(["serve"])
+        .current_dir(&dir)
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("BOURSE_DATA_DIR", dir.join("data"))
+        .env("BOURSE_WATCH", "off")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start bourse serve");
+    let url = format!("http://127.0.0.1:{port}/faulty/slow");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let statuses: Vec<u16> = rt.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client
+                .get(format!("http://127.0.0.1:{port}/health"))
+                .send()
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let requests: Vec<_> = (0..8)
+            .map(|_| {
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let status = match client.get(&url).send().await {
+                        Ok(r) => r.status().as_u16(),
+                        Err(_) => 0,
+                    };
+                    // The route takes 400 ms, so these were in flight when SIGTERM came at
+                    // 150 ms; a faster answer would mean the test proved nothing.
+                    assert!(started.elapsed() >= std::time::Duration::from_millis(350));
+                    status
+                })
+            })
+            .collect();
+        // Let the requests reach the component, then ask the host to stop.
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let mut out = Vec::new();
+        for r in requests {
+            out.push(r.await.unwrap_or(0));
+        }
+        out
+    });
+    let status = child.wait().expect("bourse exits");
+    assert_eq!(statuses, vec![200; 8], "every accepted request completed");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens after shutdown"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -103,6 +103,24 @@ impl TestHost {
         timeout_ms: u64,
         watch: bool,
     ) -> TestHost {
+        TestHost::start_as(
+            manifest,
+            backend,
+            timeout_ms,
+            watch,
+            bourse::config::Role::All,
+        )
+        .await
+    }
+
+    /// As [`TestHost::start_with`], running only `role`'s components.
+    pub async fn start_as(
+        manifest: Manifest,
+        backend: Backend,
+        timeout_ms: u64,
+        watch: bool,
+        role: bourse::config::Role,
+    ) -> TestHost {
         let data_dir = std::env::temp_dir().join(unique("bourse-test-"));
         let (database_url, redis_url, database) = match backend {
             Backend::Embedded => (None, None, None),
@@ -138,7 +156,7 @@ impl TestHost {
             jwt_secret: None,
             allowed_origins: vec!["https://app.example.com".to_string()],
             log_format: bourse::config::LogFormat::Text,
-            role: bourse::config::Role::All,
+            role,
             shutdown_timeout_ms: 5_000,
             body_limit_mb: 10,
         };

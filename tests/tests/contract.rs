@@ -30,7 +30,11 @@ fn every_component_honours_its_world() {
 #[test]
 fn the_matching_cores_wasm_build_honours_market_core() {
     let bytes = built_component("market.wasm");
-    if let Err(e) = check(&bytes, &workspace().join("wit"), "bourse:platform/market-core") {
+    if let Err(e) = check(
+        &bytes,
+        &workspace().join("wit"),
+        "bourse:platform/market-core",
+    ) {
         panic!("market: {e}");
     }
 }

@@ -46,7 +46,7 @@ async fn operator(
             request_id,
         ));
     };
-    if let Some(admin) = &app.admin_token
+    if let Some(admin) = &app.config.admin_token
         && bool::from(admin.as_bytes().ct_eq(token.as_bytes()))
     {
         return Ok("admin-token".to_string());

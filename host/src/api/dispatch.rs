@@ -18,6 +18,7 @@ pub const PRINCIPAL_HEADER: &str = "x-bourse-principal";
 
 /// Serves every path that is not a platform route.
 pub async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let app = app.as_ref();
     let request_id = super::request_id();
     let path = request.uri().path().to_string();
     let method = request.method().clone();
@@ -31,6 +32,33 @@ pub async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Res
         .into_response();
     };
     let component = route.component.clone();
+    let label = crate::telemetry::RouteLabel(route.pattern.clone());
+    let mut response = serve(app, request, component, request_id).await;
+    response.extensions_mut().insert(label);
+    response
+}
+
+async fn serve(
+    app: &AppState,
+    request: Request,
+    component: String,
+    request_id: String,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let roles = app.runtime.roles_of(&component);
+    if !app.runtime.runs(&component) {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_served_here",
+            format!(
+                "{path} is served by instances with role {} (this one runs {})",
+                roles.join(" or "),
+                app.config.role.as_str()
+            ),
+            &request_id,
+        )
+        .into_response();
+    }
     let (mut parts, body) = request.into_parts();
     parts.headers.remove(PRINCIPAL_HEADER);
     if let Ok(id) = HeaderValue::from_str(&request_id) {

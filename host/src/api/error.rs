@@ -31,7 +31,8 @@ impl ApiError {
         }
     }
 
-    /// The answer for a call that did not complete.
+    /// The answer for a call that did not complete. What a guest trapped on stays in the
+    /// host log (under the same request id); the client learns only which component failed.
     pub fn from_call(error: &CallError, request_id: &str) -> ApiError {
         let (status, code) = match error {
             CallError::UnknownComponent(_) => {
@@ -47,7 +48,15 @@ impl ApiError {
             CallError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "component_timeout"),
             CallError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "component_busy"),
         };
-        ApiError::new(status, code, error.to_string(), request_id)
+        let message = match error {
+            CallError::Trap { name, .. } => {
+                format!(
+                    "component {name} failed while handling this request; the host log has the details under this request id"
+                )
+            }
+            other => other.to_string(),
+        };
+        ApiError::new(status, code, message, request_id)
     }
 }
 

@@ -1,9 +1,10 @@
-//! The front server: native platform routes plus dispatch of application routes to
-//! components.
+//! The front server: native platform routes, `/admin`, and dispatch of application routes to
+//! components, behind tower-http's hardening layers.
 
 mod admin;
 mod dispatch;
 pub mod error;
+mod hardening;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,14 +17,30 @@ use axum::{Json, Router};
 
 pub use dispatch::PRINCIPAL_HEADER;
 
+use crate::config::Role;
 use crate::runtime::Runtime;
+
+/// Settings of the front server.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `ADMIN_TOKEN`, accepted on `/admin` even when the auth component is down.
+    pub admin_token: Option<String>,
+    /// Origins allowed by CORS.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body on application routes, bytes.
+    pub body_limit: usize,
+    /// Backstop deadline for a whole request, above the component deadline.
+    pub request_timeout: std::time::Duration,
+    /// What this instance runs.
+    pub role: Role,
+}
 
 /// State shared by handlers.
 pub struct AppState {
     /// The component runtime.
     pub runtime: Arc<Runtime>,
-    /// `ADMIN_TOKEN`, accepted on `/admin` even when the auth component is down.
-    pub admin_token: Option<String>,
+    /// Front-server settings.
+    pub config: ApiConfig,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -37,21 +54,32 @@ pub fn request_id() -> String {
 }
 
 /// The router.
-pub fn router(runtime: Arc<Runtime>, admin_token: Option<String>) -> Router {
+pub fn router(runtime: Arc<Runtime>, config: ApiConfig) -> Router {
+    // Installed before the first request so nothing is recorded into the no-op recorder.
+    crate::telemetry::prometheus();
     let state = Arc::new(AppState {
         runtime,
-        admin_token,
+        config: config.clone(),
     });
-    Router::new()
+    let platform = Router::new()
         .route("/health", get(health))
-        .route("/ready", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/api/components", get(components))
-        .merge(admin::routes())
-        .fallback(dispatch::dispatch)
-        .with_state(state)
+        .merge(admin::routes());
+    let application = Router::new().fallback(dispatch::dispatch).layer(
+        tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
+    );
+    hardening::harden(platform.merge(application), &config).with_state(state)
 }
 
-async fn health(State(app): State<Arc<AppState>>) -> Response {
+struct Probes {
+    body: serde_json::Value,
+    stores_ok: bool,
+    components_ok: bool,
+}
+
+async fn probe(app: &AppState) -> Probes {
     let platform = app.runtime.platform();
     let (sql, kv) = tokio::join!(platform.sql.probe(), platform.kv.probe());
     let components = app.runtime.components();
@@ -61,24 +89,54 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         .map(|c| c.name.as_str())
         .collect();
     let stores_ok = sql.status == "ok" && kv.status == "ok";
-    let status = if !stores_ok {
-        "down"
-    } else if failed.is_empty() {
-        "ok"
-    } else {
-        "degraded"
+    let status = match (stores_ok, failed.is_empty()) {
+        (true, true) => "ok",
+        (true, false) => "degraded",
+        (false, _) => "down",
     };
     let body = serde_json::json!({
         "status": status,
+        "role": app.config.role.as_str(),
         "checks": {"sql": sql, "kv": kv},
         "components": {"loaded": components.len() - failed.len(), "failed": failed},
     });
-    let code = if stores_ok {
+    Probes {
+        stores_ok,
+        components_ok: failed.is_empty(),
+        body,
+    }
+}
+
+/// Liveness: the process answers. The body says how its dependencies are.
+async fn health(State(app): State<Arc<AppState>>) -> Response {
+    (StatusCode::OK, Json(probe(&app).await.body)).into_response()
+}
+
+/// Readiness: 503 naming what is down while a store is unreachable or a component failed.
+async fn ready(State(app): State<Arc<AppState>>) -> Response {
+    let p = probe(&app).await;
+    let code = if p.stores_ok && p.components_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(body)).into_response()
+    (code, Json(p.body)).into_response()
+}
+
+async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    metrics::gauge!("process_resident_memory_bytes").set(crate::telemetry::resident_bytes() as f64);
+    let components = app.runtime.components();
+    metrics::gauge!("components_loaded")
+        .set(components.iter().filter(|c| c.status == "loaded").count() as f64);
+    let text = crate::telemetry::prometheus().render();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn components(State(app): State<Arc<AppState>>) -> Response {

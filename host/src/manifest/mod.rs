@@ -241,6 +241,22 @@ pub struct BourseComponent {
     /// Most instances running at once; further requests wait briefly, then get 503.
     #[serde(default)]
     pub max_concurrency: Option<u32>,
+    /// Instance roles (`BOURSE_ROLE`) that run this component besides `all`; `["api"]` when
+    /// absent. One of `api`, `matching`, `simulation`, `auth`.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+}
+
+/// Roles a component may name.
+pub const COMPONENT_ROLES: [&str; 4] = ["api", "matching", "simulation", "auth"];
+
+impl BourseComponent {
+    /// The roles that run this component (besides `all`).
+    pub fn roles(&self) -> Vec<String> {
+        self.roles
+            .clone()
+            .unwrap_or_else(|| vec!["api".to_string()])
+    }
 }
 
 impl Manifest {
@@ -283,6 +299,18 @@ impl Manifest {
             if !valid_component_id(id) {
                 return Err(invalid(format!(
                     "component id {id:?} must be lower-case letters, digits and '-', starting with a letter"
+                )));
+            }
+            if let Some(bad) = component
+                .tool
+                .bourse
+                .roles
+                .iter()
+                .flatten()
+                .find(|r| !COMPONENT_ROLES.contains(&r.as_str()))
+            {
+                return Err(invalid(format!(
+                    "[component.{id}.tool.bourse] roles: {bad:?} is not one of api, matching, simulation, auth"
                 )));
             }
             for (name, value) in &component.variables {

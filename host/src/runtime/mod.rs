@@ -146,6 +146,8 @@ pub struct RuntimeConfig {
     pub data_dir: PathBuf,
     /// How many versions of each component are kept for rollback.
     pub retain_versions: usize,
+    /// What this instance runs: components whose roles do not include it are not loaded.
+    pub role: crate::config::Role,
 }
 
 /// The runtime.
@@ -207,6 +209,24 @@ impl Runtime {
         self.components
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The roles that run component `name`.
+    pub fn roles_of(&self, name: &str) -> Vec<String> {
+        self.manifest
+            .components
+            .get(name)
+            .map(|c| c.tool.bourse.roles())
+            .unwrap_or_default()
+    }
+
+    /// Whether this instance runs component `name`.
+    pub fn runs(&self, name: &str) -> bool {
+        self.config.role == crate::config::Role::All
+            || self
+                .roles_of(name)
+                .iter()
+                .any(|r| r == self.config.role.as_str())
     }
 
     /// The limits of component `name` from its manifest entry and the defaults.
@@ -292,10 +312,15 @@ impl Runtime {
         &self,
         component: &LoadedComponent,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
-        let busy = || CallError::Busy {
-            name: component.name.clone(),
-            limit: component.limits.max_concurrency,
+        let busy = || {
+            metrics::counter!("component_calls_total", "component" => component.name.clone(), "outcome" => "busy").increment(1);
+            CallError::Busy {
+                name: component.name.clone(),
+                limit: component.limits.max_concurrency,
+            }
         };
+        metrics::counter!("component_instantiations_total", "component" => component.name.clone())
+            .increment(1);
         match tokio::time::timeout(
             Duration::from_secs(2),
             component.permits.clone().acquire_owned(),
@@ -308,6 +333,19 @@ impl Runtime {
     }
 
     fn classify(component: &LoadedComponent, error: wasmtime::Error) -> CallError {
+        let error = Self::classify_inner(component, error);
+        let outcome = match &error {
+            CallError::Timeout { .. } => "timeout",
+            _ => "trap",
+        };
+        metrics::counter!("component_calls_total", "component" => component.name.clone(), "outcome" => outcome).increment(1);
+        if let CallError::Trap { message, .. } = &error {
+            tracing::warn!(component = %component.name, digest = %component.digest, %message, "component trapped");
+        }
+        error
+    }
+
+    fn classify_inner(component: &LoadedComponent, error: wasmtime::Error) -> CallError {
         if matches!(
             error.downcast_ref::<wasmtime::Trap>(),
             Some(wasmtime::Trap::Interrupt)

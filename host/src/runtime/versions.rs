@@ -313,6 +313,9 @@ impl Runtime {
     pub async fn load_all(&self) -> Vec<LoadFailure> {
         let mut failures = Vec::new();
         for (name, decl) in &self.manifest.components {
+            if !self.runs(name) {
+                continue;
+            }
             let source = self.manifest.resolve(&decl.source);
             let outcome = match tokio::fs::read(&source).await {
                 Ok(bytes) => self

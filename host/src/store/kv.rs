@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{Probe, StoreError};
 
@@ -21,6 +21,19 @@ pub enum KeyValue {
 /// Longest a health probe waits.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Longest one Redis operation waits: while Redis is away, callers get an error quickly
+/// instead of hanging until their own deadline (the connection manager keeps reconnecting).
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+async fn bounded<T>(
+    op: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(OP_TIMEOUT, op).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(StoreError::Invalid("redis did not answer within 2s".into())),
+    }
+}
+
 impl KeyValue {
     /// Connects to `url`, or makes an in-process store when there is none.
     pub async fn connect(url: Option<&str>) -> Result<KeyValue, StoreError> {
@@ -28,12 +41,23 @@ impl KeyValue {
             None => Ok(KeyValue::Memory(Mutex::new(HashMap::new()))),
             Some(url) => {
                 let client = redis::Client::open(url)?;
-                let manager =
-                    tokio::time::timeout(PROBE_TIMEOUT * 5, ConnectionManager::new(client))
-                        .await
-                        .map_err(|_| {
-                            StoreError::Invalid(format!("redis at {url}: no answer within 10s"))
-                        })??;
+                // Short waits everywhere: when Redis restarts, the manager reconnects within
+                // about a second instead of backing off for minutes.
+                let config = ConnectionManagerConfig::new()
+                    .set_factor(100)
+                    .set_exponent_base(2)
+                    .set_max_delay(1_000)
+                    .set_number_of_retries(4)
+                    .set_connection_timeout(Duration::from_secs(1))
+                    .set_response_timeout(OP_TIMEOUT);
+                let manager = tokio::time::timeout(
+                    PROBE_TIMEOUT * 5,
+                    ConnectionManager::new_with_config(client, config),
+                )
+                .await
+                .map_err(|_| {
+                    StoreError::Invalid(format!("redis at {url}: no answer within 10s"))
+                })??;
                 Ok(KeyValue::Redis(manager))
             }
         }
@@ -60,7 +84,7 @@ impl KeyValue {
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
             KeyValue::Memory(map) => Ok(Self::memory(map).get(key).cloned()),
-            KeyValue::Redis(conn) => Ok(conn.clone().get(key).await?),
+            KeyValue::Redis(conn) => bounded(conn.clone().get(key)).await,
         }
     }
 
@@ -71,7 +95,7 @@ impl KeyValue {
                 Self::memory(map).insert(key.to_string(), value.to_vec());
                 Ok(())
             }
-            KeyValue::Redis(conn) => Ok(conn.clone().set(key, value).await?),
+            KeyValue::Redis(conn) => bounded(conn.clone().set(key, value)).await,
         }
     }
 
@@ -82,7 +106,7 @@ impl KeyValue {
                 Self::memory(map).remove(key);
                 Ok(())
             }
-            KeyValue::Redis(conn) => Ok(conn.clone().del(key).await?),
+            KeyValue::Redis(conn) => bounded(conn.clone().del(key)).await,
         }
     }
 
@@ -90,7 +114,7 @@ impl KeyValue {
     pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
         match self {
             KeyValue::Memory(map) => Ok(Self::memory(map).contains_key(key)),
-            KeyValue::Redis(conn) => Ok(conn.clone().exists(key).await?),
+            KeyValue::Redis(conn) => bounded(conn.clone().exists(key)).await,
         }
     }
 

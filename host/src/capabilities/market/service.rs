@@ -326,6 +326,8 @@ fn run_shard(mut venue: Venue, mut jobs: mpsc::Receiver<Job>) {
     while let Some(job) = jobs.blocking_recv() {
         match job {
             Job::Submit(batch, reply) => {
+                metrics::counter!("matching_commands_total", "kind" => "submit")
+                    .increment(batch.len() as u64);
                 let results = batch
                     .iter()
                     .map(|o| {
@@ -363,6 +365,7 @@ fn run_shard(mut venue: Venue, mut jobs: mpsc::Receiver<Job>) {
                 amend,
                 reply,
             } => {
+                metrics::counter!("matching_commands_total", "kind" => if amend.is_some() { "amend" } else { "cancel" }).increment(1);
                 let r = match amend {
                     None => venue.cancel(&account, &symbol, order_id),
                     Some((price, quantity)) => {
