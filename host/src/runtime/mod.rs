@@ -34,6 +34,31 @@ use crate::bindings::exports::bourse::platform::{
 };
 use crate::manifest::Manifest;
 
+/// One typed export call on a fresh instance: check the export exists, take an instance
+/// permit, instantiate under the component's limits, call, and classify any trap.
+macro_rules! typed_call {
+    ($self:ident, $component:ident, $export:ident, $name:literal, |$guest:ident, $store:ident| $call:expr) => {{
+        let indices =
+            $component
+                .exports
+                .$export
+                .clone()
+                .ok_or_else(|| CallError::MissingExport {
+                    name: $component.name.clone(),
+                    export: $name,
+                })?;
+        let _permit = $self.permit($component).await?;
+        let mut $store = $self.store($component);
+        let result = async {
+            let instance = $component.pre.instantiate_async(&mut $store).await?;
+            let $guest = indices.load(&mut $store, &instance)?;
+            $call.await
+        }
+        .await;
+        result.map_err(|e| Self::classify($component, e))
+    }};
+}
+
 /// A call into a component that did not produce a result.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -440,24 +465,13 @@ impl Runtime {
         component: &LoadedComponent,
         headers: Vec<(String, String)>,
     ) -> Result<Result<Principal, authenticator::AuthError>, CallError> {
-        let indices =
-            component
-                .exports
-                .authenticator
-                .clone()
-                .ok_or_else(|| CallError::MissingExport {
-                    name: component.name.clone(),
-                    export: "bourse:platform/authenticator",
-                })?;
-        let _permit = self.permit(component).await?;
-        let mut store = self.store(component);
-        let result = async {
-            let instance = component.pre.instantiate_async(&mut store).await?;
-            let guest = indices.load(&mut store, &instance)?;
-            guest.call_authenticate(&mut store, &headers).await
-        }
-        .await;
-        result.map_err(|e| Self::classify(component, e))
+        typed_call!(
+            self,
+            component,
+            authenticator,
+            "bourse:platform/authenticator",
+            |guest, store| guest.call_authenticate(&mut store, &headers)
+        )
     }
 
     /// Calls `handle` on order-handler component `name`.
@@ -477,24 +491,13 @@ impl Runtime {
         principal: &Principal,
         order: &order_handling::NewOrder,
     ) -> Result<Result<OrderResult, order_handling::OrderError>, CallError> {
-        let indices =
-            component
-                .exports
-                .order_handling
-                .clone()
-                .ok_or_else(|| CallError::MissingExport {
-                    name: component.name.clone(),
-                    export: "bourse:platform/order-handling",
-                })?;
-        let _permit = self.permit(component).await?;
-        let mut store = self.store(component);
-        let result = async {
-            let instance = component.pre.instantiate_async(&mut store).await?;
-            let guest = indices.load(&mut store, &instance)?;
-            guest.call_handle(&mut store, principal, order).await
-        }
-        .await;
-        result.map_err(|e| Self::classify(component, e))
+        typed_call!(
+            self,
+            component,
+            order_handling,
+            "bourse:platform/order-handling",
+            |guest, store| guest.call_handle(&mut store, principal, order)
+        )
     }
 
     /// Calls `compute` on signals component `name`.
@@ -512,24 +515,13 @@ impl Runtime {
         component: &LoadedComponent,
         input: &indicator::RatioInput,
     ) -> Result<Result<indicator::SignalValue, indicator::SignalError>, CallError> {
-        let indices =
-            component
-                .exports
-                .indicator
-                .clone()
-                .ok_or_else(|| CallError::MissingExport {
-                    name: component.name.clone(),
-                    export: "bourse:platform/indicator",
-                })?;
-        let _permit = self.permit(component).await?;
-        let mut store = self.store(component);
-        let result = async {
-            let instance = component.pre.instantiate_async(&mut store).await?;
-            let guest = indices.load(&mut store, &instance)?;
-            guest.call_compute(&mut store, input).await
-        }
-        .await;
-        result.map_err(|e| Self::classify(component, e))
+        typed_call!(
+            self,
+            component,
+            indicator,
+            "bourse:platform/indicator",
+            |guest, store| guest.call_compute(&mut store, input)
+        )
     }
 
     /// Starts a generator session on simulation component `name`: one instance that keeps its
