@@ -200,6 +200,7 @@ fn precompile(manifest: &Manifest) -> anyhow::Result<ExitCode> {
         data_dir: config.data_dir.clone(),
         retain_versions: config.retain_versions,
         role: config.role,
+        memory_limit_bytes: None,
     };
     let results = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

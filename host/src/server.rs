@@ -98,11 +98,14 @@ impl Host {
                 data_dir: config.data_dir.clone(),
                 retain_versions: config.retain_versions,
                 role: config.role,
+                memory_limit_bytes: (config.memory_limit_mb > 0)
+                    .then_some(config.memory_limit_mb << 20),
             },
         )
         .map_err(|e| StartError::Engine(format!("{e:#}")))?;
         let failures = runtime.load_all().await;
         let runtime = Arc::new(runtime);
+        spawn_memory_monitor(config.memory_limit_mb);
         let watcher = if config.watch {
             match Watcher::start(runtime.clone()) {
                 Ok(w) => Some(w),
@@ -176,4 +179,25 @@ impl Host {
         self.runtime.platform().sql.main().close().await;
         Ok(())
     }
+}
+
+/// Logs resident memory every 30 s (and keeps the gauge current); warns above the bound.
+fn spawn_memory_monitor(limit_mb: u64) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            let rss_mb = crate::telemetry::resident_bytes() >> 20;
+            metrics::gauge!("process_resident_memory_bytes").set((rss_mb << 20) as f64);
+            if limit_mb > 0 && rss_mb > limit_mb {
+                tracing::warn!(
+                    rss_mb,
+                    limit_mb,
+                    "memory above the bound: refusing new simulation work"
+                );
+            } else {
+                tracing::info!(rss_mb, limit_mb, "memory");
+            }
+        }
+    });
 }

@@ -121,6 +121,20 @@ impl TestHost {
         watch: bool,
         role: bourse::config::Role,
     ) -> TestHost {
+        TestHost::start_custom(manifest, backend, move |c| {
+            c.request_timeout_ms = timeout_ms;
+            c.watch = watch;
+            c.role = role;
+        })
+        .await
+    }
+
+    /// Starts `manifest` on `backend` with the test defaults changed by `customize`.
+    pub async fn start_custom(
+        manifest: Manifest,
+        backend: Backend,
+        customize: impl FnOnce(&mut Config),
+    ) -> TestHost {
         let data_dir = std::env::temp_dir().join(unique("bourse-test-"));
         let (database_url, redis_url, database) = match backend {
             Backend::Embedded => (None, None, None),
@@ -142,24 +156,26 @@ impl TestHost {
                 )
             }
         };
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("literal address"),
             database_url,
             redis_url,
             data_dir: data_dir.clone(),
-            request_timeout_ms: timeout_ms,
+            request_timeout_ms: 10_000,
             instance_memory_mb: 64,
             admin_token: Some(ADMIN_TOKEN.to_string()),
             retain_versions: 5,
-            watch,
+            watch: false,
             matching_shards: 2,
             jwt_secret: None,
             allowed_origins: vec!["https://app.example.com".to_string()],
             log_format: bourse::config::LogFormat::Text,
-            role,
+            role: bourse::config::Role::All,
             shutdown_timeout_ms: 5_000,
             body_limit_mb: 10,
+            memory_limit_mb: 0,
         };
+        customize(&mut config);
         let host = Host::start(&config, manifest).await.expect("host starts");
         let runtime = host.runtime.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -254,6 +270,14 @@ impl TestHost {
             }
         }
     }
+}
+
+/// The memory bound test hosts run with: `TEST_MEMORY_LIMIT_MB`, or none.
+fn memory_limit_mb() -> u64 {
+    std::env::var("TEST_MEMORY_LIMIT_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Reads a built component, or fails with how to build it.

@@ -203,3 +203,44 @@ async fn ready_is_503_naming_a_failed_component_while_health_stays_200() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn above_the_memory_bound_new_simulation_work_is_refused() {
+    // A 1 MB bound: every real process is above it.
+    let h =
+        TestHost::start_custom(app_manifest(), Backend::Embedded, |c| c.memory_limit_mb = 1).await;
+    let (status, json) = h
+        .post(
+            "/api/simulations/preview",
+            None,
+            r#"{"symbols":["AAPL"],"mid":10000,"seed":1,"count":2}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, json["error"]["code"].as_str()),
+        (503, Some("overloaded")),
+        "{json}"
+    );
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("above its bound of 1 MB"))
+    );
+    let scenario = bourse::bindings::exports::bourse::platform::generator::Scenario {
+        symbols: vec!["AAPL".into()],
+        mid: 10_000,
+        spread: 10,
+        max_quantity: 10,
+        market_percent: 0,
+        accounts: 1,
+        seed: 1,
+    };
+    assert!(matches!(
+        h.runtime.start_simulation("simulation", &scenario).await,
+        Err(bourse::runtime::CallError::Overloaded(_))
+    ));
+    // Everything else keeps serving.
+    let (status, _) = h.get("/api/book/AAPL", None).await;
+    assert_eq!(status, 200);
+    h.stop().await;
+}

@@ -46,6 +46,11 @@ async fn serve(
 ) -> Response {
     let path = request.uri().path().to_string();
     let roles = app.runtime.roles_of(&component);
+    if app.runtime.is_simulation(&component)
+        && let Err(e) = app.runtime.check_memory()
+    {
+        return ApiError::from_call(&e, &request_id).into_response();
+    }
     if !app.runtime.runs(&component) {
         return ApiError::new(
             StatusCode::NOT_FOUND,

@@ -47,6 +47,7 @@ impl ApiError {
             CallError::Trap { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "component_failed"),
             CallError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "component_timeout"),
             CallError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "component_busy"),
+            CallError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
         };
         let message = match error {
             CallError::Trap { name, .. } => {

@@ -125,6 +125,10 @@ async fn ready(State(app): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     metrics::gauge!("process_resident_memory_bytes").set(crate::telemetry::resident_bytes() as f64);
+    let pool = app.runtime.platform().sql.main();
+    let idle = pool.num_idle() as f64;
+    metrics::gauge!("sql_pool_connections", "state" => "idle").set(idle);
+    metrics::gauge!("sql_pool_connections", "state" => "busy").set(f64::from(pool.size()) - idle);
     let components = app.runtime.components();
     metrics::gauge!("components_loaded")
         .set(components.iter().filter(|c| c.status == "loaded").count() as f64);

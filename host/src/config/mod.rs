@@ -48,6 +48,9 @@ pub struct Config {
     pub shutdown_timeout_ms: u64,
     /// Largest request body on application routes (`BOURSE_BODY_LIMIT_MB`, default 10).
     pub body_limit_mb: u64,
+    /// Resident memory above which new simulation work is refused (`BOURSE_MEMORY_LIMIT_MB`;
+    /// 0, the default, means no bound).
+    pub memory_limit_mb: u64,
 }
 
 /// Log output format.
@@ -205,6 +208,14 @@ impl Config {
                 self.shutdown_timeout_ms.to_string(),
             ),
             ("BOURSE_BODY_LIMIT_MB", self.body_limit_mb.to_string()),
+            (
+                "BOURSE_MEMORY_LIMIT_MB",
+                if self.memory_limit_mb == 0 {
+                    "0 (no bound)".into()
+                } else {
+                    self.memory_limit_mb.to_string()
+                },
+            ),
         ]
     }
 
@@ -301,6 +312,7 @@ impl Config {
             role,
             shutdown_timeout_ms: parse_number("BOURSE_SHUTDOWN_TIMEOUT_MS", 30_000, 0..=600_000)?,
             body_limit_mb: parse_number("BOURSE_BODY_LIMIT_MB", 10, 1..=1024)?,
+            memory_limit_mb: parse_number("BOURSE_MEMORY_LIMIT_MB", 0, 0..=1_048_576)?,
             watch: match var("BOURSE_WATCH").as_deref().map(str::trim) {
                 None | Some("1" | "true" | "on") => true,
                 Some("0" | "false" | "off") => false,

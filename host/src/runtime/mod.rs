@@ -4,6 +4,7 @@
 
 pub mod contract;
 mod engine;
+mod guest_log;
 mod smoke;
 mod state;
 mod versions;
@@ -48,7 +49,8 @@ macro_rules! typed_call {
                     export: $name,
                 })?;
         let _permit = $self.permit($component).await?;
-        let mut $store = $self.store($component);
+        // Typed calls are not tied to one HTTP request; their output is tagged `typed-call`.
+        let mut $store = $self.store($component, "typed-call");
         let result = async {
             let instance = $component.pre.instantiate_async(&mut $store).await?;
             let $guest = indices.load(&mut $store, &instance)?;
@@ -77,6 +79,9 @@ pub enum CallError {
     /// The guest ran past its deadline and was stopped.
     #[error("component {name} did not finish within {timeout_ms} ms")]
     Timeout { name: String, timeout_ms: u64 },
+    /// The host is above its memory bound and refuses new simulation work.
+    #[error("{0}")]
+    Overloaded(String),
     /// Every allowed instance is busy.
     #[error("component {name} is at its limit of {limit} concurrent instances")]
     Busy { name: String, limit: u32 },
@@ -173,6 +178,8 @@ pub struct RuntimeConfig {
     pub retain_versions: usize,
     /// What this instance runs: components whose roles do not include it are not loaded.
     pub role: crate::config::Role,
+    /// Resident memory above which new simulation work is refused (None: no bound).
+    pub memory_limit_bytes: Option<u64>,
 }
 
 /// The runtime.
@@ -254,6 +261,28 @@ impl Runtime {
                 .any(|r| r == self.config.role.as_str())
     }
 
+    /// Refuses new simulation work while resident memory is above the configured bound.
+    pub fn check_memory(&self) -> Result<(), CallError> {
+        let Some(limit) = self.config.memory_limit_bytes else {
+            return Ok(());
+        };
+        let rss = crate::telemetry::resident_bytes();
+        if rss > limit {
+            metrics::counter!("simulation_refused_total", "reason" => "memory").increment(1);
+            return Err(CallError::Overloaded(format!(
+                "this instance uses {} MB, above its bound of {} MB; new simulation work is refused until it drops",
+                rss >> 20,
+                limit >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether component `name` is simulation work (it runs on the simulation role).
+    pub fn is_simulation(&self, name: &str) -> bool {
+        self.roles_of(name).iter().any(|r| r == "simulation")
+    }
+
     /// The limits of component `name` from its manifest entry and the defaults.
     pub fn limits(&self, name: &str) -> Limits {
         let tool = self
@@ -319,11 +348,12 @@ impl Runtime {
         }
     }
 
-    fn store(&self, component: &LoadedComponent) -> Store<HostState> {
+    fn store(&self, component: &LoadedComponent, request_id: &str) -> Store<HostState> {
         let state = HostState::new(
             component.context.clone(),
             self.platform.clone(),
             component.limits.memory_bytes,
+            request_id,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -409,7 +439,13 @@ impl Runtime {
                 export: "wasi:http/incoming-handler",
             })?;
         let permit = self.permit(&component).await?;
-        let mut store = self.store(&component);
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string();
+        let mut store = self.store(&component, &request_id);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| {
             let req = store
@@ -531,6 +567,7 @@ impl Runtime {
         name: &str,
         scenario: &generator::Scenario,
     ) -> Result<Result<Simulation, String>, CallError> {
+        self.check_memory()?;
         let component = self.component(name)?;
         Self::start_simulation_with(component, scenario).await
     }
@@ -552,6 +589,7 @@ impl Runtime {
             component.context.clone(),
             component.platform.clone(),
             component.limits.memory_bytes,
+            "simulation",
         );
         let mut store = Store::new(component.pre.engine(), state);
         store.limiter(|s| &mut s.limits);

@@ -109,7 +109,7 @@ impl Runtime {
         }
         if let Some(proxy) = &candidate.proxy {
             // HTTP-only components: at least instantiate once.
-            let mut store = self.store(candidate);
+            let mut store = self.store(candidate, "smoke-check");
             proxy
                 .instantiate_async(&mut store)
                 .await

@@ -7,6 +7,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::guest_log::GuestLog;
 use crate::capabilities::events::EventHub;
 use crate::capabilities::market::Market;
 use crate::manifest::Variables;
@@ -50,13 +51,17 @@ pub struct HostState {
 
 impl HostState {
     /// A sandbox for `component`: no environment, no arguments, no files, no network; guest
-    /// stdout/stderr go to the host's.
+    /// stdout/stderr become log lines tagged with the component and the request id.
     pub fn new(
         component: Arc<ComponentContext>,
         platform: Arc<Platform>,
         memory_bytes: usize,
+        request_id: &str,
     ) -> HostState {
-        let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
+        let wasi = WasiCtx::builder()
+            .stdout(GuestLog::new(&component.name, request_id, "stdout"))
+            .stderr(GuestLog::new(&component.name, request_id, "stderr"))
+            .build();
         HostState {
             wasi,
             http: WasiHttpCtx::new(),
