@@ -272,14 +272,6 @@ impl TestHost {
     }
 }
 
-/// The memory bound test hosts run with: `TEST_MEMORY_LIMIT_MB`, or none.
-fn memory_limit_mb() -> u64 {
-    std::env::var("TEST_MEMORY_LIMIT_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Reads a built component, or fails with how to build it.
 pub fn built_component(file: &str) -> Vec<u8> {
     let path = workspace().join("target/wasm32-wasip2/release").join(file);
