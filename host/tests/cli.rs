@@ -292,3 +292,50 @@ fn sigterm_drains_in_flight_requests_and_exits_cleanly() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn config_check_prints_the_effective_configuration_with_secrets_masked() {
+    let dir = scratch("config", VALID);
+    let out = Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .args(["config", "check"])
+        .current_dir(&dir)
+        .env("PORT", "8080")
+        .env("ADMIN_TOKEN", "super-secret-admin-token")
+        .env(
+            "DATABASE_URL",
+            "postgres://app:hunter2@db.internal:5432/bourse",
+        )
+        .env("BOURSE_ROLE", "simulation")
+        .output()
+        .expect("run bourse");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("PORT=8080"), "{text}");
+    assert!(
+        text.contains("DATABASE_URL=postgres://app:****@db.internal:5432/bourse"),
+        "{text}"
+    );
+    assert!(text.contains("ADMIN_TOKEN=**** (24 characters)"), "{text}");
+    assert!(text.contains("BOURSE_ROLE=simulation"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("super-secret"),
+        "{text}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .args(["config", "check"])
+        .current_dir(&dir)
+        .env("BOURSE_ROLE", "king")
+        .output()
+        .expect("run bourse");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(
+        err.trim(),
+        "bourse: BOURSE_ROLE: \"king\" is not one of all, api, matching, simulation, auth"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

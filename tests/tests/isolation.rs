@@ -59,8 +59,12 @@ async fn failing_components_are_isolated() {
     let (_, json) = h.get("/ghost/anything", None).await;
     let message = json["error"]["message"].as_str().unwrap_or("");
     assert!(
-        message.contains("does_not_exist.wasm") && message.contains("does not exist"),
+        message.contains("component ghost is not available"),
         "{message}"
+    );
+    assert!(
+        !message.contains(".wasm"),
+        "no server paths in client errors: {message}"
     );
 
     let (status, health) = h.get("/health", None).await;

@@ -153,6 +153,15 @@ fn create_key(request: &Request) -> Response {
                 "note": "store this key now: it is shown once and kept only as a hash",
             }),
         ),
-        Err(message) => Response::error(request, 503, "store_unavailable", &message),
+        Err(message) => {
+            // The detail goes to the host log (tagged with the request id), not to the client.
+            eprintln!("api key not stored: {message}");
+            Response::error(
+                request,
+                503,
+                "store_unavailable",
+                "the key store is unavailable; try again",
+            )
+        }
     }
 }

@@ -215,6 +215,14 @@ fn get_signal(request: &Request, name: &str) -> Response {
             "unknown_signal",
             &format!("no value has been computed for signal {name:?}"),
         ),
-        Err(e) => Response::error(request, 503, "store_unavailable", &format!("{e:?}")),
+        Err(e) => {
+            eprintln!("signal not read: {e:?}");
+            Response::error(
+                request,
+                503,
+                "store_unavailable",
+                "the signal store is unavailable; try again",
+            )
+        }
     }
 }

@@ -50,6 +50,9 @@ impl ApiError {
             CallError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
         };
         let message = match error {
+            CallError::Unavailable { name, .. } => {
+                format!("component {name} is not available on this instance; /health lists why")
+            }
             CallError::Trap { name, .. } => {
                 format!(
                     "component {name} failed while handling this request; the host log has the details under this request id"
