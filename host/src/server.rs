@@ -82,11 +82,12 @@ impl Host {
             s if s.is_empty() => default_symbols(),
             s => s.clone(),
         };
-        let market = Market::new(&symbols, config.matching_shards)?;
+        let events = Arc::new(EventHub::default());
+        let market = Market::new(&symbols, config.matching_shards, Some(events.clone()))?;
         let platform = Arc::new(Platform {
             kv,
             sql,
-            events: EventHub::default(),
+            events,
             market,
         });
         let runtime = Runtime::new(

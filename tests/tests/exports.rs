@@ -127,14 +127,29 @@ async fn typed_exports_through_the_host() {
         .await
         .expect("call")
         .expect("filled");
-    let event = events
-        .try_recv()
-        .expect("the order handler published the trade");
+    // The market publishes the trade (ticks and lots) on the symbol's room...
+    let market = events.try_recv().expect("the market published the trade");
     assert_eq!(
-        (event.room.as_str(), event.source.as_str()),
-        ("trades:SPY", "order-handler")
+        (market.room.as_str(), market.source.as_str()),
+        ("trades:SPY", "market")
     );
-    let data: serde_json::Value = serde_json::from_str(event.data.get()).expect("JSON payload");
+    let data: serde_json::Value = serde_json::from_str(market.data.get()).expect("JSON payload");
+    assert_eq!(
+        (
+            data["trades"][0]["price_ticks"].as_i64(),
+            data["trades"][0]["quantity_lots"].as_u64()
+        ),
+        (Some(40010), Some(2))
+    );
+    // ...and the order handler the taker's own view (decimals) on the account's room.
+    let own = events
+        .try_recv()
+        .expect("the order handler published the account's fill");
+    assert_eq!(
+        (own.room, own.source.as_str()),
+        (format!("orders:{}", erin.id), "order-handler")
+    );
+    let data: serde_json::Value = serde_json::from_str(own.data.get()).expect("JSON payload");
     assert_eq!(data["trades"][0]["price"], "400.1");
     assert_eq!(data["trades"][0]["quantity"], "2");
     assert_eq!(taken.status, OrderStatus::Filled);

@@ -69,9 +69,15 @@ fn place(
             .iter()
             .map(|t| wire::TradeJson::new(t, &spec))
             .collect();
-        let payload = serde_json::json!({ "symbol": spec.symbol, "trades": trades });
-        // Publishing is best-effort: the order is placed whether or not a listener hears it.
-        let _ = events::publish(&format!("trades:{}", spec.symbol), &payload.to_string());
+        let payload = serde_json::json!({
+            "symbol": spec.symbol,
+            "order_id": result.order_id.to_string(),
+            "trades": trades,
+        });
+        // The market publishes every trade on `trades:<symbol>`; this is the account's own
+        // view, in decimals, on `orders:<account>`. Best-effort: the order is placed whether
+        // or not a listener hears it.
+        let _ = events::publish(&format!("orders:{}", principal.id), &payload.to_string());
     }
     Ok((result, spec))
 }

@@ -21,7 +21,7 @@ pub struct Platform {
     /// SQL backend.
     pub sql: Sql,
     /// Event hub.
-    pub events: EventHub,
+    pub events: Arc<EventHub>,
     /// Native matching core.
     pub market: Market,
 }

@@ -9,7 +9,7 @@
 //! `market` wasm component wraps the same `Venue`, so both paths behave alike.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bourse_matching::venue::{self, Venue};
 use tokio::sync::{mpsc, oneshot};
@@ -19,6 +19,7 @@ use crate::bindings::bourse::platform::types::{
     BookDepth, Level, OrderKind, OrderRequest, OrderResult, OrderStatus, RejectCode, Side,
     SymbolInfo, TimeInForce, Trade,
 };
+use crate::capabilities::events::EventHub;
 use crate::manifest::SymbolDecl;
 
 /// Commands that may wait for one shard before senders are made to wait.
@@ -114,11 +115,17 @@ pub struct Market {
     symbols: Vec<SymbolInfo>,
     shards: Vec<mpsc::Sender<Job>>,
     client_orders: Mutex<HashMap<(String, String), ()>>,
+    events: Option<Arc<EventHub>>,
 }
 
 impl Market {
-    /// A market trading `symbols` (decimal tick and lot sizes) on `shards` matching threads.
-    pub fn new(symbols: &[SymbolDecl], shards: usize) -> Result<Market, SymbolTableError> {
+    /// A market trading `symbols` (decimal tick and lot sizes) on `shards` matching threads,
+    /// publishing its trades to `events` (rooms `trades:<symbol>`) when given.
+    pub fn new(
+        symbols: &[SymbolDecl],
+        shards: usize,
+        events: Option<Arc<EventHub>>,
+    ) -> Result<Market, SymbolTableError> {
         let shards = shards.clamp(1, 64);
         let specs: Vec<venue::SymbolSpec> = symbols
             .iter()
@@ -161,6 +168,7 @@ impl Market {
             symbols: infos,
             shards: senders,
             client_orders: Mutex::new(HashMap::new()),
+            events,
         })
     }
 
@@ -249,6 +257,11 @@ impl Market {
             .zip(results)
             .map(|(order, r)| {
                 let r = r.unwrap_or_else(|| Err(stopped()));
+                if let (Ok(result), Some(events)) = (&r, &self.events)
+                    && !result.trades.is_empty()
+                {
+                    self.publish_trades(events, &order.symbol, result);
+                }
                 // An order the market refused does not use up its client order id.
                 if let (Err(e), Some(id)) = (&r, &order.client_order_id)
                     && e.code != RejectCode::DuplicateClientOrderId
@@ -259,6 +272,26 @@ impl Market {
                 r
             })
             .collect()
+    }
+
+    /// Trades in integer ticks and lots, as the engine made them; components that want
+    /// decimals publish their own views (the order handler does, per account).
+    fn publish_trades(&self, events: &EventHub, symbol: &str, result: &OrderResult) {
+        let trades: Vec<serde_json::Value> = result
+            .trades
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "price_ticks": t.price, "quantity_lots": t.quantity,
+                    "maker_order_id": t.maker_order_id, "taker_order_id": t.taker_order_id,
+                    "sequence": t.sequence,
+                })
+            })
+            .collect();
+        let payload = serde_json::json!({ "symbol": symbol, "trades": trades }).to_string();
+        if let Err(e) = events.publish("market", &format!("trades:{symbol}"), &payload) {
+            tracing::warn!(%symbol, error = ?e, "trade event not published");
+        }
     }
 
     async fn ask<T>(
@@ -418,7 +451,7 @@ mod tests {
 
     #[tokio::test]
     async fn crossing_orders_trade_at_the_makers_price() {
-        let market = Market::new(&default_symbols(), 2).expect("default symbols are valid");
+        let market = Market::new(&default_symbols(), 2, None).expect("default symbols are valid");
         let maker = market
             .submit(&order("AAPL", Side::Sell, 10_000, 5, "a"))
             .await
@@ -441,7 +474,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_owner_can_cancel_or_amend() {
-        let market = Market::new(&default_symbols(), 2).expect("default symbols are valid");
+        let market = Market::new(&default_symbols(), 2, None).expect("default symbols are valid");
         let resting = market
             .submit(&order("MSFT", Side::Buy, 9_000, 4, "a"))
             .await
@@ -470,7 +503,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_across_shards_answers_in_order_with_unique_ids() {
-        let market = Market::new(&default_symbols(), 3).expect("default symbols are valid");
+        let market = Market::new(&default_symbols(), 3, None).expect("default symbols are valid");
         let mut with_id = order("SPY", Side::Buy, 100, 1, "a");
         with_id.client_order_id = Some("dup".into());
         let mut same_id_other_symbol = order("AAPL", Side::Buy, 100, 1, "a");
@@ -511,7 +544,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_order_frees_its_client_order_id() {
-        let market = Market::new(&default_symbols(), 1).expect("default symbols are valid");
+        let market = Market::new(&default_symbols(), 1, None).expect("default symbols are valid");
         let mut fok = order("SPY", Side::Buy, 100, 5, "a");
         fok.time_in_force = TimeInForce::Fok;
         fok.client_order_id = Some("c-1".into());
