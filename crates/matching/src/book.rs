@@ -5,19 +5,17 @@
 use crate::types::{AccountId, OrderId, Price, Quantity, Side, StpMode, SymbolConfig};
 
 pub(crate) const NIL: u32 = u32::MAX;
-/// Most order slots a book reserves up front, whatever the configured hint.
-const PRESIZE_ORDERS: usize = 1 << 10;
+/// Most order slots the shared slab reserves up front, whatever the configured hint.
+const PRESIZE_ORDERS: usize = 1 << 16;
 /// Most level slots a book reserves up front.
 const PRESIZE_LEVELS: usize = 1 << 7;
 
-/// One cache line each: a 56-byte stride would split most nodes across two lines, and a
-/// cancel or fill of a cold order would then pay two misses instead of one.
+/// 48 bytes: the price lives on the level only, so the slab (the largest table the hot
+/// path touches at random) stays small.
 #[derive(Clone, Debug)]
-#[repr(align(64))]
 pub(crate) struct OrderNode {
     pub id: OrderId,
     pub account: AccountId,
-    pub price: Price,
     pub remaining: Quantity,
     pub filled: Quantity,
     pub prev: u32,
@@ -29,18 +27,22 @@ pub(crate) struct OrderNode {
     pub stp: StpMode,
 }
 
-/// Aligned to a cache line for the same reason as `OrderNode` (it is 48 bytes).
+/// 32 bytes, so two share a line: levels are looked up on every insert and cancel, and the
+/// smaller they are the more of the busy books' levels stay cached.
 #[derive(Clone, Debug)]
-#[repr(align(64))]
 pub(crate) struct Level {
     pub price: Price,
-    /// Wider than `Quantity` so many maximal orders at one price cannot overflow the sum.
-    pub quantity: u128,
+    /// Aggregate quantity as `quantity_hi << 64 | quantity_lo`: 96 bits, so 2^32 maximal
+    /// orders at one price cannot overflow the sum.
+    quantity_lo: u64,
+    quantity_hi: u32,
     pub orders: u32,
     pub head: u32,
     /// Doubles as the free-list link while the slot is vacant.
     pub tail: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<Level>() == 32);
 
 /// Ladder entry; `key` is the price for bids and the negated price for asks so both
 /// sides sort ascending with the best level last.
@@ -50,10 +52,70 @@ struct Rung {
     level: u32,
 }
 
+/// Order slots of every book. One slab with one LIFO free list: a slot freed by a cancel or
+/// fill on any symbol is reused by the next insert on any symbol while its line is still
+/// hot, where per-book free lists would hand out a slot freed many commands earlier.
+pub(crate) struct Orders {
+    nodes: Vec<OrderNode>,
+    free: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<OrderNode>() == 48);
+
+impl Orders {
+    pub(crate) fn new(hint: usize) -> Self {
+        Orders {
+            nodes: Vec::with_capacity(hint.min(PRESIZE_ORDERS)),
+            free: NIL,
+        }
+    }
+
+    #[inline]
+    fn alloc(&mut self, node: OrderNode) -> u32 {
+        if self.free != NIL {
+            let idx = self.free;
+            self.free = self.nodes[idx as usize].next;
+            self.nodes[idx as usize] = node;
+            idx
+        } else {
+            self.nodes.push(node);
+            (self.nodes.len() - 1) as u32
+        }
+    }
+
+    #[inline]
+    fn release(&mut self, slot: u32) {
+        self.nodes[slot as usize].next = self.free;
+        self.free = slot;
+    }
+
+    /// Orders of a level in time priority.
+    pub(crate) fn level_orders(&self, level: &Level) -> LevelIter<'_> {
+        LevelIter {
+            orders: &self.nodes,
+            cur: level.head,
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Orders {
+    type Output = OrderNode;
+
+    #[inline]
+    fn index(&self, i: usize) -> &OrderNode {
+        &self.nodes[i]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Orders {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut OrderNode {
+        &mut self.nodes[i]
+    }
+}
+
 pub(crate) struct Book {
     pub config: SymbolConfig,
-    pub orders: Vec<OrderNode>,
-    free_order: u32,
     pub levels: Vec<Level>,
     free_level: u32,
     bids: Vec<Rung>,
@@ -94,19 +156,40 @@ pub(crate) fn crosses(taker: Side, limit: Option<Price>, price: Price) -> bool {
 impl Level {
     /// Aggregate as reported to callers, saturating in the (absurd) case it exceeds u64.
     pub(crate) fn reported_quantity(&self) -> Quantity {
-        Quantity::try_from(self.quantity).unwrap_or(Quantity::MAX)
+        if self.quantity_hi == 0 {
+            self.quantity_lo
+        } else {
+            Quantity::MAX
+        }
+    }
+
+    /// The exact aggregate quantity.
+    pub(crate) fn quantity(&self) -> u128 {
+        (u128::from(self.quantity_hi) << 64) | u128::from(self.quantity_lo)
+    }
+
+    #[inline]
+    pub(crate) fn add_quantity(&mut self, q: Quantity) {
+        let (lo, carry) = self.quantity_lo.overflowing_add(q);
+        self.quantity_lo = lo;
+        self.quantity_hi += u32::from(carry);
+    }
+
+    #[inline]
+    pub(crate) fn sub_quantity(&mut self, q: Quantity) {
+        let (lo, borrow) = self.quantity_lo.overflowing_sub(q);
+        self.quantity_lo = lo;
+        self.quantity_hi -= u32::from(borrow);
     }
 }
 
 impl Book {
-    pub(crate) fn new(config: SymbolConfig, orders: usize, levels: usize) -> Self {
-        // Capped so that many symbols do not each start with a large, freshly mapped slab:
+    pub(crate) fn new(config: SymbolConfig, levels: usize) -> Self {
+        // Capped so that many symbols do not each start with large, freshly mapped tables:
         // first-touch page faults and cold lines then dominate. Busy books grow by doubling.
-        let (orders, levels) = (orders.min(PRESIZE_ORDERS), levels.min(PRESIZE_LEVELS));
+        let levels = levels.min(PRESIZE_LEVELS);
         Book {
             config,
-            orders: Vec::with_capacity(orders),
-            free_order: NIL,
             levels: Vec::with_capacity(levels),
             free_level: NIL,
             bids: Vec::with_capacity(levels / 2 + 1),
@@ -143,18 +226,11 @@ impl Book {
             .map(|r| &self.levels[r.level as usize])
     }
 
-    /// Orders of a level in time priority.
-    pub(crate) fn level_orders(&self, level: &Level) -> LevelIter<'_> {
-        LevelIter {
-            orders: &self.orders,
-            cur: level.head,
-        }
-    }
-
     fn alloc_level(&mut self, price: Price) -> u32 {
         let level = Level {
             price,
-            quantity: 0,
+            quantity_lo: 0,
+            quantity_hi: 0,
             orders: 0,
             head: NIL,
             tail: NIL,
@@ -209,13 +285,12 @@ impl Book {
     }
 
     /// Appends an order at the back of its price level and returns its slot.
-    pub(crate) fn insert(&mut self, r: Resting) -> u32 {
+    pub(crate) fn insert(&mut self, orders: &mut Orders, r: Resting) -> u32 {
         let level = self.level_for(r.side, r.price);
         let tail = self.levels[level as usize].tail;
         let node = OrderNode {
             id: r.id,
             account: r.account,
-            price: r.price,
             remaining: r.remaining,
             filled: r.filled,
             prev: tail,
@@ -225,17 +300,9 @@ impl Book {
             post_only: r.post_only,
             stp: r.stp,
         };
-        let slot = if self.free_order != NIL {
-            let idx = self.free_order;
-            self.free_order = self.orders[idx as usize].next;
-            self.orders[idx as usize] = node;
-            idx
-        } else {
-            self.orders.push(node);
-            (self.orders.len() - 1) as u32
-        };
+        let slot = orders.alloc(node);
         if tail != NIL {
-            self.orders[tail as usize].next = slot;
+            orders[tail as usize].next = slot;
         }
         let lvl = &mut self.levels[level as usize];
         if lvl.head == NIL {
@@ -243,22 +310,22 @@ impl Book {
         }
         lvl.tail = slot;
         lvl.orders += 1;
-        lvl.quantity += u128::from(r.remaining);
+        lvl.add_quantity(r.remaining);
         slot
     }
 
     /// Unlinks an order from its level and frees the slot. The level is left in place
     /// (possibly empty) so the caller can report it; see `drop_level_if_empty`.
-    pub(crate) fn remove(&mut self, slot: u32) {
+    pub(crate) fn remove(&mut self, orders: &mut Orders, slot: u32) {
         let (prev, next, level, remaining) = {
-            let n = &self.orders[slot as usize];
+            let n = &orders[slot as usize];
             (n.prev, n.next, n.level, n.remaining)
         };
         if prev != NIL {
-            self.orders[prev as usize].next = next;
+            orders[prev as usize].next = next;
         }
         if next != NIL {
-            self.orders[next as usize].prev = prev;
+            orders[next as usize].prev = prev;
         }
         let lvl = &mut self.levels[level as usize];
         if lvl.head == slot {
@@ -268,9 +335,8 @@ impl Book {
             lvl.tail = prev;
         }
         lvl.orders -= 1;
-        lvl.quantity -= u128::from(remaining);
-        self.orders[slot as usize].next = self.free_order;
-        self.free_order = slot;
+        lvl.sub_quantity(remaining);
+        orders.release(slot);
     }
 
     /// Removes `level` from the ladder if it has no orders; returns whether it did.
@@ -306,5 +372,35 @@ impl<'a> Iterator for LevelIter<'a> {
         let n = &self.orders[self.cur as usize];
         self.cur = n.next;
         Some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_quantity_carries_past_u64() {
+        let mut l = Level {
+            price: 1,
+            quantity_lo: 0,
+            quantity_hi: 0,
+            orders: 0,
+            head: NIL,
+            tail: NIL,
+        };
+        for _ in 0..3 {
+            l.add_quantity(Quantity::MAX);
+        }
+        assert_eq!(l.quantity(), 3 * u128::from(Quantity::MAX));
+        assert_eq!(l.reported_quantity(), Quantity::MAX);
+        l.sub_quantity(Quantity::MAX);
+        l.sub_quantity(Quantity::MAX);
+        assert_eq!(l.quantity(), u128::from(Quantity::MAX));
+        assert_eq!(l.reported_quantity(), Quantity::MAX);
+        l.sub_quantity(5);
+        assert_eq!(l.reported_quantity(), Quantity::MAX - 5);
+        l.sub_quantity(Quantity::MAX - 5);
+        assert_eq!(l.quantity(), 0);
     }
 }

@@ -1,7 +1,7 @@
 //! The multi-symbol engine: validates commands, routes them to books and owns the
 //! engine-wide order index, event sequence and finished-order history.
 
-use crate::book::{Book, crosses};
+use crate::book::{Book, Orders, crosses};
 use crate::command::Command;
 use crate::event::{CancelReason, Event, EventKind, EventSink};
 use crate::hash::{FastMap, Fnv64, fast_map};
@@ -20,6 +20,8 @@ use crate::types::{
 pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) books: Vec<Book>,
+    /// Order slots shared by every book.
+    pub(crate) orders: Orders,
     /// Book index by symbol id for small ids (the common case: hosts number symbols
     /// densely), so routing a command is one load instead of a hash probe.
     pub(crate) symbol_table: Vec<u32>,
@@ -41,7 +43,11 @@ impl Default for Engine {
 macro_rules! split {
     ($self:ident, $book:expr, $sink:expr) => {{
         let Engine {
-            books, index, seq, ..
+            books,
+            index,
+            seq,
+            orders,
+            ..
         } = $self;
         (
             &mut books[$book as usize],
@@ -49,6 +55,7 @@ macro_rules! split {
                 seq,
                 sink: $sink,
                 index,
+                orders,
             },
         )
     }};
@@ -85,6 +92,7 @@ impl Engine {
         Engine {
             config,
             books: Vec::new(),
+            orders: Orders::new(config.max_open_orders),
             symbol_table: Vec::new(),
             symbols: fast_map(0),
             index: OrderIndex::new(config.max_open_orders, config.closed_history),
@@ -120,11 +128,8 @@ impl Engine {
         } else {
             self.symbols.insert(config.id, book);
         }
-        self.books.push(Book::new(
-            config,
-            self.config.orders_per_symbol,
-            self.config.levels_per_symbol,
-        ));
+        self.books
+            .push(Book::new(config, self.config.levels_per_symbol));
         Ok(())
     }
 
@@ -233,7 +238,7 @@ impl Engine {
             OrderType::PostOnly { price } if would_cross(book, side, price) => {
                 return Err(RejectReason::PostOnlyWouldCross);
             }
-            OrderType::Fok { .. } if !fok_fillable(book, &taker) => {
+            OrderType::Fok { .. } if !fok_fillable(book, ctx.orders, &taker) => {
                 return Err(RejectReason::FokCannotFill);
             }
             _ => {}
@@ -267,25 +272,32 @@ impl Engine {
             .open(order_id)
             .ok_or(RejectReason::UnknownOrder)?;
         let (book, mut ctx) = split!(self, loc.book, sink);
-        let n = &book.orders[loc.slot as usize];
-        let (side, level) = (n.side, n.level);
+        let n = &ctx.orders[loc.slot as usize];
+        let (side, level, account, price, remaining, filled) = (
+            n.side,
+            n.level,
+            n.account,
+            book.levels[n.level as usize].price,
+            n.remaining,
+            n.filled,
+        );
         ctx.emit(EventKind::Cancelled {
             order_id,
-            cancelled: n.remaining,
+            cancelled: remaining,
             remaining: 0,
             reason: CancelReason::Requested,
         });
         ctx.index.close(OrderStatus {
             order_id,
             symbol: book.config.id,
-            account: n.account,
+            account,
             side,
-            price: Some(n.price),
+            price: Some(price),
             state: OrderState::Cancelled,
-            filled: n.filled,
+            filled,
             remaining: 0,
         });
-        book.remove(loc.slot);
+        book.remove(ctx.orders, loc.slot);
         emit_level(book, &mut ctx, side, level);
         book.drop_level_if_empty(side, level);
         Ok(Report {
@@ -312,14 +324,19 @@ impl Engine {
         if let Some(p) = price {
             check_price(p, book.config.tick_size)?;
         }
-        let n = &book.orders[loc.slot as usize];
-        let (side, level, old_price, remaining, filled) =
-            (n.side, n.level, n.price, n.remaining, n.filled);
+        let n = &ctx.orders[loc.slot as usize];
+        let (side, level, old_price, remaining, filled) = (
+            n.side,
+            n.level,
+            book.levels[n.level as usize].price,
+            n.remaining,
+            n.filled,
+        );
         let new_price = price.unwrap_or(old_price);
         if new_price == old_price && quantity <= remaining {
             let cut = remaining - quantity;
-            book.orders[loc.slot as usize].remaining = quantity;
-            book.levels[level as usize].quantity -= u128::from(cut);
+            ctx.orders[loc.slot as usize].remaining = quantity;
+            book.levels[level as usize].sub_quantity(cut);
             ctx.emit(EventKind::Amended {
                 order_id,
                 price: new_price,
@@ -336,7 +353,7 @@ impl Engine {
                 remaining: quantity,
             });
         }
-        let n = &book.orders[loc.slot as usize];
+        let n = &ctx.orders[loc.slot as usize];
         if n.post_only && would_cross(book, side, new_price) {
             return Err(RejectReason::PostOnlyWouldCross);
         }
@@ -359,7 +376,7 @@ impl Engine {
             priority_kept: false,
         });
         ctx.index.remove_open(order_id);
-        book.remove(loc.slot);
+        book.remove(ctx.orders, loc.slot);
         emit_level(book, &mut ctx, side, level);
         book.drop_level_if_empty(side, level);
         let killed = !taker.post_only && match_taker(book, &mut ctx, &mut taker);
@@ -419,13 +436,13 @@ impl Engine {
     pub fn order_status(&self, order_id: OrderId) -> Option<OrderStatus> {
         if let Some(loc) = self.index.open(order_id) {
             let book = &self.books[loc.book as usize];
-            let n = &book.orders[loc.slot as usize];
+            let n = &self.orders[loc.slot as usize];
             return Some(OrderStatus {
                 order_id,
                 symbol: book.config.id,
                 account: n.account,
                 side: n.side,
-                price: Some(n.price),
+                price: Some(book.levels[n.level as usize].price),
                 state: OrderState::live(n.filled),
                 filled: n.filled,
                 remaining: n.remaining,
@@ -468,9 +485,9 @@ impl Engine {
                 h.u64(side as u64);
                 for level in book.levels_from_best(side) {
                     h.i64(level.price);
-                    h.bytes(&level.quantity.to_le_bytes());
+                    h.bytes(&level.quantity().to_le_bytes());
                     h.u64(u64::from(level.orders));
-                    for o in book.level_orders(level) {
+                    for o in self.orders.level_orders(level) {
                         h.u64(o.id.0);
                         h.u64(o.account.0);
                         h.u64(o.remaining);

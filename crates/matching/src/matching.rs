@@ -1,6 +1,6 @@
 //! The price-time matching walk, shared by new orders and price-changing amends.
 
-use crate::book::{Book, NIL, Resting, crosses};
+use crate::book::{Book, NIL, Orders, Resting, crosses};
 use crate::event::{CancelReason, Event, EventKind, EventSink, Liquidity};
 use crate::index::OrderIndex;
 use crate::query::{OrderState, OrderStatus, Report};
@@ -17,6 +17,7 @@ pub(crate) struct Ctx<'a, S: EventSink> {
     pub seq: &'a mut u64,
     pub sink: &'a mut S,
     pub index: &'a mut OrderIndex,
+    pub orders: &'a mut Orders,
 }
 
 impl<S: EventSink> Ctx<'_, S> {
@@ -59,29 +60,29 @@ pub(crate) fn emit_level<S: EventSink>(book: &Book, ctx: &mut Ctx<'_, S>, side: 
 
 /// Takes a finished resting order off the book and records its final status.
 fn close_maker<S: EventSink>(book: &mut Book, ctx: &mut Ctx<'_, S>, slot: u32, state: OrderState) {
-    let n = &book.orders[slot as usize];
+    let n = &ctx.orders[slot as usize];
     ctx.index.close(OrderStatus {
         order_id: n.id,
         symbol: book.config.id,
         account: n.account,
         side: n.side,
-        price: Some(n.price),
+        price: Some(book.levels[n.level as usize].price),
         state,
         filled: n.filled,
         remaining: 0,
     });
-    book.remove(slot);
+    book.remove(ctx.orders, slot);
 }
 
 /// Dry run of `match_taker` for fill-or-kill: mirrors its self-trade handling exactly, so an
 /// accepted FOK order never ends up partially executed.
-pub(crate) fn fok_fillable(book: &Book, t: &Taker) -> bool {
+pub(crate) fn fok_fillable(book: &Book, orders: &Orders, t: &Taker) -> bool {
     let mut need = t.remaining;
     for level in book.levels_from_best(t.side.opposite()) {
         if !crosses(t.side, t.limit, level.price) {
             break;
         }
-        for m in book.level_orders(level) {
+        for m in orders.level_orders(level) {
             if m.account == t.account {
                 match t.stp {
                     StpMode::CancelNewest => return false,
@@ -122,7 +123,7 @@ pub(crate) fn match_taker<S: EventSink>(
         let mut touched = false;
         let mut killed = false;
         while cur != NIL && t.remaining > 0 {
-            let m = &mut book.orders[cur as usize];
+            let m = &mut ctx.orders[cur as usize];
             let next = m.next;
             if m.account == t.account {
                 match t.stp {
@@ -146,7 +147,7 @@ pub(crate) fn match_taker<S: EventSink>(
                         t.remaining -= d;
                         t.ended_by_fill = false;
                         let (id, left) = (m.id, m.remaining);
-                        book.levels[level as usize].quantity -= u128::from(d);
+                        book.levels[level as usize].sub_quantity(d);
                         ctx.emit(EventKind::Cancelled {
                             order_id: id,
                             cancelled: d,
@@ -172,7 +173,7 @@ pub(crate) fn match_taker<S: EventSink>(
                 t.filled += q;
                 t.ended_by_fill = true;
                 let (id, account, left) = (m.id, m.account, m.remaining);
-                book.levels[level as usize].quantity -= u128::from(q);
+                book.levels[level as usize].sub_quantity(q);
                 ctx.emit(EventKind::Trade {
                     symbol,
                     price,
@@ -244,16 +245,19 @@ pub(crate) fn finish_taker<S: EventSink>(
             status.state = OrderState::Cancelled;
         }
     } else if let Some(price) = t.limit.filter(|_| rests && !killed) {
-        let slot = book.insert(Resting {
-            id: t.id,
-            account: t.account,
-            side: t.side,
-            price,
-            remaining: t.remaining,
-            filled: t.filled,
-            post_only: t.post_only,
-            stp: t.stp,
-        });
+        let slot = book.insert(
+            ctx.orders,
+            Resting {
+                id: t.id,
+                account: t.account,
+                side: t.side,
+                price,
+                remaining: t.remaining,
+                filled: t.filled,
+                post_only: t.post_only,
+                stp: t.stp,
+            },
+        );
         ctx.index.insert_open(
             t.id,
             Loc {
@@ -261,7 +265,7 @@ pub(crate) fn finish_taker<S: EventSink>(
                 slot,
             },
         );
-        let level = book.orders[slot as usize].level;
+        let level = ctx.orders[slot as usize].level;
         emit_level(book, ctx, t.side, level);
         return Report {
             order_id: t.id,

@@ -62,11 +62,11 @@ impl Engine {
     pub fn snapshot(&self) -> EngineSnapshot {
         let side = |book: &crate::book::Book, side| {
             book.levels_from_best(side)
-                .flat_map(|l| book.level_orders(l))
-                .map(|o| RestingOrder {
+                .flat_map(|l| self.orders.level_orders(l).map(move |o| (l.price, o)))
+                .map(|(price, o)| RestingOrder {
                     order_id: o.id,
                     account: o.account,
-                    price: o.price,
+                    price,
                     remaining: o.remaining,
                     filled: o.filled,
                     post_only: o.post_only,
@@ -117,16 +117,19 @@ impl Engine {
                     if engine.index.is_open(o.order_id) {
                         return Err(SnapshotError::DuplicateOrder(o.order_id.0));
                     }
-                    let slot = book.insert(Resting {
-                        id: o.order_id,
-                        account: o.account,
-                        side,
-                        price: o.price,
-                        remaining: o.remaining,
-                        filled: o.filled,
-                        post_only: o.post_only,
-                        stp: o.stp,
-                    });
+                    let slot = book.insert(
+                        &mut engine.orders,
+                        Resting {
+                            id: o.order_id,
+                            account: o.account,
+                            side,
+                            price: o.price,
+                            remaining: o.remaining,
+                            filled: o.filled,
+                            post_only: o.post_only,
+                            stp: o.stp,
+                        },
+                    );
                     engine.index.insert_open(
                         o.order_id,
                         Loc {

@@ -93,7 +93,8 @@ pub struct SymbolConfig {
 pub struct EngineConfig {
     /// Open orders across all symbols.
     pub max_open_orders: usize,
-    /// Open orders per symbol book.
+    /// Open orders per symbol book. Kept for compatibility (and snapshots): orders of all
+    /// symbols share one slab sized from `max_open_orders`, so this no longer sizes anything.
     pub orders_per_symbol: usize,
     /// Distinct price levels per symbol book.
     pub levels_per_symbol: usize,
