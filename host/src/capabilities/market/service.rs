@@ -1,9 +1,9 @@
 //! The host side of the market: the native matching core's [`Venue`] behind the `market`
 //! interface's types.
 //!
-//! Symbols are split into shards. Each shard's books belong to one matching thread that owns
-//! its `Venue` outright and takes commands from a bounded channel, so request handlers never
-//! hold a lock on a book and a burst queues instead of piling up. Shard `k` of `n` assigns
+//! Symbols are split into shards. Each shard's books belong to one single-writer matching task
+//! that owns its `Venue` outright and takes commands from a bounded channel, so request
+//! handlers never hold a lock on a book and a burst queues instead of piling up. Shard `k` of `n` assigns
 //! order ids `k+1, k+1+n, …`, so ids stay unique across shards; client order ids are
 //! reserved in front of the shards so they are unique per account across all symbols. The
 //! `market` wasm component wraps the same `Venue`, so both paths behave alike.
@@ -119,7 +119,8 @@ pub struct Market {
 }
 
 impl Market {
-    /// A market trading `symbols` (decimal tick and lot sizes) on `shards` matching threads,
+    /// A market trading `symbols` (decimal tick and lot sizes) on `shards` matching tasks
+    /// (spawned on the current tokio runtime),
     /// publishing its trades to `events` (rooms `trades:<symbol>`) when given.
     pub fn new(
         symbols: &[SymbolDecl],
@@ -155,13 +156,11 @@ impl Market {
                     .collect();
             }
             let (tx, rx) = mpsc::channel(SHARD_QUEUE);
-            std::thread::Builder::new()
-                .name(format!("bourse-match-{k}"))
-                .spawn(move || run_shard(venue, rx))
-                .map_err(|e| SymbolTableError {
-                    symbol: "*".into(),
-                    problem: format!("cannot start matching thread {k}: {e}"),
-                })?;
+            // A task, not an OS thread: handing a command to it and the answer back are
+            // wake-ups inside the runtime (a few microseconds), where waking a parked thread
+            // costs tens. Matching an order takes well under a microsecond, so the task never
+            // holds a worker for long; it is still the only code that touches these books.
+            tokio::spawn(run_shard(venue, rx));
             senders.push(tx);
         }
         Ok(Market {
@@ -355,8 +354,8 @@ impl Market {
 }
 
 /// A shard's matching loop: the only code that touches its venue.
-fn run_shard(mut venue: Venue, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(job) = jobs.blocking_recv() {
+async fn run_shard(mut venue: Venue, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(job) = jobs.recv().await {
         match job {
             Job::Submit(batch, reply) => {
                 metrics::counter!("matching_commands_total", "kind" => "submit")
