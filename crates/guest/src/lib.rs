@@ -49,3 +49,25 @@ macro_rules! bindings {
         });
     };
 }
+
+/// Bindings for a component whose world is written inline — HTTP only, with the WIT
+/// dependencies at `$path` — mapped to this crate's wasi:http types like [`bindings!`]. Test
+/// fixtures and small HTTP-only components use it:
+/// `bourse_guest::http_bindings!("package my:app; world app { export wasi:http/incoming-handler@0.2.12; }", "../../wit");`
+#[macro_export]
+macro_rules! http_bindings {
+    ($inline:literal, $path:literal) => {
+        wit_bindgen::generate!({
+            inline: $inline,
+            path: $path,
+            with: {
+                "wasi:http/types@0.2.12": bourse_guest::wasi::http::types,
+                "wasi:io/streams@0.2.12": bourse_guest::wasi::io::streams,
+                "wasi:io/error@0.2.12": bourse_guest::wasi::io::error,
+                "wasi:io/poll@0.2.12": bourse_guest::wasi::io::poll,
+                "wasi:clocks/monotonic-clock@0.2.12": bourse_guest::wasi::clocks::monotonic_clock,
+            },
+            generate_all,
+        });
+    };
+}
