@@ -52,8 +52,8 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{n:016x}")
 }
 
-/// The application manifest, with the test admin token as `admin_token`'s default.
-pub fn app_manifest() -> Manifest {
+/// The text of the application manifest, with the test admin token as `admin_token`'s default.
+pub fn app_text() -> String {
     let path = workspace().join("spin.toml");
     let text = std::fs::read_to_string(&path).expect("spin.toml at the workspace root");
     let text = text.replace(
@@ -64,7 +64,17 @@ pub fn app_manifest() -> Manifest {
         text.contains(ADMIN_TOKEN),
         "spin.toml no longer declares admin_token as the tests expect"
     );
-    Manifest::parse(&path, &text).expect("spin.toml is valid")
+    text
+}
+
+/// The application manifest, with the test admin token as `admin_token`'s default.
+pub fn app_manifest() -> Manifest {
+    Manifest::parse(&workspace().join("spin.toml"), &app_text()).expect("spin.toml is valid")
+}
+
+/// The application manifest plus `extra` manifest text (more triggers and components).
+pub fn app_manifest_with(extra: &str) -> Manifest {
+    manifest_from(&format!("{}\n{extra}", app_text()))
 }
 
 /// A manifest from `text`, with paths resolved against the workspace root.

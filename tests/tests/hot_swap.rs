@@ -6,17 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, built_component, manifest_from, workspace};
+use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest_with, built_component, workspace};
 use serde_json::Value;
 
 fn manifest(swap_source: &str, faulty_limits: &str) -> bourse::manifest::Manifest {
-    let app = std::fs::read_to_string(workspace().join("spin.toml")).expect("spin.toml");
-    let app = app.replace(
-        r#"admin_token = { default = "", secret = true }"#,
-        &format!(r#"admin_token = {{ default = "{ADMIN_TOKEN}", secret = true }}"#),
-    );
-    manifest_from(&format!(
-        r#"{app}
+    app_manifest_with(&format!(
+        r#"
 [[trigger.http]]
 route = "/swap/..."
 component = "swap"

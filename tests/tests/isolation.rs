@@ -2,12 +2,14 @@
 //! gets a JSON error and the host keeps serving; a missing component file is named; each
 //! component's keys and tables are its own.
 
-use bourse_tests::{Backend, TestHost, app_manifest, manifest_from, redis_url, unique, workspace};
+use bourse_tests::{
+    Backend, TestHost, app_manifest, app_manifest_with, app_text, manifest_from, redis_url, unique,
+};
 
 /// The application plus the faulty fixture and a component whose file does not exist.
 fn mixed_manifest() -> bourse::manifest::Manifest {
-    let app = std::fs::read_to_string(workspace().join("spin.toml")).expect("spin.toml");
-    let extra = r#"
+    app_manifest_with(
+        r#"
 [[trigger.http]]
 route = "/faulty/..."
 component = "faulty"
@@ -21,8 +23,8 @@ source = "target/wasm32-wasip2/release/faulty.wasm"
 
 [component.ghost]
 source = "target/wasm32-wasip2/release/does_not_exist.wasm"
-"#;
-    manifest_from(&format!("{app}\n{extra}"))
+"#,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,8 +89,7 @@ async fn failing_components_are_isolated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_that_breaks_its_contract_is_refused_at_load() {
-    let app = std::fs::read_to_string(workspace().join("spin.toml")).expect("spin.toml");
-    let text = app.replace(
+    let text = app_text().replace(
         "target/wasm32-wasip2/release/auth.wasm",
         "target/wasm32-wasip2/release/broken_auth.wasm",
     );

@@ -2,7 +2,9 @@
 //! from the framework's own errors, no internal error text for clients, metrics, and roles.
 
 use bourse::config::Role;
-use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest, manifest_from, workspace};
+use bourse_tests::{
+    ADMIN_TOKEN, Backend, TestHost, app_manifest, app_manifest_with, app_text, manifest_from,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hardening_headers_limits_and_error_shape() {
@@ -88,10 +90,9 @@ async fn hardening_headers_limits_and_error_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traps_do_not_leak_guest_details_and_metrics_count_them() {
-    let app = std::fs::read_to_string(workspace().join("spin.toml")).expect("spin.toml");
-    let manifest = manifest_from(&format!(
-        "{app}\n[[trigger.http]]\nroute = \"/faulty/...\"\ncomponent = \"faulty\"\n\n[component.faulty]\nsource = \"target/wasm32-wasip2/release/faulty.wasm\"\n"
-    ));
+    let manifest = app_manifest_with(
+        "[[trigger.http]]\nroute = \"/faulty/...\"\ncomponent = \"faulty\"\n\n[component.faulty]\nsource = \"target/wasm32-wasip2/release/faulty.wasm\"\n",
+    );
     let h = TestHost::start(manifest, Backend::Embedded, 1_000).await;
     let (status, json) = h.get("/faulty/panic", None).await;
     assert_eq!(status, 500);
@@ -189,9 +190,8 @@ async fn a_role_runs_only_its_components() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_is_503_naming_a_failed_component_while_health_stays_200() {
-    let app = std::fs::read_to_string(workspace().join("spin.toml")).expect("spin.toml");
     let manifest =
-        manifest_from(&app.replace("release/signals.wasm", "release/missing_signals.wasm"));
+        manifest_from(&app_text().replace("release/signals.wasm", "release/missing_signals.wasm"));
     let h = TestHost::start(manifest, Backend::Embedded, 10_000).await;
     let (status, health) = h.get("/health", None).await;
     assert_eq!((status, health["status"].as_str()), (200, Some("degraded")));

@@ -46,12 +46,12 @@ async fn serve(
 ) -> Response {
     let path = request.uri().path().to_string();
     let roles = app.runtime.roles_of(&component);
-    if app.runtime.is_simulation(&component)
+    if roles.iter().any(|r| r == "simulation")
         && let Err(e) = app.runtime.check_memory()
     {
         return ApiError::from_call(&e, &request_id).into_response();
     }
-    if !app.runtime.runs(&component) {
+    if !app.runtime.runs_roles(&roles) {
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "not_served_here",

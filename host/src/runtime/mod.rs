@@ -252,13 +252,15 @@ impl Runtime {
             .unwrap_or_default()
     }
 
+    /// Whether this instance runs a component with `roles`.
+    pub fn runs_roles(&self, roles: &[String]) -> bool {
+        self.config.role == crate::config::Role::All
+            || roles.iter().any(|r| r == self.config.role.as_str())
+    }
+
     /// Whether this instance runs component `name`.
     pub fn runs(&self, name: &str) -> bool {
-        self.config.role == crate::config::Role::All
-            || self
-                .roles_of(name)
-                .iter()
-                .any(|r| r == self.config.role.as_str())
+        self.runs_roles(&self.roles_of(name))
     }
 
     /// Refuses new simulation work while resident memory is above the configured bound.
@@ -276,11 +278,6 @@ impl Runtime {
             )));
         }
         Ok(())
-    }
-
-    /// Whether component `name` is simulation work (it runs on the simulation role).
-    pub fn is_simulation(&self, name: &str) -> bool {
-        self.roles_of(name).iter().any(|r| r == "simulation")
     }
 
     /// The limits of component `name` from its manifest entry and the defaults.

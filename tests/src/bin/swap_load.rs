@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, built_component, manifest_from, workspace};
+use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest_with, built_component};
 
 fn flag(name: &str, default: usize) -> anyhow::Result<usize> {
     let args: Vec<String> = std::env::args().collect();
@@ -30,10 +30,9 @@ fn flag(name: &str, default: usize) -> anyhow::Result<usize> {
 async fn main() -> anyhow::Result<()> {
     let swaps = flag("--swaps", 20)?.max(2);
     let clients = flag("--clients", 4)?.max(1);
-    let app = std::fs::read_to_string(workspace().join("spin.toml"))?;
-    let manifest = manifest_from(&format!(
-        "{app}\n[[trigger.http]]\nroute = \"/swap/...\"\ncomponent = \"swap\"\n\n[component.swap]\nsource = \"target/wasm32-wasip2/release/swap_v1.wasm\"\n"
-    ));
+    let manifest = app_manifest_with(
+        "[[trigger.http]]\nroute = \"/swap/...\"\ncomponent = \"swap\"\n\n[component.swap]\nsource = \"target/wasm32-wasip2/release/swap_v1.wasm\"\n",
+    );
     let h = Arc::new(TestHost::start(manifest, Backend::Embedded, 5_000).await);
     let versions = [
         built_component("swap_v2.wasm"),
