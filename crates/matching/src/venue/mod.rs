@@ -6,7 +6,13 @@
 //! Both the host's native market and the `market` wasm component wrap a [`Venue`] and only
 //! convert types, so the fast and the slow path cannot drift apart.
 
-use std::collections::HashMap;
+mod records;
+mod snapshot;
+
+use std::collections::{HashMap, VecDeque};
+
+pub use records::{OrderInfo, Quote};
+pub use snapshot::{RestoreError, VenueSnapshot};
 
 use crate::command::Command;
 use crate::engine::Engine;
@@ -118,7 +124,7 @@ impl From<RejectReason> for Reject {
 }
 
 /// Where an order stands after a command (the interface's `order-status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Status {
     /// Resting, nothing filled.
     Accepted,
@@ -142,7 +148,7 @@ impl From<OrderState> for Status {
 }
 
 /// One execution caused by a command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Trade {
     /// Execution price in ticks (the maker's).
     pub price: i64,
@@ -154,6 +160,11 @@ pub struct Trade {
     pub taker_order_id: u64,
     /// Engine sequence number of the trade event.
     pub sequence: u64,
+    /// The incoming order's side.
+    pub aggressor: Side,
+    /// The venue's clock when it matched (milliseconds since the Unix epoch; see
+    /// [`Venue::set_time`]).
+    pub timestamp_ms: u64,
 }
 
 /// What happened to an accepted command.
@@ -169,6 +180,9 @@ pub struct OrderResult {
     pub remaining_quantity: u64,
     /// Trades the command caused.
     pub trades: Vec<Trade>,
+    /// The client order id was used before: this is that earlier order as it stands now, and
+    /// no new order was made.
+    pub duplicate: bool,
 }
 
 /// A symbol as configured: decimal tick and lot sizes as text, e.g. `"0.01"`.
@@ -263,9 +277,25 @@ pub struct Venue {
     /// order ids): a seedless hash would let clients craft colliding keys.
     accounts: HashMap<String, AccountId>,
     client_orders: HashMap<(AccountId, String), OrderId>,
+    /// Account names by `AccountId - 1`, for reporting who traded.
+    account_names: Vec<String>,
+    /// Each account's latest order ids, oldest first, bounded by [`ACCOUNT_ORDERS`].
+    account_orders: HashMap<AccountId, VecDeque<u64>>,
+    /// Each symbol's latest trades, oldest first, bounded by [`RECENT_TRADES`].
+    recent_trades: Vec<VecDeque<Trade>>,
+    /// Each symbol's last trade price.
+    last_price: Vec<Option<i64>>,
+    /// The clock stamped on trades; set by the caller so replaying a journal reproduces it.
+    now_ms: u64,
     /// Reused between commands so event delivery does not allocate.
     events: Vec<Event>,
 }
+
+/// Order ids remembered per account for listing (older ones are still found by id while the
+/// engine's history holds them).
+pub const ACCOUNT_ORDERS: usize = 1024;
+/// Trades remembered per symbol.
+pub const RECENT_TRADES: usize = 1000;
 
 impl Venue {
     /// A venue trading `symbols`, with the default engine configuration.
@@ -327,6 +357,11 @@ impl Venue {
             id_step: 1,
             accounts: HashMap::new(),
             client_orders: HashMap::new(),
+            account_names: Vec::new(),
+            account_orders: HashMap::new(),
+            recent_trades: vec![VecDeque::new(); symbols.len()],
+            last_price: vec![None; symbols.len()],
+            now_ms: 0,
             events: Vec::with_capacity(256),
         })
     }
@@ -384,14 +419,9 @@ impl Venue {
         };
         let account = self.intern(order.account);
         if let Some(client_id) = order.client_order_id
-            && self
-                .client_orders
-                .contains_key(&(account, client_id.to_string()))
+            && let Some(&earlier) = self.client_orders.get(&(account, client_id.to_string()))
         {
-            return Err(Reject::new(
-                RejectCode::DuplicateClientOrderId,
-                format!("client order id {client_id:?} was already used by this account"),
-            ));
+            return self.earlier_order(earlier, client_id);
         }
         let order_id = OrderId(self.next_order_id);
         self.events.clear();
@@ -410,12 +440,14 @@ impl Venue {
             self.client_orders
                 .insert((account, client_id.to_string()), order_id);
         }
+        self.remember_order(account, order_id.0);
         Ok(OrderResult {
             order_id: order_id.0,
             status: report.state.into(),
             filled_quantity: report.filled,
             remaining_quantity: report.remaining,
-            trades: self.trades(),
+            trades: self.record_trades(symbol),
+            duplicate: false,
         })
     }
 
@@ -467,6 +499,7 @@ impl Venue {
         }
         let id = AccountId(self.accounts.len() as u64 + 1);
         self.accounts.insert(account.to_string(), id);
+        self.account_names.push(account.to_string());
         id
     }
 
@@ -504,17 +537,22 @@ impl Venue {
             status: report.state.into(),
             filled_quantity: after.map_or(report.filled, |s| s.filled),
             remaining_quantity: report.remaining,
-            trades: self.trades(),
+            trades: self.record_trades(symbol_id),
+            duplicate: false,
         })
     }
 
-    fn trades(&self) -> Vec<Trade> {
-        self.events
+    /// The last command's trades, also kept as the symbol's recent trades and last price.
+    fn record_trades(&mut self, symbol: SymbolId) -> Vec<Trade> {
+        let now_ms = self.now_ms;
+        let trades: Vec<Trade> = self
+            .events
             .iter()
             .filter_map(|e| match e.kind {
                 EventKind::Trade {
                     price,
                     quantity,
+                    aggressor,
                     maker_order_id,
                     taker_order_id,
                     ..
@@ -524,10 +562,24 @@ impl Venue {
                     maker_order_id: maker_order_id.0,
                     taker_order_id: taker_order_id.0,
                     sequence: e.seq,
+                    aggressor,
+                    timestamp_ms: now_ms,
                 }),
                 _ => None,
             })
-            .collect()
+            .collect();
+        if let Some(last) = trades.last() {
+            let i = symbol.0 as usize;
+            self.last_price[i] = Some(last.price);
+            let recent = &mut self.recent_trades[i];
+            for t in &trades {
+                if recent.len() == RECENT_TRADES {
+                    recent.pop_front();
+                }
+                recent.push_back(*t);
+            }
+        }
+        trades
     }
 }
 
@@ -597,15 +649,14 @@ mod tests {
     }
 
     #[test]
-    fn client_order_ids_are_unique_per_account_and_rejects_keep_ids() {
+    fn a_repeated_client_order_id_returns_the_earlier_order_and_rejects_keep_ids() {
         let mut v = Venue::new(&default_symbols()).expect("default symbols are valid");
         let mut o = order(Side::Buy, 100, 1, "a");
         o.client_order_id = Some("c1");
         assert_eq!(v.submit(&o).map(|r| r.order_id), Ok(1));
-        assert_eq!(
-            v.submit(&o).map_err(|r| r.code),
-            Err(RejectCode::DuplicateClientOrderId)
-        );
+        let again = v.submit(&o).expect("a repeat is answered, not refused");
+        assert_eq!((again.order_id, again.duplicate), (1, true));
+        assert_eq!(v.engine().open_orders(), 1, "the repeat made no order");
         o.account = "b";
         assert_eq!(v.submit(&o).map(|r| r.order_id), Ok(2));
         let mut bad = order(Side::Buy, 0, 1, "a");
@@ -629,6 +680,65 @@ mod tests {
             v.submit(&order(Side::Buy, 100, 1, "a")).map(|r| r.order_id),
             Ok(3)
         );
+    }
+
+    #[test]
+    fn orders_trades_and_quotes_are_remembered_per_account_and_symbol() {
+        let mut v = Venue::new(&default_symbols()).expect("default symbols are valid");
+        v.set_time(1_700_000_000_000);
+        let maker = v.submit(&order(Side::Sell, 10_000, 5, "a")).expect("rests");
+        let taker = v.submit(&order(Side::Buy, 10_000, 2, "b")).expect("trades");
+        let trade = taker.trades[0];
+        assert_eq!(
+            (trade.aggressor, trade.timestamp_ms),
+            (Side::Buy, 1_700_000_000_000)
+        );
+        let mine = v.order("a", maker.order_id).expect("own order");
+        assert_eq!(
+            (mine.status, mine.filled_quantity, mine.remaining_quantity),
+            (Status::PartiallyFilled, 2, 3)
+        );
+        assert_eq!(
+            v.order("b", maker.order_id).map_err(|r| r.code),
+            Err(RejectCode::UnknownOrder),
+            "another account's order is not visible"
+        );
+        assert_eq!(v.orders_of("a", true, 10).len(), 1);
+        assert_eq!(v.orders_of("b", true, 10).len(), 0, "b's order filled");
+        assert_eq!(v.orders_of("b", false, 10).len(), 1);
+        assert_eq!(v.trades_of("AAPL", 10).expect("known symbol"), vec![trade]);
+        let quote = v.quote("AAPL").expect("known symbol");
+        assert_eq!(
+            (quote.bid, quote.ask, quote.last_price),
+            (None, Some((10_000, 3)), Some(10_000))
+        );
+    }
+
+    #[test]
+    fn a_restored_snapshot_plus_the_tail_equals_the_uninterrupted_venue() {
+        let symbols = default_symbols();
+        let mut live = Venue::new(&symbols).expect("valid").with_order_ids(2, 3);
+        let mut copy: Option<Venue> = None;
+        for i in 0..400u64 {
+            if i == 200 {
+                let snap = live.snapshot();
+                let json = serde_json::to_string(&snap).expect("serialises");
+                let back: VenueSnapshot = serde_json::from_str(&json).expect("parses");
+                copy = Some(Venue::restore(&symbols, &back).expect("restores"));
+            }
+            let account = ["a", "b", "c"][(i % 3) as usize];
+            let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+            let client = format!("c{}", i % 50);
+            let mut o = order(side, 9_990 + (i * 7 % 21) as i64, 1 + i % 4, account);
+            o.client_order_id = Some(&client);
+            let a = live.submit(&o);
+            if let Some(c) = copy.as_mut() {
+                assert_eq!(c.submit(&o), a, "command {i}");
+            }
+        }
+        let copy = copy.expect("snapshot taken");
+        assert_eq!(copy.engine().state_hash(), live.engine().state_hash());
+        assert_eq!(copy.snapshot(), live.snapshot());
     }
 
     #[test]

@@ -1,0 +1,176 @@
+//! What the venue remembers beyond the books, for clients asking about their orders and the
+//! tape: order lookups by id and by account, recent trades, last prices and the clock.
+
+use std::collections::VecDeque;
+
+use super::{ACCOUNT_ORDERS, OrderResult, Reject, RejectCode, Status, Trade, Venue};
+use crate::types::{AccountId, OrderId, Side};
+
+/// An order as its owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderInfo {
+    /// Venue-assigned id.
+    pub order_id: u64,
+    /// Symbol name.
+    pub symbol: String,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit price in ticks; `None` for market orders.
+    pub price: Option<i64>,
+    /// Where it stands.
+    pub status: Status,
+    /// Lots filled so far.
+    pub filled_quantity: u64,
+    /// Lots still open.
+    pub remaining_quantity: u64,
+}
+
+/// Best prices and the last trade of one symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quote {
+    /// Symbol name.
+    pub symbol: String,
+    /// Best bid (price, lots).
+    pub bid: Option<(i64, u64)>,
+    /// Best ask (price, lots).
+    pub ask: Option<(i64, u64)>,
+    /// Price of the last trade.
+    pub last_price: Option<i64>,
+}
+
+impl Venue {
+    /// Sets the clock stamped on trades from now on. Callers pass wall-clock time when they
+    /// execute and the journaled time when they replay, so replays stamp the same times.
+    pub fn set_time(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    /// The clock last set.
+    pub fn time(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The account name behind an id the engine reports (in trades and fills).
+    pub fn account_name(&self, id: AccountId) -> Option<&str> {
+        let index = usize::try_from(id.0.checked_sub(1)?).ok()?;
+        self.account_names.get(index).map(String::as_str)
+    }
+
+    /// The symbol name behind an engine symbol id.
+    pub fn symbol_name(&self, id: crate::types::SymbolId) -> Option<&str> {
+        self.symbols.get(id.0 as usize).map(|s| s.symbol.as_str())
+    }
+
+    /// Every (account, client order id) this venue has accepted.
+    pub fn client_order_ids(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.client_orders
+            .keys()
+            .filter_map(|(account, client_id)| {
+                Some((self.account_name(*account)?, client_id.as_str()))
+            })
+    }
+
+    pub(super) fn remember_order(&mut self, account: AccountId, order_id: u64) {
+        let ids = self.account_orders.entry(account).or_default();
+        if ids.len() == ACCOUNT_ORDERS {
+            ids.pop_front();
+        }
+        ids.push_back(order_id);
+    }
+
+    /// The answer to a repeated client order id: the earlier order as it stands now.
+    pub(super) fn earlier_order(
+        &self,
+        earlier: OrderId,
+        client_id: &str,
+    ) -> Result<OrderResult, Reject> {
+        match self.engine.order_status(earlier) {
+            Some(s) => Ok(OrderResult {
+                order_id: earlier.0,
+                status: s.state.into(),
+                filled_quantity: s.filled,
+                remaining_quantity: s.remaining,
+                trades: Vec::new(),
+                duplicate: true,
+            }),
+            // Finished so long ago that the engine's history no longer holds it.
+            None => Err(Reject::new(
+                RejectCode::DuplicateClientOrderId,
+                format!(
+                    "client order id {client_id:?} was used by order {} of this account",
+                    earlier.0
+                ),
+            )),
+        }
+    }
+
+    fn info(&self, order_id: u64) -> Option<(AccountId, OrderInfo)> {
+        let s = self.engine.order_status(OrderId(order_id))?;
+        Some((
+            s.account,
+            OrderInfo {
+                order_id,
+                symbol: self.symbol_name(s.symbol)?.to_string(),
+                side: s.side,
+                price: s.price,
+                status: s.state.into(),
+                filled_quantity: s.filled,
+                remaining_quantity: s.remaining,
+            },
+        ))
+    }
+
+    /// `account`'s order `order_id`, open or recently finished.
+    pub fn order(&self, account: &str, order_id: u64) -> Result<OrderInfo, Reject> {
+        let unknown = || {
+            Reject::new(
+                RejectCode::UnknownOrder,
+                format!("no order {order_id} of yours"),
+            )
+        };
+        let owner = self.accounts.get(account).copied().ok_or_else(unknown)?;
+        match self.info(order_id) {
+            Some((who, info)) if who == owner => Ok(info),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// `account`'s latest orders, newest first, at most `limit`; only open ones when
+    /// `open_only`.
+    pub fn orders_of(&self, account: &str, open_only: bool, limit: usize) -> Vec<OrderInfo> {
+        let Some(ids) = self
+            .accounts
+            .get(account)
+            .and_then(|a| self.account_orders.get(a))
+        else {
+            return Vec::new();
+        };
+        ids.iter()
+            .rev()
+            .filter_map(|&id| self.info(id).map(|(_, info)| info))
+            .filter(|o| {
+                !open_only || matches!(o.status, Status::Accepted | Status::PartiallyFilled)
+            })
+            .take(limit)
+            .collect()
+    }
+
+    /// `symbol`'s latest trades, newest first, at most `limit`.
+    pub fn trades_of(&self, symbol: &str, limit: usize) -> Result<Vec<Trade>, Reject> {
+        let id = self.symbol_id(symbol)?;
+        let recent: &VecDeque<Trade> = &self.recent_trades[id.0 as usize];
+        Ok(recent.iter().rev().take(limit).copied().collect())
+    }
+
+    /// Best bid and ask and the last trade price of `symbol`.
+    pub fn quote(&self, symbol: &str) -> Result<Quote, Reject> {
+        let id = self.symbol_id(symbol)?;
+        let top = self.engine.top_of_book(id)?;
+        Ok(Quote {
+            symbol: symbol.to_string(),
+            bid: top.bid.map(|l| (l.price, l.quantity)),
+            ask: top.ask.map(|l| (l.price, l.quantity)),
+            last_price: self.last_price[id.0 as usize],
+        })
+    }
+}
