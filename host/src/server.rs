@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::api::ApiConfig;
 use crate::capabilities::events::EventHub;
-use crate::capabilities::market::{Market, default_symbols};
+use crate::capabilities::market::journal::Journal;
+use crate::capabilities::market::{Market, MarketConfig, default_symbols};
 use crate::config::Config;
 use crate::manifest::Manifest;
 use crate::runtime::{LoadFailure, Platform, Runtime, RuntimeConfig, Watcher};
@@ -28,9 +29,12 @@ pub enum StartError {
         backend: &'static str,
         source: crate::store::StoreError,
     },
-    /// Bad symbol table.
-    #[error("[application.tool.bourse] symbols: {0}")]
-    Symbols(#[from] crate::capabilities::market::SymbolTableError),
+    /// The market could not start (bad symbol table, unreadable journal).
+    #[error("market: {0}")]
+    Market(#[from] crate::capabilities::market::MarketError),
+    /// The journal could not be opened.
+    #[error("market journal: {0}")]
+    Journal(#[from] crate::capabilities::market::journal::JournalError),
     /// Engine could not be built.
     #[error("wasmtime: {0}")]
     Engine(String),
@@ -83,7 +87,27 @@ impl Host {
             s => s.clone(),
         };
         let events = Arc::new(EventHub::default());
-        let market = Market::new(&symbols, config.matching_shards, Some(events.clone()))?;
+        let symbol_names: Vec<String> = symbols
+            .iter()
+            .map(|s| format!("{}:{}:{}", s.symbol, s.tick_size, s.lot_size))
+            .collect();
+        let journal = Journal::open(
+            sql.main().clone(),
+            config.database_url.is_some(),
+            config.matching_shards,
+            &symbol_names.join(","),
+        )
+        .await?;
+        let market = Market::start(
+            &symbols,
+            MarketConfig {
+                shards: config.matching_shards,
+                snapshot_every: config.snapshot_every,
+                journal: Some(Arc::new(journal)),
+                events: Some(events.clone()),
+            },
+        )
+        .await?;
         let platform = Arc::new(Platform {
             kv,
             sql,
@@ -148,7 +172,8 @@ impl Host {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         bound(local);
-        let app = crate::api::router(self.runtime.clone(), self.api.clone());
+        let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+        let app = crate::api::router(self.runtime.clone(), self.api.clone(), closing_rx);
         let _watcher = self._watcher;
         // Graceful: stop accepting, let in-flight requests finish — but not for longer than
         // the shutdown deadline.
@@ -156,6 +181,8 @@ impl Host {
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight requests");
+            // WebSocket sessions are long-lived: they close now rather than hold the drain.
+            let _ = closing_tx.send(true);
             let _ = begun_tx.send(());
         };
         let server = axum::serve(listener, app).with_graceful_shutdown(signal);

@@ -11,6 +11,8 @@ use bourse::runtime::Runtime;
 use bourse::server::Host;
 
 /// The admin token test hosts accept (ops role).
+pub mod stats;
+
 pub const ADMIN_TOKEN: &str = "test-ops-token-0123456789";
 
 /// Which stores a test host uses.
@@ -177,6 +179,7 @@ impl TestHost {
             retain_versions: 5,
             watch: false,
             matching_shards: 2,
+            snapshot_every: 100_000,
             jwt_secret: None,
             allowed_origins: vec!["https://app.example.com".to_string()],
             log_format: bourse::config::LogFormat::Text,
@@ -224,6 +227,31 @@ impl TestHost {
             req = req.bearer_auth(t);
         }
         Self::read(req.send().await.expect("request reaches the host")).await
+    }
+
+    /// `method path` with an optional raw JSON body → (status, JSON body).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::read(req.send().await.expect("request reaches the host")).await
+    }
+
+    /// `ws://` address of this host's WebSocket endpoint.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.url.replacen("http://", "ws://", 1))
     }
 
     /// `POST path` with a raw body → (status, JSON body).

@@ -19,8 +19,8 @@ wit_bindgen::generate!({
 });
 
 use bourse::platform::types::{
-    BookDepth, Level, OrderKind, OrderRequest, OrderResult, OrderStatus, RejectCode, Side,
-    SymbolInfo, TimeInForce, Trade,
+    BookDepth, Level, OrderInfo, OrderKind, OrderRequest, OrderResult, OrderStatus, Quote,
+    RejectCode, Side, SymbolInfo, TimeInForce, Trade,
 };
 use exports::bourse::platform::market::{Guest, Reject};
 
@@ -62,7 +62,42 @@ fn new_venue() -> Venue {
 }
 
 fn with_venue<T>(f: impl FnOnce(&mut Venue) -> T) -> T {
-    VENUE.with(|v| f(&mut v.borrow_mut()))
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    VENUE.with(|v| {
+        let mut v = v.borrow_mut();
+        v.set_time(now_ms);
+        f(&mut v)
+    })
+}
+
+fn side(s: bourse_matching::Side) -> Side {
+    match s {
+        bourse_matching::Side::Buy => Side::Buy,
+        bourse_matching::Side::Sell => Side::Sell,
+    }
+}
+
+fn status(s: venue::Status) -> OrderStatus {
+    match s {
+        venue::Status::Accepted => OrderStatus::Accepted,
+        venue::Status::PartiallyFilled => OrderStatus::PartiallyFilled,
+        venue::Status::Filled => OrderStatus::Filled,
+        venue::Status::Cancelled => OrderStatus::Cancelled,
+    }
+}
+
+fn trade(t: venue::Trade) -> Trade {
+    Trade {
+        price: t.price,
+        quantity: t.quantity,
+        maker_order_id: t.maker_order_id,
+        taker_order_id: t.taker_order_id,
+        sequence: t.sequence,
+        aggressor: side(t.aggressor),
+        timestamp_ms: t.timestamp_ms,
+    }
 }
 
 struct Component;
@@ -88,26 +123,12 @@ fn reject(r: venue::Reject) -> Reject {
 fn result(r: venue::OrderResult) -> OrderResult {
     OrderResult {
         order_id: r.order_id,
-        status: match r.status {
-            venue::Status::Accepted => OrderStatus::Accepted,
-            venue::Status::PartiallyFilled => OrderStatus::PartiallyFilled,
-            venue::Status::Filled => OrderStatus::Filled,
-            venue::Status::Cancelled => OrderStatus::Cancelled,
-        },
+        status: status(r.status),
         filled_quantity: r.filled_quantity,
         remaining_quantity: r.remaining_quantity,
-        trades: r
-            .trades
-            .into_iter()
-            .map(|t| Trade {
-                price: t.price,
-                quantity: t.quantity,
-                maker_order_id: t.maker_order_id,
-                taker_order_id: t.taker_order_id,
-                sequence: t.sequence,
-            })
-            .collect(),
+        trades: r.trades.into_iter().map(trade).collect(),
         reject_reason: None,
+        duplicate: r.duplicate,
     }
 }
 
@@ -192,5 +213,47 @@ impl Guest for Component {
             bids: convert(d.bids),
             asks: convert(d.asks),
         })
+    }
+
+    fn get_quote(symbol: String) -> Result<Quote, Reject> {
+        let q = with_venue(|v| v.quote(&symbol)).map_err(reject)?;
+        let level = |l: Option<(i64, u64)>| l.map(|(price, quantity)| Level { price, quantity });
+        Ok(Quote {
+            symbol: q.symbol,
+            bid: level(q.bid),
+            ask: level(q.ask),
+            last_price: q.last_price,
+        })
+    }
+
+    fn order(account: String, order_id: u64) -> Result<OrderInfo, Reject> {
+        with_venue(|v| v.order(&account, order_id))
+            .map(info)
+            .map_err(reject)
+    }
+
+    fn orders(account: String, open_only: bool, limit: u32) -> Vec<OrderInfo> {
+        with_venue(|v| v.orders_of(&account, open_only, limit as usize))
+            .into_iter()
+            .map(info)
+            .collect()
+    }
+
+    fn trades(symbol: String, limit: u32) -> Result<Vec<Trade>, Reject> {
+        with_venue(|v| v.trades_of(&symbol, limit as usize))
+            .map(|t| t.into_iter().map(trade).collect())
+            .map_err(reject)
+    }
+}
+
+fn info(o: venue::OrderInfo) -> OrderInfo {
+    OrderInfo {
+        order_id: o.order_id,
+        symbol: o.symbol,
+        side: side(o.side),
+        price: o.price,
+        status: status(o.status),
+        filled_quantity: o.filled_quantity,
+        remaining_quantity: o.remaining_quantity,
     }
 }

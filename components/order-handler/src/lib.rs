@@ -1,11 +1,14 @@
 //! The order-handler component: validates orders at the JSON edge (decimals, ticks, lots,
-//! risk limits) and places them on the market. Serves `POST /api/orders`,
-//! `GET /api/book/{symbol}` and `GET /api/symbols`.
+//! risk limits) and places them on the market. Serves the order API: `POST /api/orders`,
+//! `GET /api/orders[?status=]`, `GET|PATCH|DELETE /api/orders/{id}`,
+//! `GET /api/book/{symbol}[?depth=]`, `GET /api/trades/{symbol}[?limit=]` and
+//! `GET /api/symbols`.
 
+mod risk;
 mod validate;
 mod wire;
 
-use bourse_guest::bourse::platform::{events, market, types};
+use bourse_guest::bourse::platform::{market, types};
 use bourse_guest::http::{PRINCIPAL_HEADER, Request, Response, serve};
 use bourse_guest::wasi::http::types::{IncomingRequest, ResponseOutparam};
 
@@ -41,7 +44,12 @@ export!(Component);
 fn route(request: &Request) -> Response {
     match (request.method.as_str(), request.segments().as_slice()) {
         ("POST", ["api", "orders"]) => post_order(request),
+        ("GET", ["api", "orders"]) => with_principal(request, list_orders),
+        ("GET", ["api", "orders", id]) => with_principal(request, |r, p| get_order(r, p, id)),
+        ("DELETE", ["api", "orders", id]) => with_principal(request, |r, p| cancel_order(r, p, id)),
+        ("PATCH", ["api", "orders", id]) => with_principal(request, |r, p| amend_order(r, p, id)),
         ("GET", ["api", "book", symbol]) => get_book(request, symbol),
+        ("GET", ["api", "trades", symbol]) => get_trades(request, symbol),
         ("GET", ["api", "symbols"]) => Response::json(
             200,
             &market::symbols()
@@ -59,60 +67,253 @@ fn place(
     order: &NewOrder,
 ) -> Result<(types::OrderResult, types::SymbolInfo), OrderError> {
     let symbols = market::symbols();
-    let limits = validate::Limits::from_variables();
+    let limits = risk::Limits::from_variables();
     let (request, spec) = validate::order_request(principal, order, &symbols, &limits)
         .map_err(OrderError::Invalid)?;
+    // The market publishes fills and order updates on `orders:<account>` itself.
     let result = market::submit(&request).map_err(OrderError::Rejected)?;
-    if !result.trades.is_empty() {
-        let trades: Vec<wire::TradeJson> = result
-            .trades
-            .iter()
-            .map(|t| wire::TradeJson::new(t, &spec))
-            .collect();
-        let payload = serde_json::json!({
-            "symbol": spec.symbol,
-            "order_id": result.order_id.to_string(),
-            "trades": trades,
-        });
-        // The market publishes every trade on `trades:<symbol>`; this is the account's own
-        // view, in decimals, on `orders:<account>`. Best-effort: the order is placed whether
-        // or not a listener hears it.
-        let _ = events::publish(&format!("orders:{}", principal.id), &payload.to_string());
-    }
     Ok((result, spec))
 }
 
-fn post_order(request: &Request) -> Response {
-    let Some(principal) = request
+/// The caller, as the host's auth step established it.
+fn principal(request: &Request) -> Option<types::Principal> {
+    let p = request
         .header(PRINCIPAL_HEADER)
-        .and_then(|p| serde_json::from_str::<wire::PrincipalJson>(p).ok())
-    else {
-        return Response::error(
+        .and_then(|p| serde_json::from_str::<wire::PrincipalJson>(p).ok())?;
+    Some(types::Principal {
+        id: p.id,
+        roles: p.roles,
+    })
+}
+
+fn with_principal(
+    request: &Request,
+    f: impl FnOnce(&Request, &types::Principal) -> Response,
+) -> Response {
+    match principal(request) {
+        Some(p) => f(request, &p),
+        None => Response::error(
             request,
             401,
             "unauthenticated",
-            "placing an order needs an Authorization: Bearer token",
+            "this route needs an Authorization: Bearer token",
+        ),
+    }
+}
+
+fn rejected(request: &Request, reject: &market::Reject) -> Response {
+    Response::error(
+        request,
+        wire::reject_status(reject.code),
+        wire::reject_code(reject.code),
+        &reject.message,
+    )
+}
+
+fn spec_of(symbol: &str) -> Option<types::SymbolInfo> {
+    market::symbols().into_iter().find(|s| s.symbol == symbol)
+}
+
+fn post_order(request: &Request) -> Response {
+    with_principal(request, |request, principal| {
+        let body: wire::NewOrderJson = match request.json() {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+        match place(principal, &body.into()) {
+            Ok((result, spec)) => Response::json(
+                if result.duplicate { 200 } else { 201 },
+                &wire::OrderResultJson::new(&result, &spec),
+            ),
+            Err(OrderError::Invalid(e)) => {
+                Response::error(request, 400, &format!("invalid_{}", e.field), &e.message)
+            }
+            Err(OrderError::Rejected(reject)) => rejected(request, &reject),
+        }
+    })
+}
+
+fn order_id(request: &Request, text: &str) -> Result<u64, Response> {
+    text.parse::<u64>().map_err(|_| {
+        Response::error(
+            request,
+            400,
+            "invalid_order_id",
+            &format!("order id {text:?} is not a whole number"),
+        )
+    })
+}
+
+fn list_orders(request: &Request, principal: &types::Principal) -> Response {
+    let status = request.query_param("status").unwrap_or("all");
+    if !matches!(
+        status,
+        "all" | "open" | "accepted" | "partially_filled" | "filled" | "cancelled"
+    ) {
+        return Response::error(
+            request,
+            400,
+            "invalid_status",
+            &format!(
+                "status {status:?} is not all, open, accepted, partially_filled, filled or cancelled"
+            ),
         );
+    }
+    let limit = match request.query_param("limit").map(str::parse::<u32>) {
+        None => 100,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            return Response::error(
+                request,
+                400,
+                "invalid_limit",
+                "limit must be a whole number from 1 to 1000",
+            );
+        }
     };
-    let body: wire::NewOrderJson = match request.json() {
+    let symbols = market::symbols();
+    let orders: Vec<wire::OrderInfoJson> = market::orders(&principal.id, status == "open", limit)
+        .iter()
+        .filter(|o| status == "all" || status == "open" || wire::status(o.status) == status)
+        .filter_map(|o| {
+            let spec = symbols.iter().find(|s| s.symbol == o.symbol)?;
+            Some(wire::OrderInfoJson::new(o, spec))
+        })
+        .collect();
+    Response::json(200, &serde_json::json!({ "orders": orders }))
+}
+
+fn get_order(request: &Request, principal: &types::Principal, id: &str) -> Response {
+    let id = match order_id(request, id) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    match market::order(&principal.id, id) {
+        Ok(info) => match spec_of(&info.symbol) {
+            Some(spec) => Response::json(200, &wire::OrderInfoJson::new(&info, &spec)),
+            None => Response::not_found(request),
+        },
+        Err(reject) => rejected(request, &reject),
+    }
+}
+
+fn cancel_order(request: &Request, principal: &types::Principal, id: &str) -> Response {
+    let id = match order_id(request, id) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let info = match market::order(&principal.id, id) {
+        Ok(info) => info,
+        Err(reject) => return rejected(request, &reject),
+    };
+    let Some(spec) = spec_of(&info.symbol) else {
+        return Response::not_found(request);
+    };
+    match market::cancel(&principal.id, &info.symbol, id) {
+        Ok(result) => Response::json(200, &wire::OrderResultJson::new(&result, &spec)),
+        Err(reject) => rejected(request, &reject),
+    }
+}
+
+fn amend_order(request: &Request, principal: &types::Principal, id: &str) -> Response {
+    let id = match order_id(request, id) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let body: wire::AmendJson = match request.json() {
         Ok(body) => body,
         Err(response) => return response,
     };
-    let principal = types::Principal {
-        id: principal.id,
-        roles: principal.roles,
-    };
-    match place(&principal, &body.into()) {
-        Ok((result, spec)) => Response::json(201, &wire::OrderResultJson::new(&result, &spec)),
-        Err(OrderError::Invalid(e)) => {
-            Response::error(request, 400, &format!("invalid_{}", e.field), &e.message)
-        }
-        Err(OrderError::Rejected(reject)) => Response::error(
+    if body.price.is_none() && body.quantity.is_none() {
+        return Response::error(
             request,
-            422,
-            wire::reject_code(reject.code),
-            &reject.message,
-        ),
+            400,
+            "invalid_body",
+            "an amendment needs a new price, a new quantity, or both",
+        );
+    }
+    let info = match market::order(&principal.id, id) {
+        Ok(info) => info,
+        Err(reject) => return rejected(request, &reject),
+    };
+    let Some(spec) = spec_of(&info.symbol) else {
+        return Response::not_found(request);
+    };
+    let invalid = |e: order_handling::FieldError| {
+        Response::error(request, 400, &format!("invalid_{}", e.field), &e.message)
+    };
+    let price = match body
+        .price
+        .as_deref()
+        .map(|p| validate::price_ticks(p, &spec))
+    {
+        Some(Err(e)) => return invalid(e),
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let quantity = match body
+        .quantity
+        .as_deref()
+        .map(|q| validate::quantity_lots(q, &spec))
+    {
+        Some(Err(e)) => return invalid(e),
+        Some(Ok(q)) => Some(q),
+        None => None,
+    };
+    if info.price.is_none() && price.is_some() {
+        return invalid(order_handling::FieldError {
+            field: "price".into(),
+            message: "a market order has no price to change".into(),
+        });
+    }
+    let exposure = risk::Exposure {
+        spec: &spec,
+        side: info.side,
+        price: price.or(info.price),
+        lots: quantity.unwrap_or(info.remaining_quantity),
+    };
+    if let Err(e) = risk::Limits::from_variables().check(&exposure) {
+        return invalid(e);
+    }
+    match market::amend(&principal.id, &info.symbol, id, price, quantity) {
+        Ok(result) => Response::json(200, &wire::OrderResultJson::new(&result, &spec)),
+        Err(reject) => rejected(request, &reject),
+    }
+}
+
+fn get_trades(request: &Request, symbol: &str) -> Response {
+    let limit = match request.query_param("limit").map(str::parse::<u32>) {
+        None => 100,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            return Response::error(
+                request,
+                400,
+                "invalid_limit",
+                "limit must be a whole number from 1 to 1000",
+            );
+        }
+    };
+    let Some(spec) = spec_of(symbol) else {
+        return Response::error(
+            request,
+            404,
+            "unknown_symbol",
+            &format!("symbol {symbol} is not traded here"),
+        );
+    };
+    match market::trades(symbol, limit) {
+        Ok(trades) => {
+            let trades: Vec<wire::TradeJson> = trades
+                .iter()
+                .map(|t| wire::TradeJson::new(t, &spec))
+                .collect();
+            Response::json(
+                200,
+                &serde_json::json!({"symbol": symbol, "trades": trades}),
+            )
+        }
+        Err(reject) => rejected(request, &reject),
     }
 }
 
@@ -140,11 +341,6 @@ fn get_book(request: &Request, symbol: &str) -> Response {
     };
     match market::depth(symbol, depth) {
         Ok(book) => Response::json(200, &wire::BookJson::new(&book, spec)),
-        Err(reject) => Response::error(
-            request,
-            422,
-            wire::reject_code(reject.code),
-            &reject.message,
-        ),
+        Err(reject) => rejected(request, &reject),
     }
 }

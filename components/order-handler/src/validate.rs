@@ -5,25 +5,10 @@ use bourse_guest::bourse::platform::types::{
     OrderKind, OrderRequest, Principal, Side, SymbolInfo, TimeInForce,
 };
 use bourse_guest::decimal;
-use bourse_guest::fermyon::spin::variables;
+
+use crate::risk::{Exposure, Limits};
 
 use crate::exports::bourse::platform::order_handling::{FieldError, NewOrder};
-
-/// Pre-trade risk limits, from the component's variables.
-pub struct Limits {
-    /// Largest quantity per order in decimal units at the symbol's scale (`max_order_quantity`).
-    max_quantity: Option<String>,
-}
-
-impl Limits {
-    /// Reads `max_order_quantity`; an undefined or empty variable means no limit.
-    pub fn from_variables() -> Limits {
-        let max_quantity = variables::get("max_order_quantity")
-            .ok()
-            .filter(|v| !v.trim().is_empty());
-        Limits { max_quantity }
-    }
-}
 
 fn field(name: &str, message: impl Into<String>) -> FieldError {
     FieldError {
@@ -87,17 +72,12 @@ pub fn order_request(
         return Err(field("post_only", "a market order cannot be post-only"));
     }
     let quantity = quantity_lots(&order.quantity, &spec)?;
-    if let Some(max) = &limits.max_quantity {
-        let max_units = decimal::parse(max, spec.quantity_scale)
-            .map_err(|e| field("quantity", format!("risk limit max_order_quantity: {e}")))?;
-        let units = quantity.saturating_mul(spec.lot);
-        if i64::try_from(units).map_or(true, |u| u > max_units) {
-            return Err(field(
-                "quantity",
-                format!("{} is above the per-order maximum of {max}", order.quantity),
-            ));
-        }
-    }
+    limits.check(&Exposure {
+        spec: &spec,
+        side,
+        price: (kind == OrderKind::Limit).then_some(price),
+        lots: quantity,
+    })?;
     if let Some(id) = &order.client_order_id
         && (id.is_empty() || id.len() > 64)
     {
@@ -117,7 +97,7 @@ pub fn order_request(
     Ok((request, spec))
 }
 
-fn price_ticks(text: &str, spec: &SymbolInfo) -> Result<i64, FieldError> {
+pub fn price_ticks(text: &str, spec: &SymbolInfo) -> Result<i64, FieldError> {
     let units =
         decimal::parse(text, spec.price_scale).map_err(|e| field("price", e.to_string()))?;
     if units <= 0 {
@@ -136,7 +116,7 @@ fn price_ticks(text: &str, spec: &SymbolInfo) -> Result<i64, FieldError> {
     Ok(units / tick)
 }
 
-fn quantity_lots(text: &str, spec: &SymbolInfo) -> Result<u64, FieldError> {
+pub fn quantity_lots(text: &str, spec: &SymbolInfo) -> Result<u64, FieldError> {
     let units =
         decimal::parse(text, spec.quantity_scale).map_err(|e| field("quantity", e.to_string()))?;
     if units <= 0 {

@@ -1,7 +1,7 @@
 //! The JSON shapes of the order API: decimals as strings, names as lower-case words.
 
 use bourse_guest::bourse::platform::types::{
-    BookDepth, OrderResult, OrderStatus, RejectCode, SymbolInfo, Trade,
+    BookDepth, OrderInfo, OrderResult, OrderStatus, RejectCode, Side, SymbolInfo, Trade,
 };
 use bourse_guest::decimal;
 use serde::{Deserialize, Serialize};
@@ -59,13 +59,41 @@ pub fn quantity(lots: u64, spec: &SymbolInfo) -> String {
     decimal::format(lots.saturating_mul(spec.lot) as i64, spec.quantity_scale)
 }
 
+/// `PATCH /api/orders/{id}` body: the new price and/or quantity.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmendJson {
+    pub price: Option<String>,
+    pub quantity: Option<String>,
+}
+
+fn side(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+/// The API's name of an order status.
+pub fn status(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Accepted => "accepted",
+        OrderStatus::PartiallyFilled => "partially_filled",
+        OrderStatus::Filled => "filled",
+        OrderStatus::Cancelled => "cancelled",
+        OrderStatus::Rejected => "rejected",
+    }
+}
+
 #[derive(Serialize)]
 pub struct TradeJson {
     price: String,
     quantity: String,
+    aggressor: &'static str,
     maker_order_id: String,
     taker_order_id: String,
     sequence: u64,
+    timestamp_ms: u64,
 }
 
 impl TradeJson {
@@ -73,9 +101,11 @@ impl TradeJson {
         TradeJson {
             price: price(t.price, spec),
             quantity: quantity(t.quantity, spec),
+            aggressor: side(t.aggressor),
             maker_order_id: t.maker_order_id.to_string(),
             taker_order_id: t.taker_order_id.to_string(),
             sequence: t.sequence,
+            timestamp_ms: t.timestamp_ms,
         }
     }
 }
@@ -83,26 +113,55 @@ impl TradeJson {
 #[derive(Serialize)]
 pub struct OrderResultJson {
     order_id: String,
+    symbol: String,
     status: &'static str,
     filled_quantity: String,
     remaining_quantity: String,
     trades: Vec<TradeJson>,
+    /// Present (true) when a repeated client order id returned the earlier order.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
 }
 
 impl OrderResultJson {
     pub fn new(r: &OrderResult, spec: &SymbolInfo) -> OrderResultJson {
         OrderResultJson {
             order_id: r.order_id.to_string(),
-            status: match r.status {
-                OrderStatus::Accepted => "accepted",
-                OrderStatus::PartiallyFilled => "partially_filled",
-                OrderStatus::Filled => "filled",
-                OrderStatus::Cancelled => "cancelled",
-                OrderStatus::Rejected => "rejected",
-            },
+            symbol: spec.symbol.clone(),
+            status: status(r.status),
             filled_quantity: quantity(r.filled_quantity, spec),
             remaining_quantity: quantity(r.remaining_quantity, spec),
             trades: r.trades.iter().map(|t| TradeJson::new(t, spec)).collect(),
+            duplicate: r.duplicate,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OrderInfoJson {
+    order_id: String,
+    symbol: String,
+    side: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price: Option<String>,
+    status: &'static str,
+    filled_quantity: String,
+    remaining_quantity: String,
+}
+
+impl OrderInfoJson {
+    pub fn new(o: &OrderInfo, spec: &SymbolInfo) -> OrderInfoJson {
+        OrderInfoJson {
+            order_id: o.order_id.to_string(),
+            symbol: o.symbol.clone(),
+            side: side(o.side),
+            kind: if o.price.is_some() { "limit" } else { "market" },
+            price: o.price.map(|p| price(p, spec)),
+            status: status(o.status),
+            filled_quantity: quantity(o.filled_quantity, spec),
+            remaining_quantity: quantity(o.remaining_quantity, spec),
         }
     }
 }
@@ -158,5 +217,15 @@ pub fn reject_code(code: RejectCode) -> &'static str {
         RejectCode::FokCannotFill => "fok_cannot_fill",
         RejectCode::DuplicateClientOrderId => "duplicate_client_order_id",
         RejectCode::NoLiquidity => "no_liquidity",
+        RejectCode::Unavailable => "unavailable",
+    }
+}
+
+/// The HTTP status of a market refusal.
+pub fn reject_status(code: RejectCode) -> u16 {
+    match code {
+        RejectCode::UnknownOrder => 404,
+        RejectCode::Unavailable => 503,
+        _ => 422,
     }
 }

@@ -6,7 +6,8 @@
 //! otherwise rewrite: reading a wasi:http request, writing a JSON response, and decimal
 //! conversion at the JSON edge.
 
-pub mod decimal;
+/// Decimal strings at the JSON edge (shared with the host through the matching core).
+pub use bourse_matching::decimal;
 pub mod http;
 
 wit_bindgen::generate!({

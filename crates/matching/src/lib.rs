@@ -12,6 +12,7 @@
 
 mod book;
 mod command;
+pub mod decimal;
 mod engine;
 mod event;
 mod hash;

@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::bindings::bourse::platform::types::Principal;
 use crate::bindings::exports::bourse::platform::authenticator::AuthError;
 
 /// Header carrying the authenticated principal to components (JSON); never taken from clients.
@@ -36,6 +37,55 @@ pub async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Res
     let mut response = serve(app, request, component, request_id).await;
     response.extensions_mut().insert(label);
     response
+}
+
+/// The principal behind `headers`' credentials, through the manifest's auth component;
+/// `None` when no credentials were presented or no auth component is configured.
+pub(super) async fn authenticate(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+    request_id: &str,
+) -> Result<Option<Principal>, Response> {
+    let auth_component = app
+        .runtime
+        .manifest()
+        .application
+        .tool
+        .bourse
+        .auth_component
+        .clone();
+    let Some(auth) = auth_component else {
+        return Ok(None);
+    };
+    if !headers.contains_key(header::AUTHORIZATION) {
+        return Ok(None);
+    }
+    let pairs = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let status = |code, kind: &'static str, message: String| {
+        Err(ApiError::new(code, kind, message, request_id).into_response())
+    };
+    match app.runtime.authenticate(&auth, pairs).await {
+        Ok(Ok(principal)) => Ok(Some(principal)),
+        Ok(Err(AuthError::Unavailable(reason))) => {
+            status(StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable", reason)
+        }
+        Ok(Err(_)) => status(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "the bearer token is not valid".into(),
+        ),
+        Err(e) => {
+            tracing::error!(request_id, component = %auth, error = %e, "auth component failed");
+            Err(ApiError::from_call(&e, request_id).into_response())
+        }
+    }
 }
 
 async fn serve(
@@ -74,58 +124,16 @@ async fn serve(
             .headers
             .insert(header::HOST, HeaderValue::from_static("localhost"));
     }
-    let auth_component = app
-        .runtime
-        .manifest()
-        .application
-        .tool
-        .bourse
-        .auth_component
-        .clone();
-    if let (Some(auth), true) = (
-        auth_component,
-        parts.headers.contains_key(header::AUTHORIZATION),
-    ) {
-        let headers = parts
-            .headers
-            .iter()
-            .filter_map(|(k, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (k.as_str().to_string(), v.to_string()))
-            })
-            .collect();
-        match app.runtime.authenticate(&auth, headers).await {
-            Ok(Ok(principal)) => {
-                let json =
-                    serde_json::json!({"id": principal.id, "roles": principal.roles}).to_string();
-                if let Ok(value) = HeaderValue::from_str(&json) {
-                    parts.headers.insert(PRINCIPAL_HEADER, value);
-                }
-            }
-            Ok(Err(AuthError::Unavailable(reason))) => {
-                return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "auth_unavailable",
-                    reason,
-                    &request_id,
-                )
-                .into_response();
-            }
-            Ok(Err(_)) => {
-                return ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_credentials",
-                    "the bearer token is not valid",
-                    &request_id,
-                )
-                .into_response();
-            }
-            Err(e) => {
-                tracing::error!(request_id, component = %auth, error = %e, "auth component failed");
-                return ApiError::from_call(&e, &request_id).into_response();
+    match authenticate(app, &parts.headers, &request_id).await {
+        Ok(Some(principal)) => {
+            let json =
+                serde_json::json!({"id": principal.id, "roles": principal.roles}).to_string();
+            if let Ok(value) = HeaderValue::from_str(&json) {
+                parts.headers.insert(PRINCIPAL_HEADER, value);
             }
         }
+        Ok(None) => {}
+        Err(response) => return response,
     }
     let body = body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())));
     match app

@@ -5,6 +5,7 @@ mod admin;
 mod dispatch;
 pub mod error;
 mod hardening;
+mod ws;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     /// Front-server settings.
     pub config: ApiConfig,
+    /// Changes when the server begins to shut down (WebSocket sessions close then).
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -54,18 +57,25 @@ pub fn request_id() -> String {
 }
 
 /// The router.
-pub fn router(runtime: Arc<Runtime>, config: ApiConfig) -> Router {
+pub fn router(
+    runtime: Arc<Runtime>,
+    config: ApiConfig,
+    closing: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     // Installed before the first request so nothing is recorded into the no-op recorder.
     crate::telemetry::prometheus();
     let state = Arc::new(AppState {
         runtime,
         config: config.clone(),
+        closing,
     });
     let platform = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/api/components", get(components))
+        .route("/api/engine/stats", get(engine_stats))
+        .route("/ws", get(ws::upgrade))
         .merge(admin::routes());
     let application = Router::new().fallback(dispatch::dispatch).layer(
         tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
@@ -141,6 +151,12 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// Matching engine figures: commands per second, journal position and lag, book sizes and
+/// each shard's state hash.
+async fn engine_stats(State(app): State<Arc<AppState>>) -> Response {
+    Json(app.runtime.platform().market.stats().await).into_response()
 }
 
 async fn components(State(app): State<Arc<AppState>>) -> Response {

@@ -1,8 +1,11 @@
 //! `bourse:platform/events`: components publish JSON to named rooms; the hub fans it out to
 //! in-process subscribers (the WebSocket hub and, later, other replicas through Redis).
+//!
+//! Every room numbers its events 1, 2, 3, … so a subscriber can tell when it missed one. The
+//! market's rooms (`book:`, `trades:`, `orders:`) are published by the host alone.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
@@ -19,7 +22,7 @@ pub const MAX_ROOM_LEN: usize = 128;
 pub struct Event {
     /// Room, e.g. `trades:AAPL`.
     pub room: String,
-    /// Hub-wide sequence number.
+    /// The room's sequence number.
     pub seq: u64,
     /// The component that published it.
     pub source: String,
@@ -30,12 +33,16 @@ pub struct Event {
 /// The in-process event hub.
 pub struct EventHub {
     sender: broadcast::Sender<Event>,
-    seq: AtomicU64,
+    /// Last sequence number of each room.
+    rooms: Mutex<HashMap<String, u64>>,
 }
+
+/// Room prefixes only the host publishes to.
+pub const HOST_ROOMS: [&str; 3] = ["book:", "trades:", "orders:"];
 
 impl Default for EventHub {
     fn default() -> Self {
-        EventHub::new(4096)
+        EventHub::new(1 << 16)
     }
 }
 
@@ -45,8 +52,47 @@ impl EventHub {
         let (sender, _) = broadcast::channel(capacity);
         EventHub {
             sender,
-            seq: AtomicU64::new(0),
+            rooms: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether anyone is listening (publishers may skip building events otherwise).
+    pub fn has_subscribers(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
+    /// Publishes `data` to `room` from the host itself; returns the room's sequence number.
+    pub fn publish_value(&self, source: &str, room: &str, data: &serde_json::Value) -> u64 {
+        match serde_json::value::to_raw_value(data) {
+            Ok(raw) => self.send(source, room, Arc::from(raw)),
+            Err(_) => 0,
+        }
+    }
+
+    fn send(&self, source: &str, room: &str, data: Arc<serde_json::value::RawValue>) -> u64 {
+        // The lock spans the send so that a room's events enter the channel in sequence order.
+        let mut rooms = self
+            .rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seq = match rooms.get_mut(room) {
+            Some(seq) => {
+                *seq += 1;
+                *seq
+            }
+            None => {
+                rooms.insert(room.to_string(), 1);
+                1
+            }
+        };
+        // No subscriber is not an error: events are best-effort.
+        let _ = self.sender.send(Event {
+            room: room.to_string(),
+            seq,
+            source: source.to_string(),
+            data,
+        });
+        seq
     }
 
     /// Receives every event published from now on.
@@ -72,17 +118,14 @@ impl EventHub {
                 payload.len()
             )));
         }
+        if let Some(prefix) = HOST_ROOMS.iter().find(|p| room.starts_with(*p)) {
+            return Err(PublishError::InvalidRoom(format!(
+                "rooms starting with {prefix:?} are published by the market itself"
+            )));
+        }
         let data = serde_json::value::RawValue::from_string(payload.to_string())
             .map_err(|e| PublishError::InvalidPayload(format!("payload is not JSON: {e}")))?;
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        // No subscriber is not an error: events are best-effort.
-        let _ = self.sender.send(Event {
-            room: room.to_string(),
-            seq,
-            source: source.to_string(),
-            data: Arc::from(data),
-        });
-        Ok(seq)
+        Ok(self.send(source, room, Arc::from(data)))
     }
 }
 
@@ -108,10 +151,20 @@ mod tests {
     fn publishes_valid_events_and_refuses_bad_ones() {
         let hub = EventHub::new(8);
         let mut rx = hub.subscribe();
-        assert_eq!(hub.publish("c", "trades:AAPL", r#"{"p":1}"#), Ok(1));
+        assert_eq!(hub.publish("c", "signals", r#"{"p":1}"#), Ok(1));
+        assert_eq!(hub.publish("c", "signals", r#"{"p":2}"#), Ok(2));
+        assert_eq!(
+            hub.publish("c", "other", r#"{"p":3}"#),
+            Ok(1),
+            "per-room numbering"
+        );
         let event = rx.try_recv().expect("event delivered");
-        assert_eq!(event.room, "trades:AAPL");
+        assert_eq!(event.room, "signals");
         assert_eq!(event.data.get(), r#"{"p":1}"#);
+        assert!(matches!(
+            hub.publish("c", "trades:AAPL", "{}"),
+            Err(PublishError::InvalidRoom(_))
+        ));
         assert!(matches!(
             hub.publish("c", "bad room", "{}"),
             Err(PublishError::InvalidRoom(_))

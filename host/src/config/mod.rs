@@ -36,6 +36,9 @@ pub struct Config {
     pub watch: bool,
     /// Matching threads; symbols are spread over them (`BOURSE_MATCHING_SHARDS`, default 1).
     pub matching_shards: usize,
+    /// Snapshot a matching shard after this many journaled commands, so restarts replay only
+    /// the journal after it (`BOURSE_SNAPSHOT_EVERY`, default 100 000; 0 never snapshots).
+    pub snapshot_every: u64,
     /// JWT signing secret (`JWT_SECRET`), at least 32 bytes when set.
     pub jwt_secret: Option<String>,
     /// Browser origins allowed by CORS (`ALLOWED_ORIGINS`, comma-separated; none by default).
@@ -180,6 +183,7 @@ impl Config {
                 if self.watch { "on" } else { "off" }.to_string(),
             ),
             ("BOURSE_MATCHING_SHARDS", self.matching_shards.to_string()),
+            ("BOURSE_SNAPSHOT_EVERY", self.snapshot_every.to_string()),
             (
                 "JWT_SECRET",
                 self.jwt_secret
@@ -306,6 +310,7 @@ impl Config {
             admin_token,
             retain_versions: parse_number("BOURSE_RETAIN_VERSIONS", 5, 1..=100)? as usize,
             matching_shards: parse_number("BOURSE_MATCHING_SHARDS", 1, 1..=64)? as usize,
+            snapshot_every: parse_number("BOURSE_SNAPSHOT_EVERY", 100_000, 0..=u64::MAX)?,
             jwt_secret,
             allowed_origins,
             log_format,

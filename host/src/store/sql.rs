@@ -232,7 +232,7 @@ fn decode_row(row: &AnyRow) -> Result<Vec<SqlValue>, StoreError> {
 }
 
 /// Rewrites `?` placeholders as Postgres's `$1, $2, …`, leaving quoted text alone.
-fn numbered_placeholders(statement: &str) -> String {
+pub(crate) fn numbered_placeholders(statement: &str) -> String {
     let mut out = String::with_capacity(statement.len() + 8);
     let mut n = 0;
     let mut quote: Option<char> = None;

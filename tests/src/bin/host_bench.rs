@@ -18,6 +18,7 @@ use bourse::bindings::bourse::platform::types::{
 };
 use bourse::bindings::exports::bourse::platform::indicator::{RatioInput, Regime};
 use bourse::bindings::exports::bourse::platform::order_handling::NewOrder;
+use bourse_tests::stats::{Sample, median, summarise};
 use bourse_tests::{Backend, TestHost, app_manifest};
 
 struct Args {
@@ -53,31 +54,6 @@ fn args() -> anyhow::Result<Args> {
         }
     }
     Ok(a)
-}
-
-/// Per-operation latencies of one run.
-struct Sample {
-    per_second: f64,
-    p50_us: f64,
-    p99_us: f64,
-}
-
-fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Sample {
-    latencies.sort_unstable();
-    let pick = |q: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
-    };
-    Sample {
-        per_second: latencies.len() as f64 / wall.as_secs_f64(),
-        p50_us: pick(0.50),
-        p99_us: pick(0.99),
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 async fn timed<F, Fut>(n: usize, mut op: F) -> Sample

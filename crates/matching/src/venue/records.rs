@@ -174,3 +174,13 @@ impl Venue {
         })
     }
 }
+
+impl Venue {
+    /// The order `account` placed with `client_id`, as it stands now (`duplicate` set), if
+    /// this venue accepted one.
+    pub fn client_order(&self, account: &str, client_id: &str) -> Option<OrderResult> {
+        let account = *self.accounts.get(account)?;
+        let earlier = *self.client_orders.get(&(account, client_id.to_string()))?;
+        self.earlier_order(earlier, client_id).ok()
+    }
+}

@@ -1,11 +1,17 @@
 //! `bourse:platform/market`: the component-facing side of the native matching core.
 
+mod convert;
+pub mod journal;
+mod publish;
 mod service;
 
-pub use service::{Market, SymbolTableError, default_symbols};
+pub use publish::{price_text, quantity_text};
+pub use service::{Market, MarketConfig, MarketError, SymbolTableError, default_symbols};
 
 use crate::bindings::bourse::platform::market::{Host, Reject};
-use crate::bindings::bourse::platform::types::{BookDepth, OrderRequest, OrderResult, SymbolInfo};
+use crate::bindings::bourse::platform::types::{
+    BookDepth, OrderInfo, OrderRequest, OrderResult, Quote, SymbolInfo, Trade,
+};
 use crate::runtime::HostState;
 
 /// Most orders one `submit-batch` call may carry.
@@ -70,6 +76,39 @@ impl Host for HostState {
         levels: u32,
     ) -> wasmtime::Result<Result<BookDepth, Reject>> {
         Ok(self.platform.market.depth(&symbol, levels.min(1000)).await)
+    }
+
+    async fn get_quote(&mut self, symbol: String) -> wasmtime::Result<Result<Quote, Reject>> {
+        Ok(self.platform.market.quote(&symbol).await)
+    }
+
+    async fn order(
+        &mut self,
+        account: String,
+        order_id: u64,
+    ) -> wasmtime::Result<Result<OrderInfo, Reject>> {
+        Ok(self.platform.market.order(&account, order_id).await)
+    }
+
+    async fn orders(
+        &mut self,
+        account: String,
+        open_only: bool,
+        limit: u32,
+    ) -> wasmtime::Result<Vec<OrderInfo>> {
+        Ok(self
+            .platform
+            .market
+            .orders(&account, open_only, limit)
+            .await)
+    }
+
+    async fn trades(
+        &mut self,
+        symbol: String,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<Trade>, Reject>> {
+        Ok(self.platform.market.trades(&symbol, limit).await)
     }
 }
 

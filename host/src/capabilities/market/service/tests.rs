@@ -1,0 +1,214 @@
+//! The market on its own: matching, ownership, client order ids, and a journal that rebuilds
+//! the same books after a restart.
+
+use super::*;
+use crate::bindings::bourse::platform::types::{
+    OrderKind, OrderStatus, RejectCode, Side, TimeInForce,
+};
+
+async fn market(shards: usize) -> Market {
+    Market::start(
+        &default_symbols(),
+        MarketConfig {
+            shards,
+            snapshot_every: 0,
+            journal: None,
+            events: None,
+        },
+    )
+    .await
+    .expect("default symbols are valid")
+}
+
+fn order(symbol: &str, side: Side, price: i64, quantity: u64, account: &str) -> OrderRequest {
+    OrderRequest {
+        symbol: symbol.into(),
+        side,
+        kind: OrderKind::Limit,
+        price,
+        quantity,
+        time_in_force: TimeInForce::Gtc,
+        post_only: false,
+        client_order_id: None,
+        account: account.into(),
+    }
+}
+
+#[tokio::test]
+async fn crossing_orders_trade_at_the_makers_price() {
+    let market = market(2).await;
+    let maker = market
+        .submit(&order("AAPL", Side::Sell, 10_000, 5, "a"))
+        .await
+        .expect("rests");
+    assert_eq!(maker.status, OrderStatus::Accepted);
+    let taker = market
+        .submit(&order("AAPL", Side::Buy, 10_100, 3, "b"))
+        .await
+        .expect("trades");
+    assert_eq!(taker.status, OrderStatus::Filled);
+    assert_eq!(taker.trades.len(), 1);
+    assert_eq!(
+        (taker.trades[0].price, taker.trades[0].quantity),
+        (10_000, 3)
+    );
+    let depth = market.depth("AAPL", 5).await.expect("known symbol");
+    assert_eq!(depth.asks.len(), 1);
+    assert_eq!((depth.asks[0].price, depth.asks[0].quantity), (10_000, 2));
+}
+
+#[tokio::test]
+async fn only_the_owner_can_cancel_or_amend() {
+    let market = market(2).await;
+    let resting = market
+        .submit(&order("MSFT", Side::Buy, 9_000, 4, "a"))
+        .await
+        .expect("rests");
+    let stranger = market
+        .cancel("b", "MSFT", resting.order_id)
+        .await
+        .unwrap_err();
+    assert_eq!(stranger.code, RejectCode::UnknownOrder);
+    let wrong_symbol = market
+        .cancel("a", "AAPL", resting.order_id)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong_symbol.code, RejectCode::UnknownOrder);
+    let amended = market
+        .amend("a", "MSFT", resting.order_id, None, Some(2))
+        .await
+        .expect("owner amends");
+    assert_eq!(amended.remaining_quantity, 2);
+    let owner = market
+        .cancel("a", "MSFT", resting.order_id)
+        .await
+        .expect("owner cancels");
+    assert_eq!(owner.status, OrderStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn a_batch_across_shards_answers_in_order_with_unique_ids() {
+    let market = market(3).await;
+    let mut with_id = order("SPY", Side::Buy, 100, 1, "a");
+    with_id.client_order_id = Some("dup".into());
+    let mut same_id_other_symbol = order("AAPL", Side::Buy, 100, 1, "a");
+    same_id_other_symbol.client_order_id = Some("dup".into());
+    let batch = vec![
+        order("AAPL", Side::Buy, 100, 1, "a"),
+        order("NOPE", Side::Buy, 100, 1, "a"),
+        with_id,
+        same_id_other_symbol,
+        order("MSFT", Side::Sell, 100, 1, "a"),
+        order("AAPL", Side::Buy, 101, 1, "a"),
+    ];
+    let results = market.submit_batch(&batch).await;
+    let codes: Vec<Option<RejectCode>> = results
+        .iter()
+        .map(|r| r.as_ref().err().map(|e| e.code))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            None,
+            Some(RejectCode::UnknownSymbol),
+            None,
+            None,
+            None,
+            None
+        ]
+    );
+    let (first, repeat) = (
+        results[2].as_ref().expect("first use"),
+        results[3].as_ref().expect("repeat answered"),
+    );
+    assert_eq!((repeat.order_id, repeat.duplicate), (first.order_id, true));
+    let mut ids: Vec<u64> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().filter(|o| !o.duplicate).map(|o| o.order_id))
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "order ids are unique across shards");
+}
+
+#[tokio::test]
+async fn a_refused_order_frees_its_client_order_id() {
+    let market = market(1).await;
+    let mut fok = order("SPY", Side::Buy, 100, 5, "a");
+    fok.time_in_force = TimeInForce::Fok;
+    fok.client_order_id = Some("c-1".into());
+    assert_eq!(
+        market.submit(&fok).await.unwrap_err().code,
+        RejectCode::FokCannotFill
+    );
+    let mut plain = order("SPY", Side::Buy, 100, 5, "a");
+    plain.client_order_id = Some("c-1".into());
+    assert!(market.submit(&plain).await.is_ok());
+}
+
+async fn journaled(dir: &std::path::Path, snapshot_every: u64) -> Market {
+    let sql = crate::store::sql::Sql::connect(None, dir)
+        .await
+        .expect("sqlite");
+    let journal = Journal::open(sql.main().clone(), false, 2, "AAPL,MSFT,SPY")
+        .await
+        .expect("journal opens");
+    Market::start(
+        &default_symbols(),
+        MarketConfig {
+            shards: 2,
+            snapshot_every,
+            journal: Some(Arc::new(journal)),
+            events: None,
+        },
+    )
+    .await
+    .expect("market starts")
+}
+
+async fn hashes(market: &Market) -> Vec<String> {
+    let stats = market.stats().await;
+    stats["shards"]
+        .as_array()
+        .expect("shards")
+        .iter()
+        .map(|s| s["state"]["state_hash"].as_str().expect("hash").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restarted_market_rebuilds_the_same_books_from_its_journal() {
+    for snapshot_every in [0, 7] {
+        let dir = std::env::temp_dir().join(format!(
+            "bourse-journal-{}-{snapshot_every}",
+            std::process::id()
+        ));
+        let (before, first_id) = {
+            let market = journaled(&dir, snapshot_every).await;
+            let mut first_id = 0;
+            for i in 0..60u64 {
+                let symbol = ["AAPL", "MSFT", "SPY"][(i % 3) as usize];
+                let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+                let mut o = order(symbol, side, 100 + (i % 5) as i64, 1 + i % 3, "a");
+                o.client_order_id = Some(format!("c{i}"));
+                let r = market.submit(&o).await.expect("accepted");
+                if i == 0 {
+                    first_id = r.order_id;
+                }
+            }
+            (hashes(&market).await, first_id)
+        };
+        let market = journaled(&dir, snapshot_every).await;
+        assert_eq!(
+            hashes(&market).await,
+            before,
+            "snapshot_every {snapshot_every}"
+        );
+        let mut repeat = order("AAPL", Side::Buy, 100, 1, "a");
+        repeat.client_order_id = Some("c0".into());
+        let again = market.submit(&repeat).await.expect("answered");
+        assert_eq!((again.order_id, again.duplicate), (first_id, true));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
