@@ -151,6 +151,12 @@ impl Host {
                 body_limit: (config.body_limit_mb as usize) << 20,
                 request_timeout: Duration::from_millis(config.request_timeout_ms + 5_000),
                 role: config.role,
+                auth_cache_ttl: Duration::from_millis(config.auth_cache_ms),
+                rate_limits: crate::api::RateLimits {
+                    principal: crate::api::rate_limit(config.rate_limit_principal),
+                    ip: crate::api::rate_limit(config.rate_limit_ip),
+                },
+                trust_forwarded: config.trust_forwarded,
             },
             shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
             _watcher: watcher,
@@ -185,7 +191,11 @@ impl Host {
             let _ = closing_tx.send(true);
             let _ = begun_tx.send(());
         };
-        let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+        let server = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
         let deadline = self.shutdown_timeout;
         let drained = tokio::select! {
             result = server => result.map(|()| true),

@@ -15,6 +15,9 @@ pub mod stats;
 
 pub const ADMIN_TOKEN: &str = "test-ops-token-0123456789";
 
+/// The JWT signing secret the test manifest gives the auth component.
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123";
+
 /// Which stores a test host uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -62,9 +65,13 @@ pub fn app_text() -> String {
         r#"admin_token = { default = "", secret = true }"#,
         &format!(r#"admin_token = {{ default = "{ADMIN_TOKEN}", secret = true }}"#),
     );
+    let text = text.replace(
+        r#"jwt_secret = { default = "", secret = true }"#,
+        &format!(r#"jwt_secret = {{ default = "{JWT_SECRET}", secret = true }}"#),
+    );
     assert!(
-        text.contains(ADMIN_TOKEN),
-        "spin.toml no longer declares admin_token as the tests expect"
+        text.contains(ADMIN_TOKEN) && text.contains(JWT_SECRET),
+        "spin.toml no longer declares admin_token and jwt_secret as the tests expect"
     );
     text
 }
@@ -180,6 +187,10 @@ impl TestHost {
             watch: false,
             matching_shards: 2,
             snapshot_every: 100_000,
+            auth_cache_ms: 5_000,
+            rate_limit_principal: 0,
+            rate_limit_ip: 0,
+            trust_forwarded: false,
             jwt_secret: None,
             allowed_origins: vec!["https://app.example.com".to_string()],
             log_format: bourse::config::LogFormat::Text,

@@ -34,7 +34,7 @@ async fn start(database_url: &str, data_dir: &std::path::Path) -> Process {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port");
-    let child = Command::new(dist.join("bin/bourse"))
+    let mut child = Command::new(dist.join("bin/bourse"))
         .arg("serve")
         .current_dir(&dist)
         .env("HOST", "127.0.0.1")
@@ -60,6 +60,8 @@ async fn start(database_url: &str, data_dir: &std::path::Path) -> Process {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the host did not become ready at {url}");
 }
 
@@ -127,7 +129,7 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
         clients.push(tokio::spawn(async move {
             for i in 0u64.. {
                 let symbol = ["AAPL", "MSFT", "SPY"][(i % 3) as usize];
-                let side = if (i + c as u64) % 2 == 0 {
+                let side = if (i + c as u64).is_multiple_of(2) {
                     "buy"
                 } else {
                     "sell"

@@ -121,37 +121,37 @@ async fn typed_exports_through_the_host() {
         (rested.status, rested.remaining_quantity),
         (OrderStatus::Accepted, 3)
     );
-    let mut events = rt.platform().events.subscribe();
+    let mut trades = rt.platform().events.subscribe("trades:SPY");
+    let mut own = rt
+        .platform()
+        .events
+        .subscribe(&format!("orders:{}", erin.id));
     let taken = rt
         .place_order("order-handler", &erin, &order("buy", None, "2"))
         .await
         .expect("call")
         .expect("filled");
-    // The market publishes the trade (ticks and lots) on the symbol's room...
-    let market = events.try_recv().expect("the market published the trade");
-    assert_eq!(
-        (market.room.as_str(), market.source.as_str()),
-        ("trades:SPY", "market")
-    );
+    // The market publishes the trade on the symbol's room, in decimals...
+    let market = trades.try_recv().expect("the market published the trade");
+    assert_eq!(market.source, "market");
     let data: serde_json::Value = serde_json::from_str(market.data.get()).expect("JSON payload");
     assert_eq!(
-        (
-            data["trades"][0]["price_ticks"].as_i64(),
-            data["trades"][0]["quantity_lots"].as_u64()
-        ),
-        (Some(40010), Some(2))
+        (&data["trades"][0]["price"], &data["trades"][0]["quantity"]),
+        (&serde_json::json!("400.1"), &serde_json::json!("2"))
     );
-    // ...and the order handler the taker's own view (decimals) on the account's room.
-    let own = events
+    // ...and the taker's fill on the account's own room.
+    let own = own
         .try_recv()
-        .expect("the order handler published the account's fill");
-    assert_eq!(
-        (own.room, own.source.as_str()),
-        (format!("orders:{}", erin.id), "order-handler")
-    );
+        .expect("the market published the account's fill");
     let data: serde_json::Value = serde_json::from_str(own.data.get()).expect("JSON payload");
-    assert_eq!(data["trades"][0]["price"], "400.1");
-    assert_eq!(data["trades"][0]["quantity"], "2");
+    let fill = data["updates"]
+        .as_array()
+        .and_then(|u| u.iter().find(|e| e["type"] == "fill"))
+        .expect("a fill update");
+    assert_eq!(
+        (&fill["price"], &fill["liquidity"]),
+        (&serde_json::json!("400.1"), &serde_json::json!("taker"))
+    );
     assert_eq!(taken.status, OrderStatus::Filled);
     assert_eq!(taken.trades.len(), 1);
     assert_eq!(taken.trades[0].price, 40010, "price in ticks of 0.01");

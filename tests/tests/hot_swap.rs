@@ -73,7 +73,7 @@ async fn upload_rollback_history_and_events() {
         5_000,
     )
     .await;
-    let mut events = h.runtime.platform().events.subscribe();
+    let mut events = h.runtime.platform().events.subscribe("components");
     assert_eq!(version(&h).await, "v1");
     let v1 = live_digest(&h, "swap");
 

@@ -122,3 +122,81 @@ fn decode(bytes: &[u8]) -> Option<Principal> {
             .collect(),
     })
 }
+
+/// A key as its owner sees it: an id (the start of its hash), never the key.
+#[derive(serde::Serialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub roles: Vec<String>,
+    pub revoked: bool,
+}
+
+/// Length of a key id: enough hex of the hash to be unique among any realistic number of keys.
+const ID_LEN: usize = 16;
+
+/// `principal`'s keys.
+pub fn list(principal: &str) -> Result<Vec<KeyInfo>, String> {
+    let rows = connect()?
+        .execute(
+            "SELECT key_hash, roles, revoked FROM api_keys WHERE principal = ? ORDER BY key_hash",
+            &[Value::Text(principal.to_string())],
+        )
+        .map_err(|e| format!("sql: {e:?}"))?;
+    Ok(rows
+        .rows
+        .iter()
+        .filter_map(
+            |row| match (row.values.first(), row.values.get(1), row.values.get(2)) {
+                (Some(Value::Text(h)), Some(Value::Text(r)), Some(Value::Integer(x))) => {
+                    Some(KeyInfo {
+                        id: h.chars().take(ID_LEN).collect(),
+                        roles: r
+                            .split(',')
+                            .filter(|r| !r.is_empty())
+                            .map(String::from)
+                            .collect(),
+                        revoked: *x != 0,
+                    })
+                }
+                _ => None,
+            },
+        )
+        .collect())
+}
+
+/// Revokes `principal`'s key `id` (any principal's when `principal` is `None`); returns the
+/// revoked key's full hash, or `None` if there is no such key.
+pub fn revoke(principal: Option<&str>, id: &str) -> Result<Option<String>, String> {
+    if id.len() != ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let conn = connect()?;
+    let rows = conn
+        .execute(
+            "SELECT key_hash, principal FROM api_keys WHERE key_hash LIKE ?",
+            &[Value::Text(format!("{}%", id.to_ascii_lowercase()))],
+        )
+        .map_err(|e| format!("sql: {e:?}"))?;
+    let Some((hash, owner)) =
+        rows.rows
+            .first()
+            .and_then(|row| match (row.values.first(), row.values.get(1)) {
+                (Some(Value::Text(h)), Some(Value::Text(p))) => Some((h.clone(), p.clone())),
+                _ => None,
+            })
+    else {
+        return Ok(None);
+    };
+    if principal.is_some_and(|p| p != owner) {
+        return Ok(None);
+    }
+    conn.execute(
+        "UPDATE api_keys SET revoked = 1 WHERE key_hash = ?",
+        &[Value::Text(hash.clone())],
+    )
+    .map_err(|e| format!("sql: {e:?}"))?;
+    if let Ok(cache) = Store::open("default") {
+        let _ = cache.delete(&format!("apikey:{hash}"));
+    }
+    Ok(Some(hash))
+}

@@ -150,13 +150,19 @@ pub struct Response {
     pub status: u16,
     /// JSON body.
     pub body: Vec<u8>,
+    /// Headers besides `content-type`.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
     /// `status` with `value` serialised as JSON.
     pub fn json(status: u16, value: &impl Serialize) -> Response {
         match serde_json::to_vec(value) {
-            Ok(body) => Response { status, body },
+            Ok(body) => Response {
+                status,
+                body,
+                headers: Vec::new(),
+            },
             Err(e) => Response::plain_error(500, "serialize_failed", &e.to_string()),
         }
     }
@@ -179,6 +185,12 @@ impl Response {
         )
     }
 
+    /// The same response with one more header (e.g. `retry-after`).
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// 404 for a path this component does not serve.
     pub fn not_found(request: &Request) -> Response {
         Response::error(
@@ -194,6 +206,10 @@ impl Response {
         let headers = Fields::new();
         // Both names and values are constants, so this cannot be refused.
         let _ = headers.append("content-type", b"application/json");
+        for (name, value) in &self.headers {
+            // A header the host refuses is dropped rather than failing the response.
+            let _ = headers.append(name, value.as_bytes());
+        }
         let response = OutgoingResponse::new(headers);
         let _ = response.set_status_code(self.status);
         let Ok(body) = response.body() else {

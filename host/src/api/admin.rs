@@ -25,7 +25,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// Who is calling, if they may administer components.
-async fn operator(
+pub(super) async fn operator(
     app: &AppState,
     headers: &HeaderMap,
     request_id: &str,

@@ -39,13 +39,59 @@ pub async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Res
     response
 }
 
+/// A 429 if the caller's principal or IP has used up its rate; Redis trouble lets the request
+/// through (a limiter outage must not become an API outage).
+async fn rate_limited(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    principal: Option<&Principal>,
+    request_id: &str,
+) -> Option<Response> {
+    let limits = app.config.rate_limits;
+    let ip = super::access::client_ip(headers, peer, app.config.trust_forwarded);
+    let buckets = [
+        limits
+            .principal
+            .zip(principal.map(|p| format!("principal:{}", p.id))),
+        limits.ip.zip(ip.map(|ip| format!("ip:{ip}"))),
+    ];
+    let kv = &app.runtime.platform().kv;
+    for (limit, key) in buckets.into_iter().flatten() {
+        match kv.take_token(&key, limit).await {
+            Ok(None) => {}
+            Ok(Some(wait)) => {
+                metrics::counter!("rate_limited_total").increment(1);
+                let seconds = wait.as_millis().div_ceil(1000).max(1);
+                let mut response = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "more than {} requests per second for this {}; retry in {seconds} s",
+                        limit.rate,
+                        key.split(':').next().unwrap_or("caller")
+                    ),
+                    request_id,
+                )
+                .into_response();
+                if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return Some(response);
+            }
+            Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; request let through"),
+        }
+    }
+    None
+}
+
 /// The principal behind `headers`' credentials, through the manifest's auth component;
 /// `None` when no credentials were presented or no auth component is configured.
 pub(super) async fn authenticate(
     app: &AppState,
     headers: &axum::http::HeaderMap,
     request_id: &str,
-) -> Result<Option<Principal>, Response> {
+) -> Result<Option<Principal>, Box<Response>> {
     let auth_component = app
         .runtime
         .manifest()
@@ -57,8 +103,31 @@ pub(super) async fn authenticate(
     let Some(auth) = auth_component else {
         return Ok(None);
     };
-    if !headers.contains_key(header::AUTHORIZATION) {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+    else {
+        if headers.contains_key(header::AUTHORIZATION) {
+            return Err(Box::new(
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "the Authorization header must be `Bearer <token>`",
+                    request_id,
+                )
+                .into_response(),
+            ));
+        }
         return Ok(None);
+    };
+    let digest = super::access::AuthCache::digest(token);
+    if let Some(principal) = app.auth_cache.get(&digest) {
+        return Ok(Some(principal));
     }
     let pairs = headers
         .iter()
@@ -69,10 +138,15 @@ pub(super) async fn authenticate(
         })
         .collect();
     let status = |code, kind: &'static str, message: String| {
-        Err(ApiError::new(code, kind, message, request_id).into_response())
+        Err(Box::new(
+            ApiError::new(code, kind, message, request_id).into_response(),
+        ))
     };
     match app.runtime.authenticate(&auth, pairs).await {
-        Ok(Ok(principal)) => Ok(Some(principal)),
+        Ok(Ok(principal)) => {
+            app.auth_cache.put(digest, &principal);
+            Ok(Some(principal))
+        }
         Ok(Err(AuthError::Unavailable(reason))) => {
             status(StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable", reason)
         }
@@ -83,7 +157,9 @@ pub(super) async fn authenticate(
         ),
         Err(e) => {
             tracing::error!(request_id, component = %auth, error = %e, "auth component failed");
-            Err(ApiError::from_call(&e, request_id).into_response())
+            Err(Box::new(
+                ApiError::from_call(&e, request_id).into_response(),
+            ))
         }
     }
 }
@@ -124,16 +200,39 @@ async fn serve(
             .headers
             .insert(header::HOST, HeaderValue::from_static("localhost"));
     }
-    match authenticate(app, &parts.headers, &request_id).await {
-        Ok(Some(principal)) => {
-            let json =
-                serde_json::json!({"id": principal.id, "roles": principal.roles}).to_string();
-            if let Ok(value) = HeaderValue::from_str(&json) {
-                parts.headers.insert(PRINCIPAL_HEADER, value);
-            }
+    let principal = match authenticate(app, &parts.headers, &request_id).await {
+        Ok(p) => p,
+        Err(response) => return *response,
+    };
+    let public = app
+        .runtime
+        .manifest()
+        .public
+        .as_ref()
+        .is_none_or(|p| p.find(&path).is_some());
+    if principal.is_none() && !public {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            format!("{path} needs credentials: Authorization: Bearer <access token or API key>"),
+            &request_id,
+        )
+        .into_response();
+    }
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(response) =
+        rate_limited(app, &parts.headers, peer, principal.as_ref(), &request_id).await
+    {
+        return response;
+    }
+    if let Some(principal) = principal {
+        let json = serde_json::json!({"id": principal.id, "roles": principal.roles}).to_string();
+        if let Ok(value) = HeaderValue::from_str(&json) {
+            parts.headers.insert(PRINCIPAL_HEADER, value);
         }
-        Ok(None) => {}
-        Err(response) => return response,
     }
     let body = body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())));
     match app

@@ -1,6 +1,7 @@
 //! The front server: native platform routes, `/admin`, and dispatch of application routes to
 //! components, behind tower-http's hardening layers.
 
+mod access;
 mod admin;
 mod dispatch;
 pub mod error;
@@ -34,7 +35,15 @@ pub struct ApiConfig {
     pub request_timeout: std::time::Duration,
     /// What this instance runs.
     pub role: Role,
+    /// How long verified credentials are cached.
+    pub auth_cache_ttl: std::time::Duration,
+    /// Requests per second per principal and per client IP (`None`: no limit).
+    pub rate_limits: access::RateLimits,
+    /// Whether the client IP comes from `X-Forwarded-For`.
+    pub trust_forwarded: bool,
 }
+
+pub use access::{RateLimits, limit as rate_limit};
 
 /// State shared by handlers.
 pub struct AppState {
@@ -44,6 +53,8 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Changes when the server begins to shut down (WebSocket sessions close then).
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Verified credentials, briefly.
+    pub auth_cache: Arc<access::AuthCache>,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -64,10 +75,13 @@ pub fn router(
 ) -> Router {
     // Installed before the first request so nothing is recorded into the no-op recorder.
     crate::telemetry::prometheus();
+    let auth_cache = Arc::new(access::AuthCache::new(config.auth_cache_ttl));
+    auth_cache.follow_revocations(&runtime.platform().events);
     let state = Arc::new(AppState {
         runtime,
         config: config.clone(),
         closing,
+        auth_cache,
     });
     let platform = Router::new()
         .route("/health", get(health))
@@ -159,6 +173,10 @@ async fn engine_stats(State(app): State<Arc<AppState>>) -> Response {
     Json(app.runtime.platform().market.stats().await).into_response()
 }
 
-async fn components(State(app): State<Arc<AppState>>) -> Response {
+/// Components with their sources and digests: for operators (ops or admin role).
+async fn components(State(app): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    if let Err(e) = admin::operator(&app, &headers, &request_id()).await {
+        return e.into_response();
+    }
     Json(app.runtime.components()).into_response()
 }

@@ -18,11 +18,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 use super::AppState;
 use super::error::ApiError;
 use crate::bindings::bourse::platform::types::Principal;
-use crate::capabilities::events::HOST_ROOMS;
+use crate::capabilities::events::{HOST_ROOMS, Subscription};
 use crate::capabilities::market::{price_text, quantity_text};
 
 /// Rooms one connection may hold.
@@ -74,57 +75,47 @@ pub(super) async fn upgrade(
     }
     let principal = match super::dispatch::authenticate(&app, &headers, &request_id).await {
         Ok(p) => p,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     ws.max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| Session::new(app, principal).run(socket))
+        .on_upgrade(move |socket| Session::run(app, principal, socket))
 }
 
 struct Session {
     app: Arc<AppState>,
     principal: Option<Principal>,
-    /// Hub room → the name the client used, and the last sequence number already covered
-    /// by a snapshot (events at or below it are skipped).
-    rooms: HashMap<String, (String, u64)>,
+    /// Hub room → the task forwarding its events to this socket.
+    rooms: HashMap<String, tokio::task::JoinHandle<()>>,
+    outbox: mpsc::Sender<Value>,
 }
 
 fn error(code: &str, message: impl Into<String>) -> Value {
     json!({"type": "error", "error": {"code": code, "message": message.into()}})
 }
 
+/// Events a socket may have queued before its room forwarders wait for it.
+const OUTBOX: usize = 1024;
+
 impl Session {
-    fn new(app: Arc<AppState>, principal: Option<Principal>) -> Session {
-        Session {
+    async fn run(app: Arc<AppState>, principal: Option<Principal>, mut socket: WebSocket) {
+        metrics::gauge!("websocket_sessions").increment(1.0);
+        let (outbox, mut events) = mpsc::channel(OUTBOX);
+        let mut closing = app.closing.clone();
+        let mut session = Session {
             app,
             principal,
             rooms: HashMap::new(),
-        }
-    }
-
-    async fn run(mut self, mut socket: WebSocket) {
-        metrics::gauge!("websocket_sessions").increment(1.0);
-        let hub = self.app.runtime.platform().events.clone();
-        let mut events = hub.subscribe();
-        let mut closing = self.app.closing.clone();
+            outbox,
+        };
         loop {
             let out: Option<Value> = tokio::select! {
                 message = socket.recv() => match message {
-                    Some(Ok(Message::Text(text))) => Some(self.handle(text.as_str()).await),
+                    Some(Ok(Message::Text(text))) => Some(session.handle(text.as_str()).await),
                     Some(Ok(Message::Binary(_))) => Some(error("invalid_message", "messages are JSON text")),
                     Some(Ok(_)) => None,
                     Some(Err(_)) | None => break,
                 },
-                event = events.recv() => match event {
-                    Ok(e) => match self.rooms.get(&e.room) {
-                        Some((name, floor)) if e.seq > *floor => Some(json!({
-                            "room": name, "seq": e.seq, "data": &*e.data,
-                        })),
-                        _ => None,
-                    },
-                    // The client sees the gap in the sequence numbers and re-snapshots.
-                    Err(RecvError::Lagged(missed)) => Some(json!({"type": "lagged", "missed": missed})),
-                    Err(RecvError::Closed) => break,
-                },
+                event = events.recv() => event,
                 _ = closing.changed() => {
                     let _ = socket.send(Message::Close(None)).await;
                     break;
@@ -139,7 +130,35 @@ impl Session {
                 break;
             }
         }
+        for (_, task) in session.rooms.drain() {
+            task.abort();
+        }
         metrics::gauge!("websocket_sessions").decrement(1.0);
+    }
+
+    /// Forwards `room`'s events after sequence number `floor` to this socket, under the name
+    /// the client used.
+    fn forward(&mut self, hub_room: String, name: String, mut events: Subscription, floor: u64) {
+        let outbox = self.outbox.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let out = match events.recv().await {
+                    Ok(e) if e.seq > floor => json!({"room": name, "seq": e.seq, "data": &*e.data}),
+                    Ok(_) => continue,
+                    // The client sees the gap in the sequence numbers and re-snapshots.
+                    Err(RecvError::Lagged(missed)) => {
+                        json!({"type": "lagged", "room": name, "missed": missed})
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if outbox.send(out).await.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Some(old) = self.rooms.insert(hub_room, task) {
+            old.abort();
+        }
     }
 
     async fn handle(&mut self, text: &str) -> Value {
@@ -166,30 +185,33 @@ impl Session {
                         format!("a connection may hold {MAX_ROOMS} rooms"),
                     );
                 }
-                let mut floor = 0;
-                let mut snapshot = None;
+                let is_book = room.starts_with("book:");
+                if message.op == "snapshot" && !is_book {
+                    return error("invalid_room", "snapshots exist for book:<symbol> rooms");
+                }
+                // Subscribe before the snapshot, so no change between the two is missed.
+                let events = self.app.runtime.platform().events.subscribe(&hub_room);
                 if let Some(symbol) = room.strip_prefix("book:") {
                     match self
                         .book(symbol, message.depth.unwrap_or(SNAPSHOT_DEPTH))
                         .await
                     {
                         Ok((seq, data)) => {
-                            floor = seq;
-                            snapshot = Some(
-                                json!({"type": "snapshot", "room": room, "seq": seq, "data": data}),
-                            );
+                            self.forward(hub_room, room.clone(), events, seq);
+                            json!({"type": "snapshot", "room": room, "seq": seq, "data": data})
                         }
-                        Err(e) => return e,
+                        Err(e) => e,
                     }
-                } else if message.op == "snapshot" {
-                    return error("invalid_room", "snapshots exist for book:<symbol> rooms");
+                } else {
+                    self.forward(hub_room, room.clone(), events, 0);
+                    json!({"type": "subscribed", "room": room})
                 }
-                self.rooms.insert(hub_room, (room.clone(), floor));
-                snapshot.unwrap_or_else(|| json!({"type": "subscribed", "room": room}))
             }
             "unsubscribe" => match self.resolve(&room) {
                 Ok(hub_room) => {
-                    self.rooms.remove(&hub_room);
+                    if let Some(task) = self.rooms.remove(&hub_room) {
+                        task.abort();
+                    }
                     json!({"type": "unsubscribed", "room": room})
                 }
                 Err(e) => e,

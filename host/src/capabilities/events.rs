@@ -5,6 +5,7 @@
 //! market's rooms (`book:`, `trades:`, `orders:`) are published by the host alone.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
@@ -30,11 +31,42 @@ pub struct Event {
     pub data: Arc<serde_json::value::RawValue>,
 }
 
-/// The in-process event hub.
+/// The in-process event hub: one broadcast channel per room, made when the room gets its first
+/// subscriber, so a subscriber only ever sees its own rooms' events.
 pub struct EventHub {
-    sender: broadcast::Sender<Event>,
-    /// Last sequence number of each room.
-    rooms: Mutex<HashMap<String, u64>>,
+    rooms: Mutex<HashMap<String, Room>>,
+    capacity: usize,
+    subscriptions: Arc<AtomicUsize>,
+}
+
+struct Room {
+    /// Last sequence number published.
+    seq: u64,
+    sender: Option<broadcast::Sender<Event>>,
+}
+
+/// A subscription to one room; events published after it was made.
+pub struct Subscription {
+    receiver: broadcast::Receiver<Event>,
+    count: Arc<AtomicUsize>,
+}
+
+impl Subscription {
+    /// The next event; `Lagged` when this subscriber fell more than the room's buffer behind.
+    pub async fn recv(&mut self) -> Result<Event, broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Event, broadcast::error::TryRecvError> {
+        self.receiver.try_recv()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Room prefixes only the host publishes to.
@@ -42,23 +74,52 @@ pub const HOST_ROOMS: [&str; 3] = ["book:", "trades:", "orders:"];
 
 impl Default for EventHub {
     fn default() -> Self {
-        EventHub::new(1 << 16)
+        EventHub::new(4096)
     }
 }
 
 impl EventHub {
-    /// A hub that buffers up to `capacity` events for slow subscribers.
+    /// A hub whose rooms each buffer up to `capacity` events for slow subscribers.
     pub fn new(capacity: usize) -> EventHub {
-        let (sender, _) = broadcast::channel(capacity);
         EventHub {
-            sender,
             rooms: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            subscriptions: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    /// Whether anyone is listening (publishers may skip building events otherwise).
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Room>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Receives `room`'s events published from now on.
+    pub fn subscribe(&self, room: &str) -> Subscription {
+        let mut rooms = self.lock();
+        let entry = rooms.entry(room.to_string()).or_insert(Room {
+            seq: 0,
+            sender: None,
+        });
+        let receiver = match &entry.sender {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = broadcast::channel(self.capacity);
+                entry.sender = Some(sender);
+                receiver
+            }
+        };
+        self.subscriptions.fetch_add(1, Ordering::Relaxed);
+        Subscription {
+            receiver,
+            count: self.subscriptions.clone(),
+        }
+    }
+
+    /// Whether anyone is listening to any room (publishers may skip building events
+    /// otherwise).
     pub fn has_subscribers(&self) -> bool {
-        self.sender.receiver_count() > 0
+        self.subscriptions.load(Ordering::Relaxed) > 0
     }
 
     /// Publishes `data` to `room` from the host itself; returns the room's sequence number.
@@ -70,34 +131,28 @@ impl EventHub {
     }
 
     fn send(&self, source: &str, room: &str, data: Arc<serde_json::value::RawValue>) -> u64 {
-        // The lock spans the send so that a room's events enter the channel in sequence order.
-        let mut rooms = self
-            .rooms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let seq = match rooms.get_mut(room) {
-            Some(seq) => {
-                *seq += 1;
-                *seq
-            }
-            None => {
-                rooms.insert(room.to_string(), 1);
-                1
-            }
+        // The lock spans the send so that a room's events enter its channel in sequence order.
+        let mut rooms = self.lock();
+        let entry = match rooms.get_mut(room) {
+            Some(entry) => entry,
+            None => rooms.entry(room.to_string()).or_insert(Room {
+                seq: 0,
+                sender: None,
+            }),
         };
-        // No subscriber is not an error: events are best-effort.
-        let _ = self.sender.send(Event {
-            room: room.to_string(),
-            seq,
-            source: source.to_string(),
-            data,
-        });
-        seq
-    }
-
-    /// Receives every event published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.sender.subscribe()
+        entry.seq += 1;
+        if let Some(sender) = &entry.sender
+            && sender.receiver_count() > 0
+        {
+            // Best-effort: a room nobody listens to any more just drops the event.
+            let _ = sender.send(Event {
+                room: room.to_string(),
+                seq: entry.seq,
+                source: source.to_string(),
+                data,
+            });
+        }
+        entry.seq
     }
 
     /// Checks and publishes an event.
@@ -150,7 +205,7 @@ mod tests {
     #[test]
     fn publishes_valid_events_and_refuses_bad_ones() {
         let hub = EventHub::new(8);
-        let mut rx = hub.subscribe();
+        let mut rx = hub.subscribe("signals");
         assert_eq!(hub.publish("c", "signals", r#"{"p":1}"#), Ok(1));
         assert_eq!(hub.publish("c", "signals", r#"{"p":2}"#), Ok(2));
         assert_eq!(

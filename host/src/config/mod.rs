@@ -39,6 +39,19 @@ pub struct Config {
     /// Snapshot a matching shard after this many journaled commands, so restarts replay only
     /// the journal after it (`BOURSE_SNAPSHOT_EVERY`, default 100 000; 0 never snapshots).
     pub snapshot_every: u64,
+    /// How long a verified credential is trusted without asking the auth component again
+    /// (`BOURSE_AUTH_CACHE_MS`, default 5 000; 0 asks every time). Revoked API keys are
+    /// dropped from the cache at once.
+    pub auth_cache_ms: u64,
+    /// Requests per second per authenticated principal, burst twice that
+    /// (`BOURSE_RATE_LIMIT_PRINCIPAL`, default 200; 0 is no limit).
+    pub rate_limit_principal: u64,
+    /// Requests per second per client IP, burst twice that (`BOURSE_RATE_LIMIT_IP`, default
+    /// 1 000; 0 is no limit).
+    pub rate_limit_ip: u64,
+    /// Take the client IP from the first `X-Forwarded-For` hop (`BOURSE_TRUST_FORWARDED`,
+    /// default off; on behind Railway's proxy).
+    pub trust_forwarded: bool,
     /// JWT signing secret (`JWT_SECRET`), at least 32 bytes when set.
     pub jwt_secret: Option<String>,
     /// Browser origins allowed by CORS (`ALLOWED_ORIGINS`, comma-separated; none by default).
@@ -184,6 +197,16 @@ impl Config {
             ),
             ("BOURSE_MATCHING_SHARDS", self.matching_shards.to_string()),
             ("BOURSE_SNAPSHOT_EVERY", self.snapshot_every.to_string()),
+            ("BOURSE_AUTH_CACHE_MS", self.auth_cache_ms.to_string()),
+            (
+                "BOURSE_RATE_LIMIT_PRINCIPAL",
+                self.rate_limit_principal.to_string(),
+            ),
+            ("BOURSE_RATE_LIMIT_IP", self.rate_limit_ip.to_string()),
+            (
+                "BOURSE_TRUST_FORWARDED",
+                if self.trust_forwarded { "on" } else { "off" }.to_string(),
+            ),
             (
                 "JWT_SECRET",
                 self.jwt_secret
@@ -311,6 +334,10 @@ impl Config {
             retain_versions: parse_number("BOURSE_RETAIN_VERSIONS", 5, 1..=100)? as usize,
             matching_shards: parse_number("BOURSE_MATCHING_SHARDS", 1, 1..=64)? as usize,
             snapshot_every: parse_number("BOURSE_SNAPSHOT_EVERY", 100_000, 0..=u64::MAX)?,
+            auth_cache_ms: parse_number("BOURSE_AUTH_CACHE_MS", 5_000, 0..=3_600_000)?,
+            rate_limit_principal: parse_number("BOURSE_RATE_LIMIT_PRINCIPAL", 200, 0..=1_000_000)?,
+            rate_limit_ip: parse_number("BOURSE_RATE_LIMIT_IP", 1_000, 0..=1_000_000)?,
+            trust_forwarded: parse_switch("BOURSE_TRUST_FORWARDED", false)?,
             jwt_secret,
             allowed_origins,
             log_format,
@@ -318,17 +345,21 @@ impl Config {
             shutdown_timeout_ms: parse_number("BOURSE_SHUTDOWN_TIMEOUT_MS", 30_000, 0..=600_000)?,
             body_limit_mb: parse_number("BOURSE_BODY_LIMIT_MB", 10, 1..=1024)?,
             memory_limit_mb: parse_number("BOURSE_MEMORY_LIMIT_MB", 0, 0..=1_048_576)?,
-            watch: match var("BOURSE_WATCH").as_deref().map(str::trim) {
-                None | Some("1" | "true" | "on") => true,
-                Some("0" | "false" | "off") => false,
-                Some(other) => {
-                    return Err(ConfigError {
-                        variable: "BOURSE_WATCH",
-                        problem: format!("{other:?} is not on/off (1/0, true/false)"),
-                    });
-                }
-            },
+            watch: parse_switch("BOURSE_WATCH", true)?,
         })
+    }
+}
+
+/// An on/off variable (`1`/`0`, `true`/`false`, `on`/`off`).
+fn parse_switch(name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match var(name).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "on") => Ok(true),
+        Some("0" | "false" | "off") => Ok(false),
+        Some(other) => Err(ConfigError {
+            variable: name,
+            problem: format!("{other:?} is not on/off (1/0, true/false)"),
+        }),
     }
 }
 

@@ -48,6 +48,9 @@ pub struct Manifest {
     pub variables: BTreeMap<String, VariableDecl>,
     /// HTTP triggers in manifest order.
     pub routes: RouteTable,
+    /// Routes callable without credentials (`public_routes`); `None` when the manifest does
+    /// not say, and then no route needs credentials.
+    pub public: Option<RouteTable>,
     /// `[component.X]` by id.
     pub components: BTreeMap<String, ComponentDecl>,
 }
@@ -114,6 +117,10 @@ pub struct BourseApplication {
     /// Directory of the WIT contracts components are checked against (default `wit`).
     #[serde(default)]
     pub wit: Option<PathBuf>,
+    /// Routes (Spin syntax) anyone may call; when set, every other application route needs
+    /// credentials and answers 401 without them.
+    #[serde(default)]
+    pub public_routes: Option<Vec<String>>,
 }
 
 /// One tradable symbol.
@@ -339,6 +346,20 @@ impl Manifest {
                 "[application.tool.bourse] auth_component {auth:?} is not a component of this manifest"
             )));
         }
+        let public = match &doc.application.tool.bourse.public_routes {
+            None => None,
+            Some(list) => Some(RouteTable::new(
+                list.iter()
+                    .map(|r| {
+                        Route::parse(r, "").map_err(|e| {
+                            invalid(format!(
+                                "[application.tool.bourse] public_routes {r:?}: {e}"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            )),
+        };
         let root = path
             .parent()
             .map(Path::to_path_buf)
@@ -350,6 +371,7 @@ impl Manifest {
             application: doc.application,
             variables: doc.variables,
             routes: RouteTable::new(routes),
+            public,
             components: doc.component,
         })
     }

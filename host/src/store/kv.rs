@@ -25,7 +25,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// instead of hanging until their own deadline (the connection manager keeps reconnecting).
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
 
-async fn bounded<T>(
+pub(super) async fn bounded<T>(
     op: impl std::future::Future<Output = redis::RedisResult<T>>,
 ) -> Result<T, StoreError> {
     match tokio::time::timeout(OP_TIMEOUT, op).await {
@@ -71,7 +71,7 @@ impl KeyValue {
         }
     }
 
-    fn memory(
+    pub(super) fn memory(
         map: &Mutex<HashMap<String, Vec<u8>>>,
     ) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
         // A panic while holding this lock cannot leave the map half-updated (every operation

@@ -2,6 +2,7 @@
 //! in-process). Each is chosen once at start from the configuration.
 
 pub mod kv;
+pub mod rate;
 pub mod sql;
 
 use std::time::Duration;

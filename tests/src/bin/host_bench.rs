@@ -11,7 +11,7 @@
 //! route against a native route (`/api/components`, no component, no I/O) on the same
 //! server, with the client in the same process. Figures are medians over `--runs`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bourse::bindings::bourse::platform::types::{
     OrderKind, OrderRequest, Principal, Side, TimeInForce,

@@ -76,11 +76,12 @@ async fn trader(
                 .await
                 .is_ok_and(|r| r.status().is_success() || r.status() == 404)
         } else {
-            let side = if (i >> 33) % 2 == 0 { "buy" } else { "sell" };
+            let side = if (i >> 33).is_multiple_of(2) { "buy" } else { "sell" };
             // Prices 99.95-100.05 around a mid of 100: about half the orders cross.
             let price = format!("{:.2}", 99.95 + ((i >> 40) % 11) as f64 / 100.0);
+            let symbol = ["AAPL", "MSFT", "SPY"][((i >> 20) % 3) as usize];
             let body = json!({
-                "symbol": ["AAPL", "MSFT", "SPY"][((i >> 20) % 3) as usize],
+                "symbol": symbol,
                 "side": side, "type": "limit", "price": price,
                 "quantity": format!("{}", 1 + (i >> 50) % 5),
             });
@@ -134,9 +135,16 @@ async fn reader(
     latencies
 }
 
-/// From sending a crossing order to its fill arriving on the WebSocket `orders` room, one
-/// probe at a time, every 20 ms.
-async fn probe(host: &TestHost, key: &str, stop: Arc<AtomicBool>) -> anyhow::Result<Vec<Duration>> {
+/// From sending a crossing order to its fill arriving on the taker's WebSocket `orders` room,
+/// one probe at a time, every 20 ms. A maker account rests a sell first, so the buy always
+/// finds liquidity (two accounts: self-trade prevention would cancel a probe trading with
+/// itself).
+async fn probe(
+    host: &TestHost,
+    keys: &(String, String),
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Vec<Duration>> {
+    let (maker, key) = (&keys.0, keys.1.as_str());
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("{}?token={key}", host.ws_url())).await?;
     ws.send(Message::Text(
@@ -148,17 +156,15 @@ async fn probe(host: &TestHost, key: &str, stop: Arc<AtomicBool>) -> anyhow::Res
     let _ = ws.next().await;
     let mut latencies = Vec::new();
     let order = |side: &str| {
-        json!({"symbol": "MSFT", "side": side, "type": "limit", "price": "250", "quantity": "1"})
+        json!({"symbol": "SPY", "side": side, "type": "limit", "price": "500", "quantity": "1"})
             .to_string()
     };
     while !stop.load(Ordering::Relaxed) {
-        let (status, _) = host.post("/api/orders", Some(key), &order("sell")).await;
+        let (status, _) = host.post("/api/orders", Some(maker), &order("sell")).await;
         anyhow::ensure!(status == 201, "probe maker refused: {status}");
         let sent = Instant::now();
         let (status, _) = host.post("/api/orders", Some(key), &order("buy")).await;
         anyhow::ensure!(status == 201, "probe taker refused: {status}");
-        // The probe trades with itself: the maker is its own resting sell, so both fills are
-        // its own; the taker fill closes the measurement.
         loop {
             let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
                 .await?
@@ -184,7 +190,7 @@ async fn probe(host: &TestHost, key: &str, stop: Arc<AtomicBool>) -> anyhow::Res
 async fn phase(
     host: &TestHost,
     keys: &[String],
-    probe_key: &str,
+    probe_key: &(String, String),
     seconds: u64,
     read_only: bool,
 ) -> anyhow::Result<(Sample, Option<Sample>)> {
@@ -232,6 +238,55 @@ async fn phase(
     Ok((summarise(all, wall), ws))
 }
 
+/// The same durable placements without HTTP or components: tasks calling the host's market
+/// (journal + matching core) directly. Shows what the journal's group commit sustains.
+async fn native(host: &TestHost, clients: usize, seconds: u64) -> Sample {
+    use bourse::bindings::bourse::platform::types::{OrderKind, OrderRequest, Side, TimeInForce};
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (runtime, stop) = (host.runtime.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let market = &runtime.platform().market;
+            let mut latencies = Vec::new();
+            let mut i = c as u64 * 7919 + 1;
+            while !stop.load(Ordering::Relaxed) {
+                i = i
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let order = OrderRequest {
+                    symbol: ["AAPL", "MSFT", "SPY"][((i >> 20) % 3) as usize].to_string(),
+                    side: if (i >> 33).is_multiple_of(2) {
+                        Side::Buy
+                    } else {
+                        Side::Sell
+                    },
+                    kind: OrderKind::Limit,
+                    price: 9_995 + ((i >> 40) % 11) as i64,
+                    quantity: 1 + (i >> 50) % 5,
+                    time_in_force: TimeInForce::Ioc,
+                    post_only: false,
+                    client_order_id: None,
+                    account: format!("native-{c}"),
+                };
+                let t = Instant::now();
+                if market.submit(&order).await.is_ok() {
+                    latencies.push(t.elapsed());
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    summarise(all, started.elapsed())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
@@ -240,7 +295,10 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.clients {
         keys.push(host.api_key(&format!("load-{i}"), &["trader"]).await);
     }
-    let probe_key = host.api_key("probe", &["trader"]).await;
+    let probe_key = (
+        host.api_key("probe-maker", &["trader"]).await,
+        host.api_key("probe-taker", &["trader"]).await,
+    );
     println!(
         "order-load: {} clients, {} s per run, {} runs; journal in Postgres; host and clients in one process",
         args.clients, args.seconds, args.runs
@@ -266,6 +324,18 @@ async fn main() -> anyhow::Result<()> {
         );
         durable.push((orders, ws));
         reads.push(read);
+    }
+    let mut natives = Vec::new();
+    for run in 1..=args.runs {
+        let n = native(&host, args.clients * 4, args.seconds.min(5)).await;
+        println!(
+            "run {run}: native market.submit (journal + core, no HTTP, no component), {} tasks: {:>8.0} durable orders/s  p50 {:>6.0} µs  p99 {:>6.0} µs",
+            args.clients * 4,
+            n.per_second,
+            n.p50_us,
+            n.p99_us
+        );
+        natives.push(n.per_second);
     }
     let stats = host.get("/api/engine/stats", None).await.1;
     let batches: u64 = stats["shards"].as_array().map_or(0, |s| {
@@ -298,6 +368,10 @@ async fn main() -> anyhow::Result<()> {
                 .collect()
         ),
         median(reads.iter().map(|r| r.per_second).collect()),
+    );
+    println!(
+        "native market.submit median: {:.0} durable orders/s",
+        median(natives)
     );
     println!(
         "journal: {commands} commands in {batches} commits ({:.1} commands per commit)",

@@ -464,7 +464,7 @@ impl Market {
                 all.extend(orders);
             }
         }
-        all.sort_unstable_by(|a, b| b.order_id.cmp(&a.order_id));
+        all.sort_unstable_by_key(|o| std::cmp::Reverse(o.order_id));
         all.truncate(limit);
         all.into_iter().map(info).collect()
     }
@@ -620,11 +620,12 @@ impl Shard {
             .collect();
         let durable = commands.is_empty() || self.make_durable(at_ms, commands).await;
         self.venue.set_time(at_ms);
+        let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
             match job {
                 Job::Read(f) => f(self),
                 Job::Commands(commands, reply) if durable => {
-                    let answers = commands
+                    let answers: Vec<Outcome> = commands
                         .iter()
                         .map(|c| {
                             let r = c.apply(&mut self.venue);
@@ -632,14 +633,19 @@ impl Shard {
                             Outcome::Done(r)
                         })
                         .collect();
-                    let _ = reply.send(answers);
+                    replies.push((reply, answers));
                 }
                 Job::Commands(commands, reply) => {
                     let _ = reply.send(commands.iter().map(|_| Outcome::Unavailable).collect());
                 }
             }
         }
+        // Published before anyone is answered: a client that gets its fill over HTTP finds
+        // the same fill already on its WebSocket rooms.
         self.publisher.flush();
+        for (reply, answers) in replies {
+            let _ = reply.send(answers);
+        }
         self.maybe_snapshot(at_ms).await;
     }
 

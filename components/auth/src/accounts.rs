@@ -1,0 +1,244 @@
+//! Users (argon2id password hashes and roles) and refresh tokens in the component's SQL
+//! database. Refresh tokens rotate: each use returns a new one and marks the old one used; a
+//! used one presented again means it was copied, so its whole family (every token descended
+//! from the same login) is revoked.
+
+use bourse_guest::fermyon::spin::sqlite::{Connection, Value};
+use sha2::{Digest, Sha256};
+
+const SCHEMA: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        created_ms BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        family TEXT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        revoked INTEGER NOT NULL DEFAULT 0
+    )",
+];
+
+/// How long a refresh token lives.
+pub const REFRESH_TTL_MS: u64 = 30 * 24 * 3600 * 1000;
+/// Refresh tokens start with this.
+const REFRESH_PREFIX: &str = "br_";
+
+/// A store failure (the detail is logged, not shown).
+pub struct Unavailable(pub String);
+
+fn sql<E: std::fmt::Debug>(e: E) -> Unavailable {
+    Unavailable(format!("sql: {e:?}"))
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn connect() -> Result<Connection, Unavailable> {
+    let conn = Connection::open("default").map_err(sql)?;
+    for statement in SCHEMA {
+        conn.execute(statement, &[]).map_err(sql)?;
+    }
+    Ok(conn)
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::Text(t)) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+fn integer(v: Option<&Value>) -> Option<i64> {
+    match v {
+        Some(Value::Integer(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+/// Splits a stored role list.
+pub fn roles_of(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|r| !r.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A stored user.
+pub struct User {
+    pub username: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+}
+
+/// Creates a user; `Ok(false)` if the name is taken.
+pub fn create_user(
+    username: &str,
+    password_hash: &str,
+    roles: &[String],
+) -> Result<bool, Unavailable> {
+    let conn = connect()?;
+    if find_user(username)?.is_some() {
+        return Ok(false);
+    }
+    conn.execute(
+        "INSERT INTO users (username, password_hash, roles, created_ms) VALUES (?, ?, ?, ?)",
+        &[
+            Value::Text(username.to_string()),
+            Value::Text(password_hash.to_string()),
+            Value::Text(roles.join(",")),
+            Value::Integer(now_ms() as i64),
+        ],
+    )
+    // Two registrations racing for one name: the primary key lets one win.
+    .map(|_| true)
+    .or_else(|_| find_user(username).map(|u| u.is_none()))
+}
+
+/// The user called `username`.
+pub fn find_user(username: &str) -> Result<Option<User>, Unavailable> {
+    let rows = connect()?
+        .execute(
+            "SELECT username, password_hash, roles FROM users WHERE username = ?",
+            &[Value::Text(username.to_string())],
+        )
+        .map_err(sql)?;
+    Ok(rows.rows.first().and_then(|row| {
+        Some(User {
+            username: text(row.values.first())?,
+            password_hash: text(row.values.get(1))?,
+            roles: roles_of(&text(row.values.get(2))?),
+        })
+    }))
+}
+
+/// Replaces `username`'s roles; `Ok(false)` if there is no such user.
+pub fn set_roles(username: &str, roles: &[String]) -> Result<bool, Unavailable> {
+    if find_user(username)?.is_none() {
+        return Ok(false);
+    }
+    connect()?
+        .execute(
+            "UPDATE users SET roles = ? WHERE username = ?",
+            &[
+                Value::Text(roles.join(",")),
+                Value::Text(username.to_string()),
+            ],
+        )
+        .map_err(sql)?;
+    Ok(true)
+}
+
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> Result<String, Unavailable> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| Unavailable(format!("random: {e}")))?;
+    Ok(hex::encode(buf))
+}
+
+/// Issues a refresh token for `username` in `family` (a new family for a fresh login).
+pub fn issue_refresh(username: &str, family: Option<&str>) -> Result<String, Unavailable> {
+    let token = format!("{REFRESH_PREFIX}{}", random_hex(32)?);
+    let family = match family {
+        Some(f) => f.to_string(),
+        None => random_hex(16)?,
+    };
+    connect()?
+        .execute(
+            "INSERT INTO refresh_tokens (token_hash, username, family, expires_ms) VALUES (?, ?, ?, ?)",
+            &[
+                Value::Text(digest(&token)),
+                Value::Text(username.to_string()),
+                Value::Text(family),
+                Value::Integer((now_ms() + REFRESH_TTL_MS) as i64),
+            ],
+        )
+        .map_err(sql)?;
+    Ok(token)
+}
+
+/// What presenting a refresh token found.
+pub enum Refresh {
+    /// Valid and now used: the user and the family to continue.
+    Valid { username: String, family: String },
+    /// Unknown, expired or revoked.
+    Invalid,
+    /// Already used: the family has been revoked.
+    Reused,
+}
+
+/// Consumes `token`.
+pub fn use_refresh(token: &str) -> Result<Refresh, Unavailable> {
+    if !token.starts_with(REFRESH_PREFIX) {
+        return Ok(Refresh::Invalid);
+    }
+    let conn = connect()?;
+    let hash = digest(token);
+    let rows = conn
+        .execute(
+            "SELECT username, family, expires_ms, used, revoked FROM refresh_tokens WHERE token_hash = ?",
+            &[Value::Text(hash.clone())],
+        )
+        .map_err(sql)?;
+    let Some(row) = rows.rows.first() else {
+        return Ok(Refresh::Invalid);
+    };
+    let (Some(username), Some(family), Some(expires), Some(used), Some(revoked)) = (
+        text(row.values.first()),
+        text(row.values.get(1)),
+        integer(row.values.get(2)),
+        integer(row.values.get(3)),
+        integer(row.values.get(4)),
+    ) else {
+        return Err(Unavailable(
+            "refresh_tokens row has unexpected types".into(),
+        ));
+    };
+    if revoked != 0 || expires <= now_ms() as i64 {
+        return Ok(Refresh::Invalid);
+    }
+    if used != 0 {
+        revoke_family(&family)?;
+        return Ok(Refresh::Reused);
+    }
+    conn.execute(
+        "UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?",
+        &[Value::Text(hash)],
+    )
+    .map_err(sql)?;
+    Ok(Refresh::Valid { username, family })
+}
+
+/// Revokes the family `token` belongs to (logout); false if the token is unknown.
+pub fn logout(token: &str) -> Result<bool, Unavailable> {
+    let rows = connect()?
+        .execute(
+            "SELECT family FROM refresh_tokens WHERE token_hash = ?",
+            &[Value::Text(digest(token))],
+        )
+        .map_err(sql)?;
+    match rows.rows.first().and_then(|r| text(r.values.first())) {
+        Some(family) => revoke_family(&family).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+fn revoke_family(family: &str) -> Result<(), Unavailable> {
+    connect()?
+        .execute(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE family = ?",
+            &[Value::Text(family.to_string())],
+        )
+        .map_err(sql)?;
+    Ok(())
+}
