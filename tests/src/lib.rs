@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bourse::config::Config;
-use bourse::manifest::Manifest;
+use bourse::manifest::{Manifest, Route, RouteTable};
 use bourse::runtime::Runtime;
 use bourse::server::Host;
 
@@ -81,9 +81,27 @@ pub fn app_manifest() -> Manifest {
     Manifest::parse(&workspace().join("spin.toml"), &app_text()).expect("spin.toml is valid")
 }
 
-/// The application manifest plus `extra` manifest text (more triggers and components).
+/// The application manifest plus `extra` manifest text (more triggers and components); the
+/// extra routes are public, like a fixture served without credentials.
 pub fn app_manifest_with(extra: &str) -> Manifest {
-    manifest_from(&format!("{}\n{extra}", app_text()))
+    let base: Vec<String> = app_manifest()
+        .routes
+        .iter()
+        .map(|r| r.pattern.clone())
+        .collect();
+    let mut manifest = manifest_from(&format!("{}\n{extra}", app_text()));
+    if let Some(public) = &manifest.public {
+        let mut routes: Vec<Route> = public.iter().cloned().collect();
+        routes.extend(
+            manifest
+                .routes
+                .iter()
+                .filter(|r| !base.contains(&r.pattern))
+                .cloned(),
+        );
+        manifest.public = Some(RouteTable::new(routes));
+    }
+    manifest
 }
 
 /// A manifest from `text`, with paths resolved against the workspace root.

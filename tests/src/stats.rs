@@ -1,4 +1,4 @@
-//! Latency summaries shared by the benchmark programs.
+//! Latency summaries and flag parsing shared by the benchmark programs.
 
 use std::time::Duration;
 
@@ -33,4 +33,16 @@ pub fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Sample {
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The number after `name` on the command line, or `default` when the flag is absent.
+pub fn flag(name: &str, default: usize) -> anyhow::Result<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("{name} needs a number")),
+    }
 }

@@ -25,7 +25,7 @@ async fn platform_routes(h: &TestHost, backend: Backend) {
     assert_eq!(health["checks"]["kv"]["backend"], kv);
     assert!(health["checks"]["kv"]["latency_ms"].is_number());
 
-    let (status, components) = h.get("/api/components", None).await;
+    let (status, components) = h.get("/api/components", Some(ADMIN_TOKEN)).await;
     assert_eq!(status, 200);
     let names: Vec<&str> = components
         .as_array()
@@ -418,7 +418,9 @@ async fn signal_routes(h: &TestHost) {
 
 async fn simulation_routes(h: &TestHost) {
     let body = r#"{"symbols":["AAPL","SPY"],"mid":10000,"seed":42,"count":50,"market_percent":20}"#;
-    let (status, first) = h.post("/api/simulations/preview", None, body).await;
+    let (status, first) = h
+        .post("/api/simulations/preview", Some(ADMIN_TOKEN), body)
+        .await;
     assert_eq!(status, 200, "{first}");
     let orders = first["orders"].as_array().expect("orders");
     assert_eq!(orders.len(), 50);
@@ -428,10 +430,16 @@ async fn simulation_routes(h: &TestHost) {
             .as_u64()
             .is_some_and(|q| (1..=100).contains(&q))
     }));
-    let (_, second) = h.post("/api/simulations/preview", None, body).await;
+    let (_, second) = h
+        .post("/api/simulations/preview", Some(ADMIN_TOKEN), body)
+        .await;
     assert_eq!(first, second, "the same seed gives the same flow");
     let (_, other) = h
-        .post("/api/simulations/preview", None, &body.replace("42", "43"))
+        .post(
+            "/api/simulations/preview",
+            Some(ADMIN_TOKEN),
+            &body.replace("42", "43"),
+        )
         .await;
     assert_ne!(first, other, "another seed gives another flow");
 
@@ -474,7 +482,9 @@ async fn simulation_routes(h: &TestHost) {
         ),
     ];
     for (what, body, want_status, want_code) in cases {
-        let (status, json) = h.post("/api/simulations/preview", None, body).await;
+        let (status, json) = h
+            .post("/api/simulations/preview", Some(ADMIN_TOKEN), body)
+            .await;
         assert_eq!(
             (status, code(&json)),
             (*want_status, *want_code),
@@ -508,7 +518,7 @@ async fn every_backend_lists_the_same_components() {
     let mut seen = Vec::new();
     for backend in Backend::ALL {
         let h = host(backend).await;
-        let (_, components) = h.get("/api/components", None).await;
+        let (_, components) = h.get("/api/components", Some(ADMIN_TOKEN)).await;
         seen.push(components);
         h.stop().await;
     }

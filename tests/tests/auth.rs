@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bourse_tests::{ADMIN_TOKEN, Backend, JWT_SECRET, TestHost, app_manifest};
+use bourse_tests::{ADMIN_TOKEN, Backend, JWT_SECRET, TestHost, app_manifest, unique};
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -43,13 +43,15 @@ async fn register_and_login(host: &TestHost, name: &str) -> Value {
 #[tokio::test]
 async fn accounts_sign_in_refresh_rotates_and_reuse_revokes_the_family() {
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
-    let session = register_and_login(&host, "alice").await;
+    // Sign-in failures are counted in Redis, which outlives each test's database.
+    let alice = unique("alice-");
+    let session = register_and_login(&host, &alice).await;
     let access = session["access_token"].as_str().expect("access token");
     let (status, me) = host.get("/api/auth/me", Some(access)).await;
-    assert_eq!((status, &me["id"]), (200, &json!("alice")), "{me}");
+    assert_eq!((status, &me["id"]), (200, &json!(alice)), "{me}");
     assert_eq!(me["roles"], json!(["trader"]));
 
-    let again = json!({"username": "alice", "password": "another long password"}).to_string();
+    let again = json!({"username": alice, "password": "another long password"}).to_string();
     let (status, taken) = host.post("/api/auth/register", None, &again).await;
     assert_eq!(
         (status, &taken["error"]["code"]),
@@ -59,8 +61,8 @@ async fn accounts_sign_in_refresh_rotates_and_reuse_revokes_the_family() {
     assert_eq!(host.post("/api/auth/register", None, &short).await.0, 400);
 
     // Wrong password and unknown user get the same answer.
-    let wrong = json!({"username": "alice", "password": "not the password"}).to_string();
-    let nobody = json!({"username": "nobody", "password": "not the password"}).to_string();
+    let wrong = json!({"username": alice, "password": "not the password"}).to_string();
+    let nobody = json!({"username": unique("nobody-"), "password": "not the password"}).to_string();
     let (s1, b1) = host.post("/api/auth/login", None, &wrong).await;
     let (s2, b2) = host.post("/api/auth/login", None, &nobody).await;
     assert_eq!((s1, s2), (401, 401));
@@ -305,12 +307,13 @@ async fn rate_limits_answer_429_with_retry_after_and_logins_are_throttled() {
     let body: Value = r.json().await.expect("JSON");
     assert_eq!(body["error"]["code"], "rate_limited");
 
-    register_and_login(&host, "hank").await;
-    let wrong = json!({"username": "hank", "password": "wrong password!!"}).to_string();
+    let hank = unique("hank-");
+    register_and_login(&host, &hank).await;
+    let wrong = json!({"username": hank, "password": "wrong password!!"}).to_string();
     for _ in 0..5 {
         assert_eq!(host.post("/api/auth/login", None, &wrong).await.0, 401);
     }
-    let right = json!({"username": "hank", "password": "correct horse battery"}).to_string();
+    let right = json!({"username": hank, "password": "correct horse battery"}).to_string();
     let response = host
         .client
         .post(format!("{}/api/auth/login", host.url))

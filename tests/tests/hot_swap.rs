@@ -412,7 +412,7 @@ async fn per_component_limits_apply_to_that_component_only() {
         (500, Some("component_failed")),
         "{json}"
     );
-    let (_, components) = h.get("/api/components", None).await;
+    let (_, components) = h.get("/api/components", Some(ADMIN_TOKEN)).await;
     let faulty = components
         .as_array()
         .and_then(|a| a.iter().find(|c| c["name"] == "faulty"))

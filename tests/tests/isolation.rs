@@ -3,7 +3,8 @@
 //! component's keys and tables are its own.
 
 use bourse_tests::{
-    Backend, TestHost, app_manifest, app_manifest_with, app_text, manifest_from, redis_url, unique,
+    ADMIN_TOKEN, Backend, TestHost, app_manifest, app_manifest_with, app_text, manifest_from,
+    redis_url, unique,
 };
 
 /// The application plus the faulty fixture and a component whose file does not exist.
@@ -73,7 +74,7 @@ async fn failing_components_are_isolated() {
     assert_eq!(status, 200);
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["components"]["failed"], serde_json::json!(["ghost"]));
-    let (_, components) = h.get("/api/components", None).await;
+    let (_, components) = h.get("/api/components", Some(ADMIN_TOKEN)).await;
     let ghost = components
         .as_array()
         .and_then(|a| a.iter().find(|c| c["name"] == "ghost"))
@@ -94,7 +95,7 @@ async fn a_component_that_breaks_its_contract_is_refused_at_load() {
         "target/wasm32-wasip2/release/broken_auth.wasm",
     );
     let h = TestHost::start(manifest_from(&text), Backend::Embedded, 5_000).await;
-    let (_, components) = h.get("/api/components", None).await;
+    let (_, components) = h.get("/api/components", Some(ADMIN_TOKEN)).await;
     let auth = components
         .as_array()
         .and_then(|a| a.iter().find(|c| c["name"] == "auth"))

@@ -155,7 +155,7 @@ async fn a_role_runs_only_its_components() {
         Role::Simulation,
     )
     .await;
-    let (status, components) = h.get("/api/components", None).await;
+    let (status, components) = h.get("/api/components", Some(ADMIN_TOKEN)).await;
     assert_eq!(status, 200);
     let names: Vec<&str> = components
         .as_array()
@@ -178,7 +178,7 @@ async fn a_role_runs_only_its_components() {
     let (status, _) = h
         .post(
             "/api/simulations/preview",
-            None,
+            Some(ADMIN_TOKEN),
             r#"{"symbols":["AAPL"],"mid":10000,"seed":1,"count":2}"#,
         )
         .await;
@@ -212,7 +212,7 @@ async fn above_the_memory_bound_new_simulation_work_is_refused() {
     let (status, json) = h
         .post(
             "/api/simulations/preview",
-            None,
+            Some(ADMIN_TOKEN),
             r#"{"symbols":["AAPL"],"mid":10000,"seed":1,"count":2}"#,
         )
         .await;

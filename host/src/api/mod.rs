@@ -43,7 +43,7 @@ pub struct ApiConfig {
     pub trust_forwarded: bool,
 }
 
-pub use access::{RateLimits, limit as rate_limit};
+pub use access::{AuthCache, RateLimits, limit as rate_limit};
 
 /// State shared by handlers.
 pub struct AppState {

@@ -8,7 +8,7 @@
 //! Rows: a typed export call (instantiate + call) on the signals component; an order placed
 //! through the order-handler component (instantiate + validation + `market.submit` import)
 //! against the same submit done natively; and HTTP requests per second through a component
-//! route against a native route (`/api/components`, no component, no I/O) on the same
+//! route against a native route (`/api/components` with `ADMIN_TOKEN`, no component, no I/O) on the same
 //! server, with the client in the same process. Figures are medians over `--runs`.
 
 use std::time::Instant;
@@ -78,11 +78,17 @@ async fn http_load(h: &TestHost, path: &str, requests: usize, clients: usize) ->
         let client = h.client.clone();
         let url = format!("{}{path}", h.url);
         let n = requests / clients;
+        // The native peer is an operator route: it checks ADMIN_TOKEN in the host.
+        let operator = path == "/api/components";
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(n);
             for _ in 0..n {
                 let t = Instant::now();
-                let ok = match client.get(&url).send().await {
+                let mut request = client.get(&url);
+                if operator {
+                    request = request.bearer_auth(bourse_tests::ADMIN_TOKEN);
+                }
+                let ok = match request.send().await {
                     Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };

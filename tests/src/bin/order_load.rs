@@ -76,7 +76,11 @@ async fn trader(
                 .await
                 .is_ok_and(|r| r.status().is_success() || r.status() == 404)
         } else {
-            let side = if (i >> 33).is_multiple_of(2) { "buy" } else { "sell" };
+            let side = if (i >> 33).is_multiple_of(2) {
+                "buy"
+            } else {
+                "sell"
+            };
             // Prices 99.95-100.05 around a mid of 100: about half the orders cross.
             let price = format!("{:.2}", 99.95 + ((i >> 40) % 11) as f64 / 100.0);
             let symbol = ["AAPL", "MSFT", "SPY"][((i >> 20) % 3) as usize];
