@@ -92,10 +92,15 @@ impl Limits {
                 ));
             }
         }
-        if self.max_notional.is_none() && self.price_band_percent.is_none() {
-            return Ok(());
-        }
-        let quote = market::get_quote(&spec.symbol).ok();
+        // A quote is a trip to the matching shard: fetched only when a rule needs it (the band
+        // for a limit order, the notional of a market order).
+        let needs_quote = (self.price_band_percent.is_some() && order.price.is_some())
+            || (self.max_notional.is_some() && order.price.is_none());
+        let quote = if needs_quote {
+            market::get_quote(&spec.symbol).ok()
+        } else {
+            None
+        };
         let last = quote.as_ref().and_then(|q| q.last_price);
         if let (Some(band), Some(price), Some(last)) = (&self.price_band_percent, order.price, last)
         {
