@@ -10,6 +10,7 @@ pub mod config;
 pub mod manifest;
 pub mod runtime;
 pub mod server;
+pub mod simulation;
 pub mod store;
 pub mod telemetry;
 

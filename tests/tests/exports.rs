@@ -5,7 +5,7 @@ use bourse::bindings::bourse::platform::types::{
     OrderKind, OrderStatus, Principal, Side, TimeInForce,
 };
 use bourse::bindings::exports::bourse::platform::authenticator::AuthError;
-use bourse::bindings::exports::bourse::platform::generator::Scenario;
+use bourse::bindings::exports::bourse::platform::generator::{AgentMix, Scenario};
 use bourse::bindings::exports::bourse::platform::indicator::{RatioInput, Regime, SignalError};
 use bourse::bindings::exports::bourse::platform::order_handling::{NewOrder, OrderError};
 use bourse::runtime::CallError;
@@ -238,6 +238,12 @@ async fn typed_exports_through_the_host() {
         market_percent: 0,
         accounts: 3,
         seed: 9,
+        volatility_bp: 0,
+        agents: AgentMix {
+            noise: 100,
+            market_maker: 0,
+            momentum: 0,
+        },
     };
     let mut sim = rt
         .start_simulation("simulation", &scenario)

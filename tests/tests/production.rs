@@ -234,6 +234,12 @@ async fn above_the_memory_bound_new_simulation_work_is_refused() {
         market_percent: 0,
         accounts: 1,
         seed: 1,
+        volatility_bp: 0,
+        agents: bourse::bindings::exports::bourse::platform::generator::AgentMix {
+            noise: 100,
+            market_maker: 0,
+            momentum: 0,
+        },
     };
     assert!(matches!(
         h.runtime.start_simulation("simulation", &scenario).await,

@@ -15,7 +15,7 @@ bourse_guest::bindings!(
     "bourse:platform/types@0.1.0": bourse_guest::bourse::platform::types,
 );
 
-use exports::bourse::platform::generator::{self, Scenario};
+use exports::bourse::platform::generator::{self, AgentMix, Scenario};
 
 /// Largest preview, so one request cannot ask for unbounded work.
 const MAX_PREVIEW: u32 = 10_000;
@@ -64,7 +64,40 @@ struct PreviewJson {
     #[serde(default = "default_accounts")]
     accounts: u32,
     seed: u64,
+    #[serde(default)]
+    volatility_bp: u32,
+    #[serde(default)]
+    agents: Option<AgentsJson>,
     count: u32,
+}
+
+/// Shares of the flow by agent kind, in percent (default: all noise traders).
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsJson {
+    #[serde(default)]
+    noise: u8,
+    #[serde(default)]
+    market_maker: u8,
+    #[serde(default)]
+    momentum: u8,
+}
+
+impl From<Option<AgentsJson>> for AgentMix {
+    fn from(a: Option<AgentsJson>) -> AgentMix {
+        match a {
+            Some(a) => AgentMix {
+                noise: a.noise,
+                market_maker: a.market_maker,
+                momentum: a.momentum,
+            },
+            None => AgentMix {
+                noise: 100,
+                market_maker: 0,
+                momentum: 0,
+            },
+        }
+    }
 }
 
 fn default_spread() -> u32 {
@@ -141,6 +174,8 @@ fn preview(request: &Request) -> Response {
         market_percent: body.market_percent,
         accounts: body.accounts,
         seed: body.seed,
+        volatility_bp: body.volatility_bp,
+        agents: body.agents.into(),
     };
     let mut flow = match flow::Flow::new(scenario) {
         Ok(flow) => flow,

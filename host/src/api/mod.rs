@@ -6,6 +6,7 @@ mod admin;
 mod dispatch;
 pub mod error;
 mod hardening;
+mod simulations;
 mod ws;
 
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// Verified credentials, briefly.
     pub auth_cache: Arc<access::AuthCache>,
+    /// Simulation runs.
+    pub simulations: crate::simulation::Simulations,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -82,6 +85,7 @@ pub fn router(
         config: config.clone(),
         closing,
         auth_cache,
+        simulations: crate::simulation::Simulations::default(),
     });
     let platform = Router::new()
         .route("/health", get(health))
@@ -90,7 +94,8 @@ pub fn router(
         .route("/api/components", get(components))
         .route("/api/engine/stats", get(engine_stats))
         .route("/ws", get(ws::upgrade))
-        .merge(admin::routes());
+        .merge(admin::routes())
+        .merge(simulations::routes());
     let application = Router::new().fallback(dispatch::dispatch).layer(
         tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
     );

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{LoadedComponent, Runtime};
 use crate::bindings::bourse::platform::types::Principal;
 use crate::bindings::exports::bourse::platform::authenticator::AuthError;
-use crate::bindings::exports::bourse::platform::generator::Scenario;
+use crate::bindings::exports::bourse::platform::generator::{AgentMix, Scenario};
 use crate::bindings::exports::bourse::platform::indicator::{RatioInput, Regime};
 use crate::bindings::exports::bourse::platform::order_handling::{NewOrder, OrderError};
 
@@ -93,6 +93,12 @@ impl Runtime {
                 market_percent: 10,
                 accounts: 2,
                 seed: 1,
+                volatility_bp: 0,
+                agents: AgentMix {
+                    noise: 100,
+                    market_maker: 0,
+                    momentum: 0,
+                },
             };
             let shared = Arc::new(candidate_clone(candidate));
             let mut sim = match Runtime::start_simulation_with(shared, &scenario)

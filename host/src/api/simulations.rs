@@ -1,0 +1,194 @@
+//! `/api/simulations`: start, watch, stop and read simulation runs. `POST
+//! /api/simulations/preview` stays with the simulation component's own routes.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::bindings::bourse::platform::types::Principal;
+use crate::simulation::{Run, RunRequest, StartFailure};
+
+/// The component that generates the flow.
+const COMPONENT: &str = "simulation";
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/simulations", post(start))
+        .route(
+            "/api/simulations/{id}",
+            get(status).delete(stop).fallback(super::dispatch::dispatch),
+        )
+        .route("/api/simulations/{id}/bars", get(bars))
+        .route("/api/simulations/{id}/trades", get(trades))
+}
+
+async fn caller(
+    app: &AppState,
+    headers: &HeaderMap,
+    request_id: &str,
+) -> Result<Principal, Box<Response>> {
+    match super::dispatch::authenticate(app, headers, request_id).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(Box::new(
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "simulations need credentials: Authorization: Bearer <access token or API key>",
+                request_id,
+            )
+            .into_response(),
+        )),
+        Err(response) => Err(response),
+    }
+}
+
+/// The run `id`, if the caller may see it (its owner, or ops/admin).
+async fn visible(
+    app: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    request_id: &str,
+) -> Result<Arc<Run>, Box<Response>> {
+    let who = caller(app, headers, request_id).await?;
+    let admin = who.roles.iter().any(|r| r == "ops" || r == "admin");
+    match app.simulations.get(id) {
+        Some(run) if admin || run.owner == who.id => Ok(run),
+        _ => Err(Box::new(
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_simulation",
+                format!("no simulation {id} of yours"),
+                request_id,
+            )
+            .into_response(),
+        )),
+    }
+}
+
+async fn start(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let request_id = super::request_id();
+    let who = match caller(&app, &headers, &request_id).await {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let request: RunRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("simulation request: {e}"),
+                &request_id,
+            )
+            .into_response();
+        }
+    };
+    match app
+        .simulations
+        .start(app.runtime.clone(), COMPONENT, &who.id, request)
+        .await
+    {
+        Ok(run) => (StatusCode::ACCEPTED, Json(run.view())).into_response(),
+        Err(StartFailure::Invalid(message)) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scenario",
+            message,
+            &request_id,
+        )
+        .into_response(),
+        Err(StartFailure::Call(e)) => ApiError::from_call(&e, &request_id).into_response(),
+    }
+}
+
+async fn status(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = super::request_id();
+    let run = match visible(&app, &headers, &id, &request_id).await {
+        Ok(run) => run,
+        Err(r) => return *r,
+    };
+    Json(run.view()).into_response()
+}
+
+async fn stop(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = super::request_id();
+    let run = match visible(&app, &headers, &id, &request_id).await {
+        Ok(run) => run,
+        Err(r) => return *r,
+    };
+    run.stop();
+    (StatusCode::ACCEPTED, Json(run.view())).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct BarsQuery {
+    symbol: Option<String>,
+}
+
+async fn bars(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<BarsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = super::request_id();
+    let run = match visible(&app, &headers, &id, &request_id).await {
+        Ok(run) => run,
+        Err(r) => return *r,
+    };
+    let symbol = q
+        .symbol
+        .or_else(|| run.request.scenario.symbols.first().cloned())
+        .unwrap_or_default();
+    match run.bars(&symbol) {
+        Some((width, bars)) => Json(serde_json::json!({
+            "symbol": symbol, "orders_per_bar": width, "prices": "ticks", "bars": bars,
+        }))
+        .into_response(),
+        None if run.request.scenario.symbols.contains(&symbol) => Json(serde_json::json!({
+            "symbol": symbol, "bars": [],
+        }))
+        .into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_symbol",
+            format!("symbol {symbol:?} is not in this simulation"),
+            &request_id,
+        )
+        .into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TradesQuery {
+    limit: Option<usize>,
+}
+
+async fn trades(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<TradesQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = super::request_id();
+    let run = match visible(&app, &headers, &id, &request_id).await {
+        Ok(run) => run,
+        Err(r) => return *r,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Json(serde_json::json!({"trades": run.trades(limit)})).into_response()
+}

@@ -1,0 +1,618 @@
+//! Simulations: seeded order flow from a `simulation` component, driven in a tight loop into
+//! a sandbox matching venue with its own books (never the live market), with progress
+//! published on the `simulations:<id>` room and the results — summary, trades and OHLC bars —
+//! kept for querying.
+//!
+//! A run is bounded twice: by the sandbox's open-order budget (its books are the run's
+//! memory) and by the host's resident-memory bound; crossing either stops the run with a
+//! status saying which, and the host goes on serving.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bourse_matching::EngineConfig;
+use bourse_matching::venue::{self, Venue};
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::bourse::platform::types::{OrderKind, OrderRequest, Side, TimeInForce};
+use crate::bindings::exports::bourse::platform::generator::{AgentMix, Scenario};
+use crate::runtime::Runtime;
+
+/// Runs remembered; the oldest finished one is forgotten beyond this.
+const KEEP_RUNS: usize = 100;
+/// Trades kept per run.
+const KEEP_TRADES: usize = 1000;
+/// Bars kept per symbol; beyond this neighbouring bars are merged.
+const MAX_BARS: usize = 500;
+/// Largest run, in orders.
+const MAX_ORDERS: u64 = 1_000_000_000;
+/// Longest run.
+const MAX_DURATION_MS: u64 = 3_600_000;
+/// Default open-order budget of a sandbox.
+const DEFAULT_MAX_OPEN: usize = 200_000;
+
+fn default_batch() -> u32 {
+    1024
+}
+fn default_spread() -> u32 {
+    50
+}
+fn default_max_quantity() -> u64 {
+    100
+}
+fn default_accounts() -> u32 {
+    10
+}
+
+/// `POST /api/simulations`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// What to simulate.
+    pub scenario: ScenarioJson,
+    /// Orders per second to generate; as fast as possible when absent.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Stop after this many orders (one of `orders` and `duration_ms` is required).
+    #[serde(default)]
+    pub orders: Option<u64>,
+    /// Stop after this long.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// Orders per `next-batch` call.
+    #[serde(default = "default_batch")]
+    pub batch: u32,
+    /// Open orders the sandbox may hold (its memory budget).
+    #[serde(default)]
+    pub max_open_orders: Option<usize>,
+}
+
+/// A scenario as clients write it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioJson {
+    pub symbols: Vec<String>,
+    /// Starting mid, in ticks of 0.01.
+    pub mid: i64,
+    #[serde(default = "default_spread")]
+    pub spread: u32,
+    #[serde(default = "default_max_quantity")]
+    pub max_quantity: u64,
+    #[serde(default)]
+    pub market_percent: u8,
+    #[serde(default = "default_accounts")]
+    pub accounts: u32,
+    pub seed: u64,
+    #[serde(default)]
+    pub volatility_bp: u32,
+    #[serde(default)]
+    pub agents: Option<AgentsJson>,
+}
+
+/// Shares of the flow by agent kind, in percent.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsJson {
+    #[serde(default)]
+    pub noise: u8,
+    #[serde(default)]
+    pub market_maker: u8,
+    #[serde(default)]
+    pub momentum: u8,
+}
+
+impl ScenarioJson {
+    /// The generator's scenario.
+    pub fn to_wit(&self) -> Scenario {
+        let agents = self.agents.map_or(
+            AgentMix {
+                noise: 100,
+                market_maker: 0,
+                momentum: 0,
+            },
+            |a| AgentMix {
+                noise: a.noise,
+                market_maker: a.market_maker,
+                momentum: a.momentum,
+            },
+        );
+        Scenario {
+            symbols: self.symbols.clone(),
+            mid: self.mid,
+            spread: self.spread,
+            max_quantity: self.max_quantity,
+            market_percent: self.market_percent,
+            accounts: self.accounts,
+            seed: self.seed,
+            volatility_bp: self.volatility_bp,
+            agents,
+        }
+    }
+}
+
+/// Why a run request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A field is out of range; the message names it.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl RunRequest {
+    /// Checks the limits the host owns (the component checks the scenario itself).
+    pub fn validate(&self) -> Result<(), RunError> {
+        let bad = |m: String| Err(RunError::Invalid(m));
+        match (self.orders, self.duration_ms) {
+            (None, None) => return bad("give `orders` or `duration_ms` (or both)".into()),
+            (Some(0), _) | (Some(MAX_ORDERS..), _) => {
+                return bad(format!("orders must be from 1 to {MAX_ORDERS}"));
+            }
+            (_, Some(0)) | (_, Some(MAX_DURATION_MS..)) => {
+                return bad(format!("duration_ms must be from 1 to {MAX_DURATION_MS}"));
+            }
+            _ => {}
+        }
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return bad(format!(
+                "rate {rate} must be a positive number of orders per second"
+            ));
+        }
+        if !(1..=65_536).contains(&self.batch) {
+            return bad("batch must be from 1 to 65536".into());
+        }
+        if self.max_open_orders == Some(0) {
+            return bad("max_open_orders must be at least 1".into());
+        }
+        if self.scenario.symbols.is_empty() || self.scenario.symbols.len() > 1000 {
+            return bad("scenario.symbols must name 1 to 1000 symbols".into());
+        }
+        Ok(())
+    }
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Running,
+    Completed,
+    /// Stopped by a client.
+    Stopped,
+    /// Stopped at its memory budget or the host's memory bound.
+    StoppedMemoryBound,
+    Failed,
+}
+
+/// Live figures of a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Progress {
+    pub generated: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub trades: u64,
+    pub volume: u64,
+    pub open_orders: usize,
+    pub elapsed_ms: u64,
+    pub orders_per_second: f64,
+    /// Share done, when the run is bounded by orders or time.
+    pub done: f64,
+    pub resident_mb: u64,
+}
+
+/// One OHLC bar of one symbol: `orders` generated orders wide.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bar {
+    /// Index of the first generated order the bar covers.
+    pub start: u64,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    pub close: i64,
+    pub volume: u64,
+    pub trades: u64,
+}
+
+/// What a finished run leaves.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// The sandbox's state hash per its books: equal for equal scenarios and seeds.
+    pub book_hash: String,
+    pub symbols: HashMap<String, SymbolSummary>,
+}
+
+/// Per-symbol results.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SymbolSummary {
+    pub trades: u64,
+    pub volume: u64,
+    /// Volume-weighted average price, ticks.
+    pub vwap: f64,
+    pub last: Option<i64>,
+    pub high: Option<i64>,
+    pub low: Option<i64>,
+}
+
+/// One simulation run.
+pub struct Run {
+    pub id: String,
+    pub request: RunRequest,
+    pub owner: String,
+    stop: AtomicBool,
+    state: Mutex<RunState>,
+}
+
+#[derive(Default)]
+struct RunState {
+    status: Option<Status>,
+    reason: Option<String>,
+    progress: Progress,
+    summary: Option<Summary>,
+    bars: HashMap<String, Vec<Bar>>,
+    bar_width: u64,
+    trades: VecDeque<serde_json::Value>,
+}
+
+impl Run {
+    fn state(&self) -> std::sync::MutexGuard<'_, RunState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Status, progress and (when finished) the summary, as JSON.
+    pub fn view(&self) -> serde_json::Value {
+        let s = self.state();
+        serde_json::json!({
+            "id": self.id,
+            "status": s.status.unwrap_or(Status::Running),
+            "reason": s.reason,
+            "ran_on": "local",
+            "scenario": self.request.scenario,
+            "progress": s.progress,
+            "summary": s.summary,
+        })
+    }
+
+    /// `symbol`'s bars.
+    pub fn bars(&self, symbol: &str) -> Option<(u64, Vec<Bar>)> {
+        let s = self.state();
+        s.bars.get(symbol).map(|b| (s.bar_width, b.clone()))
+    }
+
+    /// The latest trades, newest first.
+    pub fn trades(&self, limit: usize) -> Vec<serde_json::Value> {
+        self.state()
+            .trades
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// Asks the run to stop after its current batch.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    fn finished(&self) -> bool {
+        self.state().status.is_some_and(|s| s != Status::Running)
+    }
+}
+
+/// The runs of this host.
+#[derive(Default)]
+pub struct Simulations {
+    runs: Mutex<VecDeque<Arc<Run>>>,
+}
+
+impl Simulations {
+    fn runs(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Run>>> {
+        self.runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The run `id`.
+    pub fn get(&self, id: &str) -> Option<Arc<Run>> {
+        self.runs().iter().find(|r| r.id == id).cloned()
+    }
+
+    /// Starts `request` for `owner` on `runtime`'s simulation component `component`.
+    pub async fn start(
+        &self,
+        runtime: Arc<Runtime>,
+        component: &str,
+        owner: &str,
+        request: RunRequest,
+    ) -> Result<Arc<Run>, StartFailure> {
+        request
+            .validate()
+            .map_err(|e| StartFailure::Invalid(e.to_string()))?;
+        let scenario = request.scenario.to_wit();
+        let session = runtime
+            .start_simulation(component, &scenario)
+            .await
+            .map_err(StartFailure::Call)?
+            .map_err(StartFailure::Invalid)?;
+        let specs = sandbox_symbols(&request.scenario.symbols);
+        let max_open = request.max_open_orders.unwrap_or(DEFAULT_MAX_OPEN);
+        let sandbox = Venue::with_config(
+            &specs,
+            EngineConfig {
+                max_open_orders: max_open.min(1 << 20),
+                closed_history: 0,
+                ..EngineConfig::default()
+            },
+        )
+        .map_err(|e| StartFailure::Invalid(format!("scenario.symbols: {e}")))?;
+        let id = format!("sim-{}", crate::api::request_id());
+        let run = Arc::new(Run {
+            id,
+            owner: owner.to_string(),
+            request,
+            stop: AtomicBool::new(false),
+            state: Mutex::new(RunState::default()),
+        });
+        {
+            let mut runs = self.runs();
+            if runs.len() >= KEEP_RUNS
+                && let Some(i) = runs.iter().position(|r| r.finished())
+            {
+                runs.remove(i);
+            }
+            runs.push_back(run.clone());
+        }
+        let driver = Driver {
+            runtime,
+            run: run.clone(),
+            sandbox,
+            max_open,
+        };
+        tokio::spawn(driver.drive(session));
+        Ok(run)
+    }
+}
+
+/// Why a run did not start.
+#[derive(Debug)]
+pub enum StartFailure {
+    /// The request or the scenario is invalid; the message names the field.
+    Invalid(String),
+    /// The simulation component could not be called (missing, overloaded, trapped).
+    Call(crate::runtime::CallError),
+}
+
+struct Driver {
+    runtime: Arc<Runtime>,
+    run: Arc<Run>,
+    sandbox: Venue,
+    max_open: usize,
+}
+
+/// A sandbox's symbol table: the scenario's symbols with tick 0.01 and lot 1 (scenario prices
+/// are in ticks).
+pub fn sandbox_symbols(symbols: &[String]) -> Vec<venue::SymbolSpec> {
+    symbols
+        .iter()
+        .map(|s| venue::SymbolSpec {
+            symbol: s.clone(),
+            tick_size: "0.01".into(),
+            lot_size: "1".into(),
+        })
+        .collect()
+}
+
+/// The generator's order, borrowed for the venue.
+pub fn venue_order(o: &OrderRequest) -> venue::OrderRequest<'_> {
+    venue::OrderRequest {
+        symbol: &o.symbol,
+        side: match o.side {
+            Side::Buy => bourse_matching::Side::Buy,
+            Side::Sell => bourse_matching::Side::Sell,
+        },
+        kind: match o.kind {
+            OrderKind::Limit => venue::OrderKind::Limit,
+            OrderKind::Market => venue::OrderKind::Market,
+        },
+        price: o.price,
+        quantity: o.quantity,
+        time_in_force: match o.time_in_force {
+            TimeInForce::Gtc => venue::TimeInForce::Gtc,
+            TimeInForce::Ioc => venue::TimeInForce::Ioc,
+            TimeInForce::Fok => venue::TimeInForce::Fok,
+        },
+        post_only: o.post_only,
+        client_order_id: None,
+        account: &o.account,
+    }
+}
+
+impl Driver {
+    async fn drive(mut self, mut session: crate::runtime::Simulation) {
+        let request = self.run.request.clone();
+        let started = Instant::now();
+        let deadline = request.duration_ms.map(Duration::from_millis);
+        let limit = request.orders.unwrap_or(u64::MAX);
+        // Bars sized so a bounded run has about 200 of them; timed runs use 10 000 orders.
+        let bar_width = request.orders.map_or(10_000, |n| (n / 200).max(1));
+        self.run.state().bar_width = bar_width;
+        let room = format!("simulations:{}", self.run.id);
+        let mut last_report = Instant::now();
+        let mut progress = Progress::default();
+        let mut summaries: HashMap<String, SymbolSummary> = HashMap::new();
+        let mut notional: HashMap<String, f64> = HashMap::new();
+        let outcome: (Status, Option<String>) = loop {
+            if self.run.stop.load(Ordering::Relaxed) {
+                break (Status::Stopped, Some("stopped on request".into()));
+            }
+            if progress.generated >= limit || deadline.is_some_and(|d| started.elapsed() >= d) {
+                break (Status::Completed, None);
+            }
+            if self.sandbox.engine().open_orders() >= self.max_open {
+                break (
+                    Status::StoppedMemoryBound,
+                    Some(format!(
+                        "the sandbox reached its budget of {} open orders (max_open_orders)",
+                        self.max_open
+                    )),
+                );
+            }
+            if let Err(e) = self.runtime.check_memory() {
+                break (Status::StoppedMemoryBound, Some(e.to_string()));
+            }
+            let n = (limit - progress.generated).min(u64::from(request.batch)) as u32;
+            let batch = match session.next_batch(n).await {
+                Ok(b) if b.is_empty() => {
+                    break (Status::Completed, Some("the generator ran dry".into()));
+                }
+                Ok(b) => b,
+                Err(e) => break (Status::Failed, Some(e.to_string())),
+            };
+            let mut state_trades = Vec::new();
+            for order in &batch {
+                let index = progress.generated;
+                progress.generated += 1;
+                match self.sandbox.submit(&venue_order(order)) {
+                    Ok(result) => {
+                        progress.accepted += 1;
+                        for t in &result.trades {
+                            progress.trades += 1;
+                            progress.volume += t.quantity;
+                            let s = summaries.entry(order.symbol.clone()).or_default();
+                            s.trades += 1;
+                            s.volume += t.quantity;
+                            s.last = Some(t.price);
+                            s.high = Some(s.high.map_or(t.price, |h| h.max(t.price)));
+                            s.low = Some(s.low.map_or(t.price, |l| l.min(t.price)));
+                            *notional.entry(order.symbol.clone()).or_default() +=
+                                t.price as f64 * t.quantity as f64;
+                            state_trades.push((order.symbol.clone(), index, *t));
+                        }
+                    }
+                    Err(_) => progress.rejected += 1,
+                }
+            }
+            self.record(&state_trades, bar_width);
+            if let Some(rate) = request.rate {
+                let due = Duration::from_secs_f64(progress.generated as f64 / rate);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            } else {
+                // A tight loop still lets the worker's other tasks run between batches.
+                tokio::task::yield_now().await;
+            }
+            if last_report.elapsed() >= Duration::from_millis(250) {
+                last_report = Instant::now();
+                self.report(&mut progress, started, &room, Status::Running);
+            }
+        };
+        for (symbol, s) in summaries.iter_mut() {
+            if s.volume > 0 {
+                s.vwap = notional.get(symbol).copied().unwrap_or(0.0) / s.volume as f64;
+            }
+        }
+        let summary = Summary {
+            book_hash: format!("{:016x}", self.sandbox.engine().state_hash()),
+            symbols: summaries,
+        };
+        {
+            let mut state = self.run.state();
+            state.summary = Some(summary);
+            state.reason = outcome.1.clone();
+        }
+        self.report(&mut progress, started, &room, outcome.0);
+        tracing::info!(id = %self.run.id, status = ?outcome.0, reason = ?outcome.1, generated = progress.generated, trades = progress.trades, "simulation finished");
+    }
+
+    /// Adds trades to the bars and the kept trades.
+    fn record(&self, trades: &[(String, u64, venue::Trade)], bar_width: u64) {
+        if trades.is_empty() {
+            return;
+        }
+        let mut state = self.run.state();
+        for (symbol, index, t) in trades {
+            let start = index / bar_width * bar_width;
+            let bars = state.bars.entry(symbol.clone()).or_default();
+            match bars.last_mut() {
+                Some(bar) if bar.start == start => {
+                    bar.high = bar.high.max(t.price);
+                    bar.low = bar.low.min(t.price);
+                    bar.close = t.price;
+                    bar.volume += t.quantity;
+                    bar.trades += 1;
+                }
+                _ => bars.push(Bar {
+                    start,
+                    open: t.price,
+                    high: t.price,
+                    low: t.price,
+                    close: t.price,
+                    volume: t.quantity,
+                    trades: 1,
+                }),
+            }
+            if bars.len() > MAX_BARS {
+                // Too many for a timed run: keep them by merging neighbours.
+                let merged = bars
+                    .chunks(2)
+                    .map(|pair| {
+                        let (a, b) = (&pair[0], pair.last().unwrap_or(&pair[0]));
+                        Bar {
+                            start: a.start,
+                            open: a.open,
+                            high: pair.iter().map(|x| x.high).max().unwrap_or(a.high),
+                            low: pair.iter().map(|x| x.low).min().unwrap_or(a.low),
+                            close: b.close,
+                            volume: pair.iter().map(|x| x.volume).sum(),
+                            trades: pair.iter().map(|x| x.trades).sum(),
+                        }
+                    })
+                    .collect();
+                *bars = merged;
+            }
+            if state.trades.len() == KEEP_TRADES {
+                state.trades.pop_front();
+            }
+            state.trades.push_back(serde_json::json!({
+                "symbol": symbol, "order_index": index, "price_ticks": t.price,
+                "quantity": t.quantity, "maker_order_id": t.maker_order_id.to_string(),
+                "taker_order_id": t.taker_order_id.to_string(),
+                "aggressor": if t.aggressor == bourse_matching::Side::Buy { "buy" } else { "sell" },
+            }));
+        }
+    }
+
+    fn report(&self, progress: &mut Progress, started: Instant, room: &str, status: Status) {
+        let elapsed = started.elapsed();
+        progress.elapsed_ms = elapsed.as_millis() as u64;
+        progress.orders_per_second = progress.generated as f64 / elapsed.as_secs_f64().max(1e-9);
+        progress.open_orders = self.sandbox.engine().open_orders();
+        progress.resident_mb = crate::telemetry::resident_bytes() >> 20;
+        let request = &self.run.request;
+        progress.done = match (request.orders, request.duration_ms) {
+            _ if status != Status::Running => 1.0,
+            (Some(n), _) => progress.generated as f64 / n as f64,
+            (None, Some(ms)) => (elapsed.as_millis() as f64 / ms as f64).min(1.0),
+            (None, None) => 0.0,
+        };
+        {
+            let mut state = self.run.state();
+            state.progress = progress.clone();
+            if status != Status::Running {
+                state.status = Some(status);
+            }
+        }
+        let platform = self.runtime.platform();
+        platform.events.publish_value(
+            "simulation",
+            room,
+            &serde_json::json!({"status": status, "progress": progress}),
+        );
+    }
+}
