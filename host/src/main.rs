@@ -79,12 +79,31 @@ enum Cmd {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Simulation commands.
+    Sim {
+        #[command(subcommand)]
+        command: SimCmd,
+    },
     /// Put a retained version live again (the previous one, or the given digest).
     Rollback {
         /// Component id.
         name: String,
         /// Digest (`sha256:…` or its hex) to go back to.
         digest: Option<String>,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimCmd {
+    /// Run a scenario on a running host, with a progress bar and a summary.
+    Run {
+        /// JSON file: a `POST /api/simulations` body, or just its scenario.
+        file: PathBuf,
+        /// How many orders (default: the file's, else 1 000 000).
+        #[arg(long)]
+        orders: Option<u64>,
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -155,6 +174,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Deploy { name, file, remote } => ops::run(ops::deploy(&remote, &name, &file)),
         Cmd::Components { remote } => ops::run(ops::components(&remote)),
+        Cmd::Sim {
+            command:
+                SimCmd::Run {
+                    file,
+                    orders,
+                    remote,
+                },
+        } => ops::run(ops::sim_run(&remote, &file, orders)),
         Cmd::Rollback {
             name,
             digest,
