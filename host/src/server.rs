@@ -157,6 +157,12 @@ impl Host {
                     ip: crate::api::rate_limit(config.rate_limit_ip),
                 },
                 trust_forwarded: config.trust_forwarded,
+                delegation: crate::simulation::Delegation {
+                    local_max_rate: config.sim_local_max_rate as f64,
+                    handoff: Duration::from_millis(config.sim_handoff_ms),
+                    worker: config.role == crate::config::Role::Simulation,
+                },
+                sim_queue: config.sim_queue.clone(),
             },
             shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
             _watcher: watcher,

@@ -7,6 +7,8 @@
 //! memory) and by the host's resident-memory bound; crossing either stops the run with a
 //! status saying which, and the host goes on serving.
 
+mod delegate;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::bindings::bourse::platform::types::{OrderKind, OrderRequest, Side, TimeInForce};
 use crate::bindings::exports::bourse::platform::generator::{AgentMix, Scenario};
 use crate::runtime::Runtime;
+
+use delegate::Queue;
+pub use delegate::instance_id;
 
 /// Runs remembered; the oldest finished one is forgotten beyond this.
 const KEEP_RUNS: usize = 100;
@@ -241,6 +246,8 @@ pub struct Run {
     pub id: String,
     pub request: RunRequest,
     pub owner: String,
+    /// Ran here because no simulation instance took it in time.
+    pub fell_back: bool,
     stop: AtomicBool,
     state: Mutex<RunState>,
 }
@@ -270,7 +277,8 @@ impl Run {
             "id": self.id,
             "status": s.status.unwrap_or(Status::Running),
             "reason": s.reason,
-            "ran_on": "local",
+            "ran_on": instance_id(),
+            "fell_back": self.fell_back,
             "scenario": self.request.scenario,
             "progress": s.progress,
             "summary": s.summary,
@@ -281,6 +289,22 @@ impl Run {
     pub fn bars(&self, symbol: &str) -> Option<(u64, Vec<Bar>)> {
         let s = self.state();
         s.bars.get(symbol).map(|b| (s.bar_width, b.clone()))
+    }
+
+    /// Every symbol's bars, for mirroring.
+    fn all_bars(&self) -> serde_json::Value {
+        let s = self.state();
+        let bars: serde_json::Map<String, serde_json::Value> = s
+            .bars
+            .iter()
+            .map(|(symbol, b)| {
+                (
+                    symbol.clone(),
+                    serde_json::json!({"symbol": symbol, "orders_per_bar": s.bar_width, "prices": "ticks", "bars": b}),
+                )
+            })
+            .collect();
+        serde_json::Value::Object(bars)
     }
 
     /// The latest trades, newest first.
@@ -304,35 +328,333 @@ impl Run {
     }
 }
 
+/// A run this host knows: its own, or one a simulation instance runs for it.
+#[derive(Clone)]
+pub enum Entry {
+    Local(Arc<Run>),
+    Remote {
+        id: String,
+        owner: String,
+        request: Box<RunRequest>,
+        ran_on: String,
+    },
+}
+
+impl Entry {
+    pub fn id(&self) -> &str {
+        match self {
+            Entry::Local(r) => &r.id,
+            Entry::Remote { id, .. } => id,
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        match self {
+            Entry::Local(r) => &r.owner,
+            Entry::Remote { owner, .. } => owner,
+        }
+    }
+
+    pub fn request(&self) -> &RunRequest {
+        match self {
+            Entry::Local(r) => &r.request,
+            Entry::Remote { request, .. } => request,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        match self {
+            Entry::Local(r) => r.finished(),
+            Entry::Remote { .. } => false,
+        }
+    }
+}
+
+/// Where and how big runs are delegated.
+#[derive(Debug, Clone)]
+pub struct Delegation {
+    /// Runs at or under this rate (orders/s) stay on the instance that received them.
+    pub local_max_rate: f64,
+    /// How long to wait for a simulation instance before running locally.
+    pub handoff: Duration,
+    /// Whether this instance takes delegated runs (role `simulation`).
+    pub worker: bool,
+}
+
 /// The runs of this host.
-#[derive(Default)]
 pub struct Simulations {
-    runs: Mutex<VecDeque<Arc<Run>>>,
+    runs: Mutex<VecDeque<Entry>>,
+    queue: Option<Queue>,
+    delegation: Delegation,
 }
 
 impl Simulations {
-    fn runs(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Run>>> {
+    /// A registry; `redis` and `stream` enable delegation.
+    pub fn new(
+        redis: Option<redis::aio::ConnectionManager>,
+        stream: String,
+        delegation: Delegation,
+    ) -> Simulations {
+        Simulations {
+            runs: Mutex::new(VecDeque::new()),
+            queue: redis.map(|conn| Queue::new(conn, stream)),
+            delegation,
+        }
+    }
+
+    fn runs(&self) -> std::sync::MutexGuard<'_, VecDeque<Entry>> {
         self.runs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The run `id`.
-    pub fn get(&self, id: &str) -> Option<Arc<Run>> {
-        self.runs().iter().find(|r| r.id == id).cloned()
+    fn remember(&self, entry: Entry) {
+        let mut runs = self.runs();
+        if runs.len() >= KEEP_RUNS
+            && let Some(i) = runs.iter().position(Entry::finished)
+        {
+            runs.remove(i);
+        }
+        runs.push_back(entry);
     }
 
-    /// Starts `request` for `owner` on `runtime`'s simulation component `component`.
+    /// The run `id`.
+    pub fn get(&self, id: &str) -> Option<Entry> {
+        self.runs().iter().find(|r| r.id() == id).cloned()
+    }
+
+    /// Starts `request` for `owner`: here when it is small (or nobody else can take it), on
+    /// a simulation instance when it is big.
     pub async fn start(
         &self,
         runtime: Arc<Runtime>,
         component: &str,
         owner: &str,
         request: RunRequest,
-    ) -> Result<Arc<Run>, StartFailure> {
+    ) -> Result<Entry, StartFailure> {
         request
             .validate()
             .map_err(|e| StartFailure::Invalid(e.to_string()))?;
+        let big = request
+            .rate
+            .is_none_or(|r| r > self.delegation.local_max_rate);
+        let id = format!("sim-{}", crate::api::request_id());
+        let Some(queue) = self
+            .queue
+            .as_ref()
+            .filter(|_| big && !self.delegation.worker)
+        else {
+            return self
+                .start_local(runtime, component, owner, request, id, false)
+                .await
+                .map(Entry::Local);
+        };
+        let text = serde_json::to_string(&serde_json::json!({
+            "scenario": request.scenario, "rate": request.rate, "orders": request.orders,
+            "duration_ms": request.duration_ms, "batch": request.batch,
+            "max_open_orders": request.max_open_orders,
+        }))
+        .unwrap_or_default();
+        if let Err(e) = queue.offer(&id, owner, &text).await {
+            tracing::warn!(error = %e, "simulation queue unavailable; running here");
+            return self
+                .start_local(runtime, component, owner, request, id, true)
+                .await
+                .map(Entry::Local);
+        }
+        let deadline = tokio::time::Instant::now() + self.delegation.handoff;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(Some(ran_on)) = queue.claimant(&id).await {
+                return Ok(self.remote(runtime, id, owner, request, ran_on, queue.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let me = format!("fallback:{}", instance_id());
+        match queue.claim(&id, &me).await {
+            Ok(false) => {
+                let ran_on = queue.claimant(&id).await.ok().flatten().unwrap_or_default();
+                Ok(self.remote(runtime, id, owner, request, ran_on, queue.clone()))
+            }
+            // Claimed by us, or Redis is gone: either way nobody else will run it.
+            _ => self
+                .start_local(runtime, component, owner, request, id, true)
+                .await
+                .map(Entry::Local),
+        }
+    }
+
+    /// Records a run another instance took, and relays its progress to this host's room.
+    fn remote(
+        &self,
+        runtime: Arc<Runtime>,
+        id: String,
+        owner: &str,
+        request: RunRequest,
+        ran_on: String,
+        queue: Queue,
+    ) -> Entry {
+        let entry = Entry::Remote {
+            id: id.clone(),
+            owner: owner.to_string(),
+            request: Box::new(request),
+            ran_on,
+        };
+        self.remember(entry.clone());
+        tokio::spawn(async move {
+            let room = format!("simulations:{id}");
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let Ok(Some(doc)) = queue.mirrored(&id).await else {
+                    continue;
+                };
+                let view = &doc["view"];
+                runtime.platform().events.publish_value(
+                    "simulation",
+                    &room,
+                    &serde_json::json!({"status": view["status"], "progress": view["progress"]}),
+                );
+                if view["status"] != "running" {
+                    break;
+                }
+            }
+        });
+        entry
+    }
+
+    /// The run's view (status, progress, summary).
+    pub async fn view(&self, entry: &Entry) -> serde_json::Value {
+        match entry {
+            Entry::Local(run) => run.view(),
+            Entry::Remote { id, ran_on, .. } => match self.mirror(id).await {
+                Some(doc) => doc["view"].clone(),
+                None => {
+                    serde_json::json!({"id": id, "status": "running", "ran_on": ran_on, "fell_back": false})
+                }
+            },
+        }
+    }
+
+    async fn mirror(&self, id: &str) -> Option<serde_json::Value> {
+        self.queue.as_ref()?.mirrored(id).await.ok().flatten()
+    }
+
+    /// Asks the run to stop.
+    pub async fn stop(&self, entry: &Entry) {
+        match entry {
+            Entry::Local(run) => run.stop(),
+            Entry::Remote { id, .. } => {
+                if let Some(q) = &self.queue
+                    && let Err(e) = q.request_stop(id).await
+                {
+                    tracing::warn!(error = %e, %id, "stop request not delivered");
+                }
+            }
+        }
+    }
+
+    /// `symbol`'s bars.
+    pub async fn bars(&self, entry: &Entry, symbol: &str) -> Option<serde_json::Value> {
+        match entry {
+            Entry::Local(run) => run.bars(symbol).map(|(width, bars)| {
+                serde_json::json!({"symbol": symbol, "orders_per_bar": width, "prices": "ticks", "bars": bars})
+            }),
+            Entry::Remote { id, .. } => {
+                let doc = self.mirror(id).await?;
+                doc["bars"].get(symbol).cloned()
+            }
+        }
+    }
+
+    /// The latest trades.
+    pub async fn trades(&self, entry: &Entry, limit: usize) -> Vec<serde_json::Value> {
+        match entry {
+            Entry::Local(run) => run.trades(limit),
+            Entry::Remote { id, .. } => self
+                .mirror(id)
+                .await
+                .and_then(|d| d["trades"].as_array().cloned())
+                .map(|t| t.into_iter().take(limit).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// On a simulation instance: takes delegated runs from the queue until the process ends.
+    pub fn spawn_worker(self: &Arc<Self>, runtime: Arc<Runtime>, component: &'static str) {
+        let Some(queue) = self.queue.clone().filter(|_| self.delegation.worker) else {
+            return;
+        };
+        let this = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let me = instance_id();
+            loop {
+                if let Err(e) = queue.join().await {
+                    tracing::warn!(error = %e, "simulation queue unavailable; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                let job = match queue.next(&me, Duration::from_millis(1000)).await {
+                    Ok(Some(job)) => job,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "simulation queue read failed");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                };
+                let Some(simulations) = this.upgrade() else {
+                    break;
+                };
+                if !queue.claim(&job.id, &me).await.unwrap_or(false) {
+                    continue;
+                }
+                let request: RunRequest = match serde_json::from_str(&job.request) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(error = %e, id = %job.id, "unreadable delegated run");
+                        continue;
+                    }
+                };
+                match simulations
+                    .start_local(
+                        runtime.clone(),
+                        component,
+                        &job.owner,
+                        request,
+                        job.id.clone(),
+                        false,
+                    )
+                    .await
+                {
+                    Ok(run) => {
+                        tracing::info!(id = %run.id, owner = %run.owner, "took a delegated simulation");
+                        tokio::spawn(mirror(run, queue.clone()));
+                    }
+                    Err(e) => {
+                        let reason = match e {
+                            StartFailure::Invalid(m) => m,
+                            StartFailure::Call(c) => c.to_string(),
+                        };
+                        let _ = queue
+                            .mirror(
+                                &job.id,
+                                &serde_json::json!({"view": {"id": job.id, "status": "failed", "reason": reason, "ran_on": me}}),
+                            )
+                            .await;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn start_local(
+        &self,
+        runtime: Arc<Runtime>,
+        component: &str,
+        owner: &str,
+        request: RunRequest,
+        id: String,
+        fell_back: bool,
+    ) -> Result<Arc<Run>, StartFailure> {
         let scenario = request.scenario.to_wit();
         let session = runtime
             .start_simulation(component, &scenario)
@@ -350,23 +672,15 @@ impl Simulations {
             },
         )
         .map_err(|e| StartFailure::Invalid(format!("scenario.symbols: {e}")))?;
-        let id = format!("sim-{}", crate::api::request_id());
         let run = Arc::new(Run {
             id,
             owner: owner.to_string(),
             request,
+            fell_back,
             stop: AtomicBool::new(false),
             state: Mutex::new(RunState::default()),
         });
-        {
-            let mut runs = self.runs();
-            if runs.len() >= KEEP_RUNS
-                && let Some(i) = runs.iter().position(|r| r.finished())
-            {
-                runs.remove(i);
-            }
-            runs.push_back(run.clone());
-        }
+        self.remember(Entry::Local(run.clone()));
         let driver = Driver {
             runtime,
             run: run.clone(),
@@ -375,6 +689,26 @@ impl Simulations {
         };
         tokio::spawn(driver.drive(session));
         Ok(run)
+    }
+}
+
+/// Copies a delegated run's state to Redis every 250 ms, and passes on stop requests.
+async fn mirror(run: Arc<Run>, queue: Queue) {
+    loop {
+        let finished = run.finished();
+        let doc = serde_json::json!({
+            "view": run.view(), "bars": run.all_bars(), "trades": run.trades(KEEP_TRADES),
+        });
+        if let Err(e) = queue.mirror(&run.id, &doc).await {
+            tracing::warn!(error = %e, id = %run.id, "simulation mirror not written");
+        }
+        if finished {
+            break;
+        }
+        if queue.stop_requested(&run.id).await {
+            run.stop();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -11,6 +11,7 @@ use bourse::runtime::Runtime;
 use bourse::server::Host;
 
 /// The admin token test hosts accept (ops role).
+pub mod process;
 pub mod stats;
 
 pub const ADMIN_TOKEN: &str = "test-ops-token-0123456789";
@@ -206,6 +207,10 @@ impl TestHost {
             matching_shards: 2,
             snapshot_every: 100_000,
             auth_cache_ms: 5_000,
+            sim_local_max_rate: 10_000,
+            sim_handoff_ms: 300,
+            // Each test host has its own queue: hosts of other tests must not take its runs.
+            sim_queue: unique("bourse:test-simulations:"),
             rate_limit_principal: 0,
             rate_limit_ip: 0,
             trust_forwarded: false,

@@ -6,64 +6,15 @@
 //! Postgres, in a database of its own.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bourse::capabilities::market::journal;
 use bourse_matching::venue::{self, Venue};
-use bourse_tests::{ADMIN_TOKEN, postgres_server, redis_url, unique};
+use bourse_tests::ADMIN_TOKEN;
+use bourse_tests::process::{self, HostProcess};
 use serde_json::{Value, json};
 use sqlx::Row;
-
-struct Process {
-    child: Child,
-    url: String,
-}
-
-fn dist() -> PathBuf {
-    PathBuf::from(std::env::var("BOURSE_RELEASE_DIST").expect(
-        "BOURSE_RELEASE_DIST is not set: run ./scripts/test, which builds the release first",
-    ))
-}
-
-async fn start(database_url: &str, data_dir: &std::path::Path) -> Process {
-    let dist = dist();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let mut child = Command::new(dist.join("bin/bourse"))
-        .arg("serve")
-        .current_dir(&dist)
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("BOURSE_DATA_DIR", data_dir)
-        .env("BOURSE_WATCH", "off")
-        .env("BOURSE_MATCHING_SHARDS", "2")
-        .env("DATABASE_URL", database_url)
-        .env("REDIS_URL", redis_url())
-        .env("ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("SPIN_VARIABLE_ADMIN_TOKEN", ADMIN_TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the release binary");
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..600 {
-        if let Ok(r) = client.get(format!("{url}/ready")).send().await
-            && r.status() == 200
-        {
-            return Process { child, url };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the host did not become ready at {url}");
-}
 
 /// An acknowledged order: who placed it, its client order id, and the id the host gave it.
 #[derive(Debug, Clone)]
@@ -76,30 +27,10 @@ struct Acked {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journal() {
-    let name = unique("bourse_crash_");
-    let admin = sqlx::PgPool::connect(&format!("{}/test", postgres_server()))
-        .await
-        .expect("Postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    let database_url = format!("{}/{name}", postgres_server());
-    let data_dir = std::env::temp_dir().join(unique("bourse-crash-"));
-    // The release's precompiled components, so each start skips compiling them.
-    let artifacts = dist().join("data/artifacts");
-    std::fs::create_dir_all(data_dir.join("artifacts")).expect("data dir");
-    for entry in std::fs::read_dir(&artifacts)
-        .expect("release artifacts")
-        .flatten()
-    {
-        let _ = std::fs::copy(
-            entry.path(),
-            data_dir.join("artifacts").join(entry.file_name()),
-        );
-    }
-
-    let host = start(&database_url, &data_dir).await;
+    let (database_url, name) = process::database().await;
+    let data_dir = process::data_dir();
+    let env = [("BOURSE_MATCHING_SHARDS", "2")];
+    let host = HostProcess::start(&database_url, &data_dir, &env).await;
     let client = reqwest::Client::new();
     let mut keys = Vec::new();
     for trader in ["t1", "t2", "t3", "t4"] {
@@ -167,9 +98,7 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
         }));
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let Process { mut child, .. } = host;
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    host.kill();
     for c in clients {
         let _ = c.await;
     }
@@ -180,7 +109,7 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
         acked.len()
     );
 
-    let host = start(&database_url, &data_dir).await;
+    let host = HostProcess::start(&database_url, &data_dir, &env).await;
     for a in &acked {
         let r = client
             .get(format!("{}/api/orders/{}", host.url, a.order_id))
@@ -216,9 +145,7 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
         .json()
         .await
         .expect("JSON");
-    let Process { mut child, .. } = host;
-    let _ = child.kill();
-    let _ = child.wait();
+    host.kill();
 
     // Replay the journal as it is on disk, with the matching core alone.
     let pool = sqlx::PgPool::connect(&database_url)
@@ -299,8 +226,6 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
         "{unanswered} journaled orders were never acknowledged"
     );
 
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await;
+    process::drop_database(&name).await;
     let _ = std::fs::remove_dir_all(&data_dir);
 }

@@ -42,6 +42,10 @@ pub struct ApiConfig {
     pub rate_limits: access::RateLimits,
     /// Whether the client IP comes from `X-Forwarded-For`.
     pub trust_forwarded: bool,
+    /// Where big simulation runs go.
+    pub delegation: crate::simulation::Delegation,
+    /// Redis stream of delegated runs.
+    pub sim_queue: String,
 }
 
 pub use access::{AuthCache, RateLimits, limit as rate_limit};
@@ -57,7 +61,7 @@ pub struct AppState {
     /// Verified credentials, briefly.
     pub auth_cache: Arc<access::AuthCache>,
     /// Simulation runs.
-    pub simulations: crate::simulation::Simulations,
+    pub simulations: Arc<crate::simulation::Simulations>,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -80,12 +84,18 @@ pub fn router(
     crate::telemetry::prometheus();
     let auth_cache = Arc::new(access::AuthCache::new(config.auth_cache_ttl));
     auth_cache.follow_revocations(&runtime.platform().events);
+    let simulations = Arc::new(crate::simulation::Simulations::new(
+        runtime.platform().kv.redis(),
+        config.sim_queue.clone(),
+        config.delegation.clone(),
+    ));
+    simulations.spawn_worker(runtime.clone(), simulations::COMPONENT);
     let state = Arc::new(AppState {
         runtime,
         config: config.clone(),
         closing,
         auth_cache,
-        simulations: crate::simulation::Simulations::default(),
+        simulations,
     });
     let platform = Router::new()
         .route("/health", get(health))

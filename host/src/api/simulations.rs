@@ -13,10 +13,10 @@ use axum::{Json, Router};
 use super::AppState;
 use super::error::ApiError;
 use crate::bindings::bourse::platform::types::Principal;
-use crate::simulation::{Run, RunRequest, StartFailure};
+use crate::simulation::{Entry, RunRequest, StartFailure};
 
 /// The component that generates the flow.
-const COMPONENT: &str = "simulation";
+pub(super) const COMPONENT: &str = "simulation";
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -55,11 +55,11 @@ async fn visible(
     headers: &HeaderMap,
     id: &str,
     request_id: &str,
-) -> Result<Arc<Run>, Box<Response>> {
+) -> Result<Entry, Box<Response>> {
     let who = caller(app, headers, request_id).await?;
     let admin = who.roles.iter().any(|r| r == "ops" || r == "admin");
     match app.simulations.get(id) {
-        Some(run) if admin || run.owner == who.id => Ok(run),
+        Some(run) if admin || run.owner() == who.id => Ok(run),
         _ => Err(Box::new(
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -95,7 +95,7 @@ async fn start(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
         .start(app.runtime.clone(), COMPONENT, &who.id, request)
         .await
     {
-        Ok(run) => (StatusCode::ACCEPTED, Json(run.view())).into_response(),
+        Ok(run) => (StatusCode::ACCEPTED, Json(app.simulations.view(&run).await)).into_response(),
         Err(StartFailure::Invalid(message)) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_scenario",
@@ -117,7 +117,7 @@ async fn status(
         Ok(run) => run,
         Err(r) => return *r,
     };
-    Json(run.view()).into_response()
+    Json(app.simulations.view(&run).await).into_response()
 }
 
 async fn stop(
@@ -130,8 +130,8 @@ async fn stop(
         Ok(run) => run,
         Err(r) => return *r,
     };
-    run.stop();
-    (StatusCode::ACCEPTED, Json(run.view())).into_response()
+    app.simulations.stop(&run).await;
+    (StatusCode::ACCEPTED, Json(app.simulations.view(&run).await)).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -152,14 +152,11 @@ async fn bars(
     };
     let symbol = q
         .symbol
-        .or_else(|| run.request.scenario.symbols.first().cloned())
+        .or_else(|| run.request().scenario.symbols.first().cloned())
         .unwrap_or_default();
-    match run.bars(&symbol) {
-        Some((width, bars)) => Json(serde_json::json!({
-            "symbol": symbol, "orders_per_bar": width, "prices": "ticks", "bars": bars,
-        }))
-        .into_response(),
-        None if run.request.scenario.symbols.contains(&symbol) => Json(serde_json::json!({
+    match app.simulations.bars(&run, &symbol).await {
+        Some(bars) => Json(bars).into_response(),
+        None if run.request().scenario.symbols.contains(&symbol) => Json(serde_json::json!({
             "symbol": symbol, "bars": [],
         }))
         .into_response(),
@@ -190,5 +187,5 @@ async fn trades(
         Err(r) => return *r,
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    Json(serde_json::json!({"trades": run.trades(limit)})).into_response()
+    Json(serde_json::json!({"trades": app.simulations.trades(&run, limit).await})).into_response()
 }

@@ -52,6 +52,14 @@ pub struct Config {
     /// Take the client IP from the first `X-Forwarded-For` hop (`BOURSE_TRUST_FORWARDED`,
     /// default off; on behind Railway's proxy).
     pub trust_forwarded: bool,
+    /// Simulation runs above this rate (orders/s; as-fast-as-possible counts as above) go to
+    /// instances with the `simulation` role (`BOURSE_SIM_LOCAL_MAX_RATE`, default 10 000).
+    pub sim_local_max_rate: u64,
+    /// How long a big run waits for a simulation instance before running where it was
+    /// received (`BOURSE_SIM_HANDOFF_MS`, default 3 000).
+    pub sim_handoff_ms: u64,
+    /// Redis stream of delegated runs (`BOURSE_SIM_QUEUE`, default `bourse:simulations`).
+    pub sim_queue: String,
     /// JWT signing secret (`JWT_SECRET`), at least 32 bytes when set.
     pub jwt_secret: Option<String>,
     /// Browser origins allowed by CORS (`ALLOWED_ORIGINS`, comma-separated; none by default).
@@ -199,6 +207,12 @@ impl Config {
             ("BOURSE_SNAPSHOT_EVERY", self.snapshot_every.to_string()),
             ("BOURSE_AUTH_CACHE_MS", self.auth_cache_ms.to_string()),
             (
+                "BOURSE_SIM_LOCAL_MAX_RATE",
+                self.sim_local_max_rate.to_string(),
+            ),
+            ("BOURSE_SIM_HANDOFF_MS", self.sim_handoff_ms.to_string()),
+            ("BOURSE_SIM_QUEUE", self.sim_queue.clone()),
+            (
                 "BOURSE_RATE_LIMIT_PRINCIPAL",
                 self.rate_limit_principal.to_string(),
             ),
@@ -335,6 +349,9 @@ impl Config {
             matching_shards: parse_number("BOURSE_MATCHING_SHARDS", 1, 1..=64)? as usize,
             snapshot_every: parse_number("BOURSE_SNAPSHOT_EVERY", 100_000, 0..=u64::MAX)?,
             auth_cache_ms: parse_number("BOURSE_AUTH_CACHE_MS", 5_000, 0..=3_600_000)?,
+            sim_local_max_rate: parse_number("BOURSE_SIM_LOCAL_MAX_RATE", 10_000, 0..=u64::MAX)?,
+            sim_handoff_ms: parse_number("BOURSE_SIM_HANDOFF_MS", 3_000, 0..=600_000)?,
+            sim_queue: var("BOURSE_SIM_QUEUE").unwrap_or_else(|| "bourse:simulations".into()),
             rate_limit_principal: parse_number("BOURSE_RATE_LIMIT_PRINCIPAL", 200, 0..=1_000_000)?,
             rate_limit_ip: parse_number("BOURSE_RATE_LIMIT_IP", 1_000, 0..=1_000_000)?,
             trust_forwarded: parse_switch("BOURSE_TRUST_FORWARDED", false)?,

@@ -63,6 +63,14 @@ impl KeyValue {
         }
     }
 
+    /// The Redis connection, when the store is Redis (for queues and streams).
+    pub fn redis(&self) -> Option<ConnectionManager> {
+        match self {
+            KeyValue::Redis(conn) => Some(conn.clone()),
+            KeyValue::Memory(_) => None,
+        }
+    }
+
     /// `redis` or `memory`.
     pub fn backend(&self) -> &'static str {
         match self {
