@@ -128,6 +128,7 @@ async fn big_runs_go_to_simulation_instances_small_ones_stay_and_nobody_means_fa
     // A long delegated run is stopped from the receiving instance.
     let (_, long) = post(json!({
         "scenario": {"symbols": ["AAPL"], "mid": 10000, "seed": 3}, "duration_ms": 60_000,
+        "rate": 20_000,
     }))
     .await;
     let long_id = long["id"].as_str().expect("id").to_string();
