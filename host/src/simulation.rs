@@ -72,6 +72,10 @@ pub struct RunRequest {
     /// Open orders the sandbox may hold (its memory budget).
     #[serde(default)]
     pub max_open_orders: Option<usize>,
+    /// Trade on the live books instead of a sandbox (admins only; journaled like any order,
+    /// always run on the instance that received it).
+    #[serde(default)]
+    pub live: bool,
 }
 
 /// A scenario as clients write it.
@@ -435,9 +439,10 @@ impl Simulations {
         request
             .validate()
             .map_err(|e| StartFailure::Invalid(e.to_string()))?;
-        let big = request
-            .rate
-            .is_none_or(|r| r > self.delegation.local_max_rate);
+        let big = !request.live
+            && request
+                .rate
+                .is_none_or(|r| r > self.delegation.local_max_rate);
         let id = format!("sim-{}", crate::api::request_id());
         let Some(queue) = self
             .queue
@@ -807,14 +812,15 @@ impl Driver {
                 Ok(b) => b,
                 Err(e) => break (Status::Failed, Some(e.to_string())),
             };
+            let outcomes = self.execute(&batch, request.live).await;
             let mut state_trades = Vec::new();
-            for order in &batch {
+            for (order, outcome) in batch.iter().zip(outcomes) {
                 let index = progress.generated;
                 progress.generated += 1;
-                match self.sandbox.submit(&venue_order(order)) {
-                    Ok(result) => {
+                match outcome {
+                    Some(trades) => {
                         progress.accepted += 1;
-                        for t in &result.trades {
+                        for t in trades {
                             progress.trades += 1;
                             progress.volume += t.quantity;
                             let s = summaries.entry(order.symbol.clone()).or_default();
@@ -825,10 +831,10 @@ impl Driver {
                             s.low = Some(s.low.map_or(t.price, |l| l.min(t.price)));
                             *notional.entry(order.symbol.clone()).or_default() +=
                                 t.price as f64 * t.quantity as f64;
-                            state_trades.push((order.symbol.clone(), index, *t));
+                            state_trades.push((order.symbol.clone(), index, t));
                         }
                     }
-                    Err(_) => progress.rejected += 1,
+                    None => progress.rejected += 1,
                 }
             }
             self.record(&state_trades, bar_width);
@@ -852,7 +858,12 @@ impl Driver {
             }
         }
         let summary = Summary {
-            book_hash: format!("{:016x}", self.sandbox.engine().state_hash()),
+            // A live run's books are the market's: there is no sandbox to fingerprint.
+            book_hash: if request.live {
+                "live".into()
+            } else {
+                format!("{:016x}", self.sandbox.engine().state_hash())
+            },
             symbols: summaries,
         };
         {
@@ -862,6 +873,44 @@ impl Driver {
         }
         self.report(&mut progress, started, &room, outcome.0);
         tracing::info!(id = %self.run.id, status = ?outcome.0, reason = ?outcome.1, generated = progress.generated, trades = progress.trades, "simulation finished");
+    }
+
+    /// Matches `batch` in the sandbox, or on the live market for a live run; per order, its
+    /// trades, or `None` if it was refused.
+    async fn execute(
+        &mut self,
+        batch: &[OrderRequest],
+        live: bool,
+    ) -> Vec<Option<Vec<venue::Trade>>> {
+        if !live {
+            return batch
+                .iter()
+                .map(|o| self.sandbox.submit(&venue_order(o)).ok().map(|r| r.trades))
+                .collect();
+        }
+        let results = self.runtime.platform().market.submit_batch(batch).await;
+        results
+            .into_iter()
+            .map(|r| {
+                r.ok().map(|r| {
+                    r.trades
+                        .iter()
+                        .map(|t| venue::Trade {
+                            price: t.price,
+                            quantity: t.quantity,
+                            maker_order_id: t.maker_order_id,
+                            taker_order_id: t.taker_order_id,
+                            sequence: t.sequence,
+                            aggressor: match t.aggressor {
+                                Side::Buy => bourse_matching::Side::Buy,
+                                Side::Sell => bourse_matching::Side::Sell,
+                            },
+                            timestamp_ms: t.timestamp_ms,
+                        })
+                        .collect()
+                })
+            })
+            .collect()
     }
 
     /// Adds trades to the bars and the kept trades.

@@ -249,3 +249,35 @@ async fn a_run_past_its_memory_budget_stops_with_a_clear_status_and_bad_requests
     assert_eq!(status, 404);
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_admin_can_run_a_simulation_on_the_live_books() {
+    let host = TestHost::start(app_manifest(), Backend::Embedded, 10_000).await;
+    let trader = host.api_key("ivy", &["trader"]).await;
+    let live = json!({"scenario": scenario(5), "orders": 2_000, "live": true});
+    let (status, json) = host
+        .post("/api/simulations", Some(&trader), &live.to_string())
+        .await;
+    assert_eq!(
+        (status, json["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{json}"
+    );
+    let run = start(&host, live).await;
+    let done = finish(&host, run["id"].as_str().expect("id")).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["summary"]["book_hash"], "live");
+    let (_, book) = host.get("/api/book/AAPL?depth=50", None).await;
+    let resting =
+        book["bids"].as_array().map_or(0, Vec::len) + book["asks"].as_array().map_or(0, Vec::len);
+    assert!(resting > 0, "the live books hold the run's orders: {book}");
+    let (_, stats) = host.get("/api/engine/stats", None).await;
+    let durable: u64 = stats["shards"]
+        .as_array()
+        .expect("shards")
+        .iter()
+        .map(|s| s["durable_seq"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(durable, 2_000, "every live order was journaled: {stats}");
+    host.stop().await;
+}

@@ -90,6 +90,15 @@ async fn start(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             .into_response();
         }
     };
+    if request.live && !who.roles.iter().any(|r| r == "ops" || r == "admin") {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a live run trades on the real books and needs the admin or ops role",
+            &request_id,
+        )
+        .into_response();
+    }
     match app
         .simulations
         .start(app.runtime.clone(), COMPONENT, &who.id, request)
