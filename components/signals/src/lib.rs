@@ -2,6 +2,9 @@
 //! across a look-back), served as `POST /api/signals/ratio`, with the last value of each
 //! named signal kept in the key-value store for `GET /api/signals/{name}`.
 
+mod api;
+mod bars;
+
 use bourse_guest::fermyon::spin::key_value::Store;
 use bourse_guest::http::{Request, Response, serve};
 use bourse_guest::wasi::http::types::{IncomingRequest, ResponseOutparam};
@@ -10,6 +13,7 @@ use serde::{Deserialize, Serialize};
 bourse_guest::bindings!(
     "bourse:platform/signals",
     "fermyon:spin/key-value@2.0.0": bourse_guest::fermyon::spin::key_value,
+    "fermyon:spin/sqlite@2.0.0": bourse_guest::fermyon::spin::sqlite,
 );
 
 use exports::bourse::platform::indicator::{self, RatioInput, Regime, SignalError, SignalValue};
@@ -128,7 +132,11 @@ fn valid_name(name: &str) -> bool {
 fn route(request: &Request) -> Response {
     match (request.method.as_str(), request.segments().as_slice()) {
         ("POST", ["api", "signals", "ratio"]) => post_ratio(request),
+        ("GET", ["api", "signals"]) => api::latest(request),
+        ("GET", ["api", "signals", name, "history"]) => api::history(request, name),
         ("GET", ["api", "signals", name]) => get_signal(request, name),
+        ("POST", ["api", "bars", "import"]) => api::import(request),
+        ("POST", ["api", "backtests"]) => api::run_backtest(request),
         _ => Response::not_found(request),
     }
 }

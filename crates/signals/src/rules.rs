@@ -290,8 +290,11 @@ pub fn all(inputs: &Inputs<'_>, p: &Params) -> Vec<SignalSeries> {
     ]
 }
 
+/// One day's consensus: date, state, and the Risk-On and Risk-Off votes.
+pub type ConsensusDay = (i32, Consensus, u32, u32);
+
 /// The consensus on every day at least one signal has a value, in date order.
-pub fn consensus(signals: &[SignalSeries]) -> Vec<(i32, Consensus, u32, u32)> {
+pub fn consensus(signals: &[SignalSeries]) -> Vec<ConsensusDay> {
     let mut votes: std::collections::BTreeMap<i32, (u32, u32)> = std::collections::BTreeMap::new();
     for s in signals {
         for p in &s.points {

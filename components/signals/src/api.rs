@@ -1,0 +1,442 @@
+//! The signals API over stored bars: import, the latest state of the five signals and their
+//! consensus, one signal's history, and backtests.
+
+use bourse_guest::http::{Request, Response};
+use bourse_signals::backtest::{self, BacktestConfig, Decision, Rebalance};
+use bourse_signals::rules::{self, Consensus, Inputs, Params, Regime, TrendMode, VixMode};
+use bourse_signals::{Series, dates};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::bars;
+
+/// The tickers the signals read.
+const TICKERS: [&str; 7] = ["SPY", "XLU", "WOOD", "GLD", "TLT", "IEF", "VIX"];
+/// Signal names, in the order [`rules::all`] returns them.
+const NAMES: [&str; 5] = ["utilities", "lumber_gold", "treasury", "vix", "trend"];
+
+fn unavailable(request: &Request, detail: &str) -> Response {
+    eprintln!("bars store: {detail}");
+    Response::error(
+        request,
+        503,
+        "store_unavailable",
+        "the bar store is unavailable; try again",
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BarsJson {
+    #[serde(default)]
+    symbol: Option<String>,
+    bars: Vec<BarJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BarJson {
+    date: String,
+    close: f64,
+}
+
+/// `POST /api/bars/import?symbol=SPY`: CSV or JSON.
+pub fn import(request: &Request) -> Response {
+    let is_json = request
+        .header("content-type")
+        .is_some_and(|c| c.contains("json"));
+    let (symbol, parsed) = if is_json {
+        let body: BarsJson = match request.json() {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let rows = body
+            .bars
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("bars[{i}]"), b.date.clone(), b.close.to_string()));
+        (body.symbol, bars::check(rows))
+    } else {
+        let Ok(text) = std::str::from_utf8(&request.body) else {
+            return Response::error(request, 400, "invalid_csv", "the body is not UTF-8 text");
+        };
+        (None, bars::parse_csv(text))
+    };
+    let symbol = request
+        .query_param("symbol")
+        .map(str::to_string)
+        .or(symbol)
+        .and_then(|s| bars::normalise(&s));
+    let Some(symbol) = symbol else {
+        return Response::error(
+            request,
+            400,
+            "invalid_symbol",
+            "name the symbol: ?symbol=SPY (letters, digits and '.', up to 16)",
+        );
+    };
+    let rows = match parsed {
+        Ok(rows) => rows,
+        Err(problems) => {
+            let shown: Vec<&str> = problems.iter().take(20).map(String::as_str).collect();
+            let more = problems.len().saturating_sub(shown.len());
+            let mut message = format!(
+                "nothing imported; {} problem(s): {}",
+                problems.len(),
+                shown.join("; ")
+            );
+            if more > 0 {
+                message.push_str(&format!("; and {more} more"));
+            }
+            return Response::error(request, 400, "invalid_bars", &message);
+        }
+    };
+    if let Err(e) = bars::store(&symbol, &rows) {
+        return unavailable(request, &e);
+    }
+    let (first, last) = (rows[0].0, rows[rows.len() - 1].0);
+    Response::json(
+        201,
+        &json!({
+            "symbol": symbol, "imported": rows.len(),
+            "first": dates::format(first), "last": dates::format(last),
+        }),
+    )
+}
+
+/// Parameters from the query string: `vix=percentile`, `trend=50_200`, `treasury_band=0.01`,
+/// and the look-backs.
+fn params(request: &Request) -> Result<Params, Response> {
+    let mut p = Params::default();
+    let bad = |name: &str, v: &str| {
+        Response::error(
+            request,
+            400,
+            &format!("invalid_{name}"),
+            &format!("{name}={v:?} is not valid"),
+        )
+    };
+    for (name, target) in [
+        ("utilities_lookback", &mut p.utilities_lookback),
+        ("lumber_lookback", &mut p.lumber_lookback),
+        ("treasury_lookback", &mut p.treasury_lookback),
+    ] {
+        if let Some(v) = request.query_param(name) {
+            *target = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| bad(name, v))?;
+        }
+    }
+    if let Some(v) = request.query_param("treasury_band") {
+        p.treasury_band = v
+            .parse()
+            .ok()
+            .filter(|b: &f64| (0.0..1.0).contains(b))
+            .ok_or_else(|| bad("treasury_band", v))?;
+    }
+    match request.query_param("vix") {
+        None | Some("threshold") => {}
+        Some("percentile") => {
+            p.vix = VixMode::Percentile {
+                window: 252,
+                low: 0.25,
+                high: 0.75,
+            };
+        }
+        Some(v) => return Err(bad("vix", v)),
+    }
+    match request.query_param("trend") {
+        None | Some("200") => {}
+        Some("50_200") => p.trend = TrendMode::Sma50And200,
+        Some(v) => return Err(bad("trend", v)),
+    }
+    Ok(p)
+}
+
+fn regime(r: Regime) -> &'static str {
+    match r {
+        Regime::RiskOn => "risk_on",
+        Regime::RiskOff => "risk_off",
+        Regime::Neutral => "neutral",
+    }
+}
+
+fn consensus_name(c: Consensus) -> &'static str {
+    match c {
+        Consensus::RiskOn => "risk_on",
+        Consensus::RiskOff => "risk_off",
+        Consensus::Mixed => "mixed",
+    }
+}
+
+/// Loads the seven tickers and computes everything.
+fn compute(p: &Params) -> Result<(Vec<rules::SignalSeries>, Vec<rules::ConsensusDay>), String> {
+    let loaded = bars::load(&TICKERS)?;
+    let get = |s: &str| loaded.get(s).cloned().unwrap_or_default();
+    let (spy, xlu, wood, gld, tlt, ief, vix) = (
+        get("SPY"),
+        get("XLU"),
+        get("WOOD"),
+        get("GLD"),
+        get("TLT"),
+        get("IEF"),
+        get("VIX"),
+    );
+    let inputs = Inputs {
+        spy: &spy,
+        xlu: &xlu,
+        wood: &wood,
+        gld: &gld,
+        tlt: &tlt,
+        ief: &ief,
+        vix: &vix,
+    };
+    let signals = rules::all(&inputs, p);
+    let consensus = rules::consensus(&signals);
+    Ok((signals, consensus))
+}
+
+/// `GET /api/signals`: each signal's latest value and the consensus.
+pub fn latest(request: &Request) -> Response {
+    let p = match params(request) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (signals, consensus) = match compute(&p) {
+        Ok(x) => x,
+        Err(e) => return unavailable(request, &e),
+    };
+    let mut out = serde_json::Map::new();
+    for s in &signals {
+        out.insert(
+            s.name.to_string(),
+            s.points.last().map_or(Value::Null, |pt| {
+                json!({"date": dates::format(pt.date), "value": pt.value, "regime": regime(pt.regime)})
+            }),
+        );
+    }
+    let latest = consensus.last().map_or(Value::Null, |(d, c, on, off)| {
+        json!({"date": dates::format(*d), "state": consensus_name(*c), "risk_on": on, "risk_off": off})
+    });
+    Response::json(
+        200,
+        &json!({"signals": out, "consensus": latest, "params": p}),
+    )
+}
+
+fn date_param(request: &Request, name: &str) -> Result<Option<i32>, Response> {
+    match request.query_param(name) {
+        None => Ok(None),
+        Some(v) => dates::parse(v).map(Some).ok_or_else(|| {
+            Response::error(
+                request,
+                400,
+                &format!("invalid_{name}"),
+                &format!("{name}={v:?} is not a date (YYYY-MM-DD)"),
+            )
+        }),
+    }
+}
+
+/// `GET /api/signals/{name}/history?from&to`.
+pub fn history(request: &Request, name: &str) -> Response {
+    let (p, from, to) = match (
+        params(request),
+        date_param(request, "from"),
+        date_param(request, "to"),
+    ) {
+        (Ok(p), Ok(f), Ok(t)) => (p, f.unwrap_or(i32::MIN), t.unwrap_or(i32::MAX)),
+        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    };
+    let (signals, consensus) = match compute(&p) {
+        Ok(x) => x,
+        Err(e) => return unavailable(request, &e),
+    };
+    let in_range = |d: i32| (from..=to).contains(&d);
+    let points: Vec<Value> = if name == "consensus" {
+        consensus
+            .iter()
+            .filter(|(d, ..)| in_range(*d))
+            .map(|(d, c, on, off)| json!({"date": dates::format(*d), "state": consensus_name(*c), "risk_on": on, "risk_off": off}))
+            .collect()
+    } else if let Some(s) = signals.iter().find(|s| s.name == name) {
+        s.points
+            .iter()
+            .filter(|pt| in_range(pt.date))
+            .map(|pt| json!({"date": dates::format(pt.date), "value": pt.value, "regime": regime(pt.regime)}))
+            .collect()
+    } else {
+        return Response::error(
+            request,
+            404,
+            "unknown_signal",
+            &format!("{name:?} is not one of {}, consensus", NAMES.join(", ")),
+        );
+    };
+    Response::json(200, &json!({"name": name, "points": points}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BacktestJson {
+    #[serde(default = "default_signal")]
+    signal: String,
+    #[serde(default = "default_risk_on")]
+    risk_on: String,
+    #[serde(default = "default_risk_off")]
+    risk_off: String,
+    #[serde(default = "default_rebalance")]
+    rebalance: Rebalance,
+    #[serde(default)]
+    cost_bps: f64,
+    #[serde(default)]
+    params: Option<Params>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+fn default_signal() -> String {
+    "consensus".into()
+}
+fn default_risk_on() -> String {
+    "SPY".into()
+}
+fn default_risk_off() -> String {
+    "TLT".into()
+}
+fn default_rebalance() -> Rebalance {
+    Rebalance::Weekly
+}
+
+/// `POST /api/backtests`.
+pub fn run_backtest(request: &Request) -> Response {
+    let body: BacktestJson = match request.json() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !(0.0..=1000.0).contains(&body.cost_bps) {
+        return Response::error(
+            request,
+            400,
+            "invalid_cost_bps",
+            "cost_bps must be from 0 to 1000",
+        );
+    }
+    let parse = |field: &str, v: &Option<String>| -> Result<Option<i32>, Response> {
+        match v {
+            None => Ok(None),
+            Some(t) => dates::parse(t).map(Some).ok_or_else(|| {
+                Response::error(
+                    request,
+                    400,
+                    &format!("invalid_{field}"),
+                    &format!("{field} {t:?} is not a date (YYYY-MM-DD)"),
+                )
+            }),
+        }
+    };
+    let (from, to) = match (parse("from", &body.from), parse("to", &body.to)) {
+        (Ok(f), Ok(t)) => (f.unwrap_or(i32::MIN), t.unwrap_or(i32::MAX)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let p = body.params.unwrap_or_default();
+    let (signals, consensus) = match compute(&p) {
+        Ok(x) => x,
+        Err(e) => return unavailable(request, &e),
+    };
+    let decisions: Vec<(i32, Decision)> = if body.signal == "consensus" {
+        consensus
+            .iter()
+            .map(|(d, c, ..)| {
+                (
+                    *d,
+                    match c {
+                        Consensus::RiskOn => Decision::RiskOn,
+                        Consensus::RiskOff => Decision::RiskOff,
+                        Consensus::Mixed => Decision::Keep,
+                    },
+                )
+            })
+            .collect()
+    } else if let Some(s) = signals.iter().find(|s| s.name == body.signal) {
+        s.points
+            .iter()
+            .map(|pt| {
+                (
+                    pt.date,
+                    match pt.regime {
+                        Regime::RiskOn => Decision::RiskOn,
+                        Regime::RiskOff => Decision::RiskOff,
+                        Regime::Neutral => Decision::Keep,
+                    },
+                )
+            })
+            .collect()
+    } else {
+        return Response::error(
+            request,
+            400,
+            "invalid_signal",
+            &format!(
+                "signal {:?} is not consensus or one of {}",
+                body.signal,
+                NAMES.join(", ")
+            ),
+        );
+    };
+    let risk_on_symbol = bars::normalise(&body.risk_on).unwrap_or_default();
+    let risk_off_symbol = (!body.risk_off.eq_ignore_ascii_case("cash"))
+        .then(|| bars::normalise(&body.risk_off).unwrap_or_default());
+    let mut wanted = vec![risk_on_symbol.as_str()];
+    if let Some(s) = &risk_off_symbol {
+        wanted.push(s);
+    }
+    let loaded = match bars::load(&wanted) {
+        Ok(l) => l,
+        Err(e) => return unavailable(request, &e),
+    };
+    let window = |s: &Series| Series {
+        dates: s
+            .dates
+            .iter()
+            .copied()
+            .filter(|d| (from..=to).contains(d))
+            .collect(),
+        closes: s
+            .dates
+            .iter()
+            .zip(&s.closes)
+            .filter(|(d, _)| (from..=to).contains(*d))
+            .map(|(_, c)| *c)
+            .collect(),
+    };
+    let risk_on = window(&loaded.get(&risk_on_symbol).cloned().unwrap_or_default());
+    let risk_off = risk_off_symbol
+        .as_ref()
+        .map(|s| window(&loaded.get(s).cloned().unwrap_or_default()));
+    let config = BacktestConfig {
+        rebalance: body.rebalance,
+        cost_bps: body.cost_bps,
+    };
+    match backtest::run(&decisions, &risk_on, risk_off.as_ref(), &config) {
+        Ok(b) => Response::json(
+            200,
+            &json!({
+                "signal": body.signal, "risk_on": risk_on_symbol,
+                "risk_off": risk_off_symbol.unwrap_or_else(|| "cash".into()),
+                "rebalance": body.rebalance, "cost_bps": body.cost_bps,
+                "from": b.curve.first().map(|c| dates::format(c.0)),
+                "to": b.curve.last().map(|c| dates::format(c.0)),
+                "strategy": b.strategy, "benchmark": b.benchmark,
+                "switches": b.switches, "time_risk_on": b.time_risk_on,
+                "time_risk_off": 1.0 - b.time_risk_on,
+                "curve": b.curve.iter().map(|(d, e, h, on)| json!([dates::format(*d), e, h, on])).collect::<Vec<_>>(),
+            }),
+        ),
+        Err(message) => Response::error(request, 422, "insufficient_data", &message),
+    }
+}

@@ -1,0 +1,164 @@
+//! The signals over stored bars: CSV and JSON import (validated whole, nothing half-written),
+//! the latest signals and consensus, a signal's history, and a backtest — through the
+//! component, on the real Postgres.
+
+use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest};
+use serde_json::{Value, json};
+
+/// 400 trading days (weekdays from 2023-01-02) of a seeded walk, as a CSV export.
+fn csv(seed: u64, drift: f64) -> String {
+    let mut state = seed | 1;
+    let mut price: f64 = 100.0;
+    let mut out = String::from("Date,Open,High,Low,Close,Adj Close,Volume\n");
+    let start = bourse_signals::dates::parse("2023-01-02").expect("date");
+    let mut n = 0;
+    let mut day = start;
+    while n < 400 {
+        if (day - start) % 7 < 5 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let r = (state >> 11) as f64 / (1u64 << 53) as f64;
+            price *= 1.0 + drift + (r - 0.5) * 0.02;
+            let d = bourse_signals::dates::format(day);
+            out.push_str(&format!(
+                "{d},{p:.4},{p:.4},{p:.4},{p:.4},{p:.4},1000\n",
+                p = price
+            ));
+            n += 1;
+        }
+        day += 1;
+    }
+    out
+}
+
+async fn import(host: &TestHost, symbol: &str, body: String, content_type: &str) -> (u16, Value) {
+    let response = host
+        .client
+        .post(format!("{}/api/bars/import?symbol={symbol}", host.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
+    let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
+    for (i, symbol) in ["SPY", "XLU", "WOOD", "GLD", "TLT", "IEF"]
+        .iter()
+        .enumerate()
+    {
+        let (status, body) = import(&host, symbol, csv(i as u64 + 1, 0.0005), "text/csv").await;
+        assert_eq!(status, 201, "{symbol}: {body}");
+        assert_eq!(body["imported"], 400);
+    }
+    // VIX as JSON.
+    let vix: Vec<Value> = csv(99, 0.0)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            json!({"date": f[0], "close": f[4].parse::<f64>().expect("close") / 8.0})
+        })
+        .collect();
+    let (status, body) = import(
+        &host,
+        "^VIX",
+        json!({"bars": vix}).to_string(),
+        "application/json",
+    )
+    .await;
+    assert_eq!((status, &body["symbol"]), (201, &json!("VIX")), "{body}");
+
+    let (status, latest) = host.get("/api/signals", None).await;
+    assert_eq!(status, 200, "{latest}");
+    for name in ["utilities", "lumber_gold", "treasury", "vix", "trend"] {
+        let s = &latest["signals"][name];
+        assert!(
+            s["regime"].is_string() && s["value"].is_f64(),
+            "{name}: {latest}"
+        );
+    }
+    assert!(latest["consensus"]["state"].is_string(), "{latest}");
+
+    let (status, history) = host
+        .get(
+            "/api/signals/utilities/history?from=2023-06-01&to=2023-06-30",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{history}");
+    let points = history["points"].as_array().expect("points");
+    assert!(
+        (20..=22).contains(&points.len()),
+        "June's trading days: {}",
+        points.len()
+    );
+    assert_eq!(host.get("/api/signals/nope/history", None).await.0, 404);
+
+    let (status, result) = host
+        .post(
+            "/api/backtests",
+            Some(ADMIN_TOKEN),
+            &json!({"signal": "consensus", "risk_off": "TLT", "rebalance": "weekly", "cost_bps": 5}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{result}");
+    for field in ["cagr", "volatility", "sharpe", "max_drawdown"] {
+        assert!(result["strategy"][field].is_f64(), "{field}: {result}");
+        assert!(result["benchmark"][field].is_f64(), "{field}: {result}");
+    }
+    assert_eq!(result["curve"].as_array().map(Vec::len), Some(400));
+    let (status, _) = host
+        .post("/api/backtests", None, &json!({}).to_string())
+        .await;
+    assert_eq!(status, 401, "backtests need credentials");
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_import_names_its_lines_and_writes_nothing() {
+    let host = TestHost::start(app_manifest(), Backend::Embedded, 10_000).await;
+    let mut text = csv(5, 0.0);
+    text.push_str("2030-01-02,1,1,1,1,-4,1\n2030-01-03,1,1,1,1,abc,1\nnot-a-date,1,1,1,1,1,1\n");
+    let first_date = text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .expect("row")
+        .to_string();
+    text.push_str(&format!("{first_date},1,1,1,1,2,1\n"));
+    let (status, body) = import(&host, "XLU", text, "text/csv").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("invalid_bars")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    for needle in [
+        "line 402",
+        "not positive",
+        "line 403",
+        "line 404",
+        "line 405",
+        "appears again",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    let (_, history) = host.get("/api/signals/utilities/history", None).await;
+    assert_eq!(history["points"], json!([]), "nothing was imported");
+    let (status, body) = import(&host, "XLU", "date,close\n".into(), "text/csv").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = import(&host, "bad symbol!", csv(1, 0.0), "text/csv").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("invalid_symbol")),
+        "{body}"
+    );
+    host.stop().await;
+}
