@@ -3,7 +3,9 @@
 //! component, on the real Postgres.
 
 use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 /// 400 trading days (weekdays from 2023-01-02) of a seeded walk, as a CSV export.
 fn csv(seed: u64, drift: f64) -> String {
@@ -49,6 +51,16 @@ async fn import(host: &TestHost, symbol: &str, body: String, content_type: &str)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(host.ws_url())
+        .await
+        .expect("WebSocket");
+    ws.send(Message::Text(
+        json!({"op": "subscribe", "room": "signals"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .expect("send");
     for (i, symbol) in ["SPY", "XLU", "WOOD", "GLD", "TLT", "IEF"]
         .iter()
         .enumerate()
@@ -75,8 +87,30 @@ async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
     .await;
     assert_eq!((status, &body["symbol"]), (201, &json!("VIX")), "{body}");
 
+    // Imports that change a state are announced on the `signals` room.
+    let mut announced = Vec::new();
+    while announced.is_empty() {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message")
+            .expect("open")
+            .expect("frame");
+        let Message::Text(text) = m else { continue };
+        let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
+        if v["room"] == "signals" && v["seq"].is_u64() {
+            announced.push(v["data"]["changed"].clone());
+        }
+    }
+    assert!(
+        announced[0].as_array().is_some_and(|a| !a.is_empty()),
+        "{announced:?}"
+    );
     let (status, latest) = host.get("/api/signals", None).await;
     assert_eq!(status, 200, "{latest}");
+    // What the import stored equals what a fresh computation gives.
+    let (_, computed) = host.get("/api/signals?vix=threshold&trend=200", None).await;
+    assert_eq!(latest["signals"], computed["signals"]);
+    assert_eq!(latest["consensus"], computed["consensus"]);
     for name in ["utilities", "lumber_gold", "treasury", "vix", "trend"] {
         let s = &latest["signals"][name];
         assert!(

@@ -1,6 +1,8 @@
 //! The signals API over stored bars: import, the latest state of the five signals and their
 //! consensus, one signal's history, and backtests.
 
+use bourse_guest::bourse::platform::events;
+use bourse_guest::fermyon::spin::key_value::Store;
 use bourse_guest::http::{Request, Response};
 use bourse_signals::backtest::{self, BacktestConfig, Decision, Rebalance};
 use bourse_signals::rules::{self, Consensus, Inputs, Params, Regime, TrendMode, VixMode};
@@ -93,6 +95,13 @@ pub fn import(request: &Request) -> Response {
     };
     if let Err(e) = bars::store(&symbol, &rows) {
         return unavailable(request, &e);
+    }
+    if let Err(e) = refresh() {
+        // The bars are stored; without a fresh cache the next read recomputes.
+        eprintln!("signals not refreshed after import: {e}");
+        if let Some(store) = store() {
+            let _ = store.delete(LATEST_KEY);
+        }
     }
     let (first, last) = (rows[0].0, rows[rows.len() - 1].0);
     Response::json(
@@ -198,18 +207,31 @@ fn compute(p: &Params) -> Result<(Vec<rules::SignalSeries>, Vec<rules::Consensus
     Ok((signals, consensus))
 }
 
-/// `GET /api/signals`: each signal's latest value and the consensus.
-pub fn latest(request: &Request) -> Response {
-    let p = match params(request) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let (signals, consensus) = match compute(&p) {
-        Ok(x) => x,
-        Err(e) => return unavailable(request, &e),
-    };
+/// Whether the request changes any default parameter (then nothing stored applies).
+fn custom(request: &Request) -> bool {
+    request
+        .query
+        .split('&')
+        .any(|kv| !kv.is_empty() && !kv.starts_with("from=") && !kv.starts_with("to="))
+}
+
+fn store() -> Option<Store> {
+    Store::open("default").ok()
+}
+
+const LATEST_KEY: &str = "signals:latest";
+
+fn history_key(name: &str) -> String {
+    format!("signals:history:{name}")
+}
+
+fn latest_json(
+    signals: &[rules::SignalSeries],
+    consensus: &[rules::ConsensusDay],
+    p: &Params,
+) -> Value {
     let mut out = serde_json::Map::new();
-    for s in &signals {
+    for s in signals {
         out.insert(
             s.name.to_string(),
             s.points.last().map_or(Value::Null, |pt| {
@@ -220,10 +242,112 @@ pub fn latest(request: &Request) -> Response {
     let latest = consensus.last().map_or(Value::Null, |(d, c, on, off)| {
         json!({"date": dates::format(*d), "state": consensus_name(*c), "risk_on": on, "risk_off": off})
     });
-    Response::json(
-        200,
-        &json!({"signals": out, "consensus": latest, "params": p}),
-    )
+    json!({"signals": out, "consensus": latest, "params": p})
+}
+
+/// Recomputes the signals with the default parameters after an import, stores the latest
+/// values and each history, and announces on the `signals` room which states changed.
+pub fn refresh() -> Result<(), String> {
+    let p = Params::default();
+    let (signals, consensus) = compute(&p)?;
+    let latest = latest_json(&signals, &consensus, &p);
+    let store = store().ok_or("key-value store unavailable")?;
+    let before: Option<Value> = store
+        .get(LATEST_KEY)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let put = |key: &str, value: &dyn erased::Json| -> Result<(), String> {
+        store
+            .set(key, &value.bytes()?)
+            .map_err(|e| format!("key-value: {e:?}"))
+    };
+    for s in &signals {
+        let points: Vec<(i32, f64, &str)> = s
+            .points
+            .iter()
+            .map(|pt| (pt.date, pt.value, regime(pt.regime)))
+            .collect();
+        put(&history_key(s.name), &points)?;
+    }
+    let days: Vec<(i32, &str, u32, u32)> = consensus
+        .iter()
+        .map(|(d, c, on, off)| (*d, consensus_name(*c), *on, *off))
+        .collect();
+    put(&history_key("consensus"), &days)?;
+    put(LATEST_KEY, &latest)?;
+    let state = |v: &Value, name: &str| -> Value {
+        if name == "consensus" {
+            v["consensus"]["state"].clone()
+        } else {
+            v["signals"][name]["regime"].clone()
+        }
+    };
+    let changed: Vec<&str> = NAMES
+        .iter()
+        .chain(["consensus"].iter())
+        .copied()
+        .filter(|n| {
+            before
+                .as_ref()
+                .is_none_or(|b| state(b, n) != state(&latest, n))
+        })
+        .collect();
+    if !changed.is_empty() {
+        // Best-effort: listeners are told; the stored values are what counts.
+        let _ = events::publish(
+            "signals",
+            &json!({"changed": changed, "latest": latest}).to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Serialising different value types through one closure.
+mod erased {
+    pub trait Json {
+        fn bytes(&self) -> Result<Vec<u8>, String>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn bytes(&self) -> Result<Vec<u8>, String> {
+            serde_json::to_vec(self).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// A stored history (default parameters): (date, value or state, regime or votes…) rows.
+fn stored_history(name: &str) -> Option<Vec<Value>> {
+    let bytes = store()?.get(&history_key(name)).ok().flatten()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn decision(word: &str) -> Decision {
+    match word {
+        "risk_on" => Decision::RiskOn,
+        "risk_off" => Decision::RiskOff,
+        _ => Decision::Keep,
+    }
+}
+
+/// `GET /api/signals`: each signal's latest value and the consensus.
+pub fn latest(request: &Request) -> Response {
+    if !custom(request)
+        && let Some(stored) = store()
+            .and_then(|s| s.get(LATEST_KEY).ok().flatten())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    {
+        return Response::json(200, &stored);
+    }
+    let p = match params(request) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (signals, consensus) = match compute(&p) {
+        Ok(x) => x,
+        Err(e) => return unavailable(request, &e),
+    };
+    Response::json(200, &latest_json(&signals, &consensus, &p))
 }
 
 fn date_param(request: &Request, name: &str) -> Result<Option<i32>, Response> {
@@ -250,11 +374,29 @@ pub fn history(request: &Request, name: &str) -> Response {
         (Ok(p), Ok(f), Ok(t)) => (p, f.unwrap_or(i32::MIN), t.unwrap_or(i32::MAX)),
         (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
     };
+    let in_range = |d: i32| (from..=to).contains(&d);
+    if !custom(request)
+        && (name == "consensus" || NAMES.contains(&name))
+        && let Some(rows) = stored_history(name)
+    {
+        let points: Vec<Value> = rows
+            .iter()
+            .filter(|r| r[0].as_i64().is_some_and(|d| in_range(d as i32)))
+            .map(|r| {
+                let date = dates::format(r[0].as_i64().unwrap_or_default() as i32);
+                if name == "consensus" {
+                    json!({"date": date, "state": r[1], "risk_on": r[2], "risk_off": r[3]})
+                } else {
+                    json!({"date": date, "value": r[1], "regime": r[2]})
+                }
+            })
+            .collect();
+        return Response::json(200, &json!({"name": name, "points": points}));
+    }
     let (signals, consensus) = match compute(&p) {
         Ok(x) => x,
         Err(e) => return unavailable(request, &e),
     };
-    let in_range = |d: i32| (from..=to).contains(&d);
     let points: Vec<Value> = if name == "consensus" {
         consensus
             .iter()
@@ -343,12 +485,28 @@ pub fn run_backtest(request: &Request) -> Response {
         (Ok(f), Ok(t)) => (f.unwrap_or(i32::MIN), t.unwrap_or(i32::MAX)),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    let p = body.params.unwrap_or_default();
-    let (signals, consensus) = match compute(&p) {
-        Ok(x) => x,
-        Err(e) => return unavailable(request, &e),
+    let known = body.signal == "consensus" || NAMES.contains(&body.signal.as_str());
+    let stored = if body.params.is_none() && known {
+        stored_history(&body.signal)
+    } else {
+        None
     };
-    let decisions: Vec<(i32, Decision)> = if body.signal == "consensus" {
+    let p = body.params.unwrap_or_default();
+    let (signals, consensus) = if stored.is_some() {
+        (Vec::new(), Vec::new())
+    } else {
+        match compute(&p) {
+            Ok(x) => x,
+            Err(e) => return unavailable(request, &e),
+        }
+    };
+    let decisions: Vec<(i32, Decision)> = if let Some(rows) = stored {
+        // Consensus rows are (date, state, on, off); signal rows (date, value, regime).
+        let word = if body.signal == "consensus" { 1 } else { 2 };
+        rows.iter()
+            .filter_map(|r| Some((r[0].as_i64()? as i32, decision(r[word].as_str()?))))
+            .collect()
+    } else if body.signal == "consensus" {
         consensus
             .iter()
             .map(|(d, c, ..)| {

@@ -14,6 +14,7 @@ bourse_guest::bindings!(
     "bourse:platform/signals",
     "fermyon:spin/key-value@2.0.0": bourse_guest::fermyon::spin::key_value,
     "fermyon:spin/sqlite@2.0.0": bourse_guest::fermyon::spin::sqlite,
+    "bourse:platform/events@0.1.0": bourse_guest::bourse::platform::events,
 );
 
 use exports::bourse::platform::indicator::{self, RatioInput, Regime, SignalError, SignalValue};
