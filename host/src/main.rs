@@ -79,6 +79,11 @@ enum Cmd {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Daily bars for the signals.
+    Bars {
+        #[command(subcommand)]
+        command: BarsCmd,
+    },
     /// Simulation commands.
     Sim {
         #[command(subcommand)]
@@ -90,6 +95,32 @@ enum Cmd {
         name: String,
         /// Digest (`sha256:…` or its hex) to go back to.
         digest: Option<String>,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
+}
+
+#[derive(Subcommand)]
+enum BarsCmd {
+    /// Write seeded synthetic closes for SPY, XLU, WOOD, GLD, TLT, IEF and VIX as CSV files.
+    Synth {
+        /// Directory for the files.
+        #[arg(long, default_value = "bars")]
+        out: PathBuf,
+        /// Seed: the same seed gives the same series.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Years of weekdays.
+        #[arg(long, default_value_t = 20)]
+        years: u32,
+    },
+    /// Import a CSV (`Date,…,Adj Close,…` or `date,close`) or JSON file into a running host.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Its ticker, e.g. SPY.
+        #[arg(long)]
+        symbol: String,
         #[command(flatten)]
         remote: ops::Remote,
     },
@@ -174,6 +205,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Deploy { name, file, remote } => ops::run(ops::deploy(&remote, &name, &file)),
         Cmd::Components { remote } => ops::run(ops::components(&remote)),
+        Cmd::Bars {
+            command: BarsCmd::Synth { out, seed, years },
+        } => ops::bars_synth(&out, seed, years),
+        Cmd::Bars {
+            command:
+                BarsCmd::Import {
+                    file,
+                    symbol,
+                    remote,
+                },
+        } => ops::run(ops::bars_import(&remote, &file, &symbol)),
         Cmd::Sim {
             command:
                 SimCmd::Run {

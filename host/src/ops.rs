@@ -254,3 +254,46 @@ pub async fn sim_run(
         ExitCode::FAILURE
     })
 }
+
+/// `bourse bars synth`: writes seeded synthetic closes for the seven signal tickers as
+/// `<dir>/<TICKER>.csv`.
+pub fn bars_synth(dir: &Path, seed: u64, years: u32) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    let start = bourse_signals::dates::parse("2005-01-03").context("start date")?;
+    let days = years as usize * 261;
+    for (ticker, series) in bourse_signals::synth::generate(seed, start, days) {
+        let path = dir.join(format!("{ticker}.csv"));
+        std::fs::write(&path, bourse_signals::synth::csv(&series))
+            .with_context(|| format!("{}", path.display()))?;
+        println!("{}: {} days", path.display(), series.dates.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bourse bars import FILE --symbol SPY`: sends a CSV or JSON file to a running host.
+pub async fn bars_import(remote: &Remote, file: &Path, symbol: &str) -> anyhow::Result<ExitCode> {
+    let body = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
+    let json = file.extension().is_some_and(|e| e == "json");
+    let answer = answer(
+        reqwest::Client::new()
+            .post(format!("{}/api/bars/import?symbol={symbol}", remote.url))
+            .bearer_auth(remote.token()?)
+            .header(
+                "content-type",
+                if json { "application/json" } else { "text/csv" },
+            )
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", remote.url))?,
+    )
+    .await?;
+    println!(
+        "{}: {} bars from {} to {}",
+        answer["symbol"].as_str().unwrap_or(symbol),
+        answer["imported"],
+        answer["first"].as_str().unwrap_or("?"),
+        answer["last"].as_str().unwrap_or("?")
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -55,6 +55,10 @@ impl HostProcess {
             .env("REDIS_URL", redis_url())
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
             .env("SPIN_VARIABLE_ADMIN_TOKEN", ADMIN_TOKEN)
+            // These tests drive load and then check every answer: rate limits (tested on
+            // their own) would turn that into 429s.
+            .env("BOURSE_RATE_LIMIT_PRINCIPAL", "0")
+            .env("BOURSE_RATE_LIMIT_IP", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in env {

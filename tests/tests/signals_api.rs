@@ -148,6 +148,40 @@ async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
         assert!(result["benchmark"][field].is_f64(), "{field}: {result}");
     }
     assert_eq!(result["curve"].as_array().map(Vec::len), Some(400));
+    let chart = result["chart"].as_str().expect("chart link").to_string();
+    let response = host
+        .client
+        .get(format!("{}{chart}", host.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/svg+xml")
+    );
+    let svg = response.text().await.expect("svg");
+    assert!(
+        svg.starts_with("<svg") && svg.ends_with("</svg>"),
+        "{svg:.200}"
+    );
+    assert_eq!(
+        svg.matches("<polyline").count(),
+        2,
+        "strategy and buy-and-hold"
+    );
+    assert!(svg.contains("fill-opacity=\"0.09\""), "regimes shaded");
+    if let Ok(dir) = std::env::var("BOURSE_SCREENSHOTS") {
+        let _ = std::fs::write(std::path::Path::new(&dir).join("backtest.svg"), &svg);
+    }
+    let (status, _) = host
+        .get("/api/backtests/0123456789abcdef", Some(ADMIN_TOKEN))
+        .await;
+    assert_eq!(status, 404);
     let (status, _) = host
         .post("/api/backtests", None, &json!({}).to_string())
         .await;

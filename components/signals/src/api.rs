@@ -581,9 +581,10 @@ pub fn run_backtest(request: &Request) -> Response {
         cost_bps: body.cost_bps,
     };
     match backtest::run(&decisions, &risk_on, risk_off.as_ref(), &config) {
-        Ok(b) => Response::json(
-            200,
-            &json!({
+        Ok(b) => {
+            let id = backtest_id();
+            let mut result = json!({
+                "id": id, "chart": format!("/api/backtests/{id}/chart.svg"),
                 "signal": body.signal, "risk_on": risk_on_symbol,
                 "risk_off": risk_off_symbol.unwrap_or_else(|| "cash".into()),
                 "rebalance": body.rebalance, "cost_bps": body.cost_bps,
@@ -592,9 +593,68 @@ pub fn run_backtest(request: &Request) -> Response {
                 "strategy": b.strategy, "benchmark": b.benchmark,
                 "switches": b.switches, "time_risk_on": b.time_risk_on,
                 "time_risk_off": 1.0 - b.time_risk_on,
-                "curve": b.curve.iter().map(|(d, e, h, on)| json!([dates::format(*d), e, h, on])).collect::<Vec<_>>(),
-            }),
-        ),
+            });
+            // Kept for the chart (days as numbers: compact, and all the chart needs).
+            let mut stored = result.clone();
+            stored["curve_days"] = json!(b.curve);
+            if let Some(store) = store()
+                && let Ok(bytes) = serde_json::to_vec(&stored)
+                && store.set(&format!("backtest:{id}"), &bytes).is_err()
+            {
+                eprintln!("backtest {id} not stored; its chart will be missing");
+            }
+            result["curve"] = b
+                .curve
+                .iter()
+                .map(|(d, e, h, on)| json!([dates::format(*d), e, h, on]))
+                .collect();
+            Response::json(200, &result)
+        }
         Err(message) => Response::error(request, 422, "insufficient_data", &message),
+    }
+}
+
+fn backtest_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stored_backtest(request: &Request, id: &str) -> Result<Value, Response> {
+    let missing = || {
+        Response::error(
+            request,
+            404,
+            "unknown_backtest",
+            &format!("no backtest {id:?}"),
+        )
+    };
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(missing());
+    }
+    store()
+        .and_then(|s| s.get(&format!("backtest:{id}")).ok().flatten())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(missing)
+}
+
+/// `GET /api/backtests/{id}`: the stored result, without the curve.
+pub fn get_backtest(request: &Request, id: &str) -> Response {
+    match stored_backtest(request, id) {
+        Ok(mut v) => {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("curve_days");
+            }
+            Response::json(200, &v)
+        }
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/backtests/{id}/chart.svg`.
+pub fn chart(request: &Request, id: &str) -> Response {
+    match stored_backtest(request, id) {
+        Ok(v) => Response::content(200, "image/svg+xml", crate::chart::svg(&v).into_bytes()),
+        Err(r) => r,
     }
 }

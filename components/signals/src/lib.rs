@@ -4,6 +4,7 @@
 
 mod api;
 mod bars;
+mod chart;
 
 use bourse_guest::fermyon::spin::key_value::Store;
 use bourse_guest::http::{Request, Response, serve};
@@ -138,6 +139,8 @@ fn route(request: &Request) -> Response {
         ("GET", ["api", "signals", name]) => get_signal(request, name),
         ("POST", ["api", "bars", "import"]) => api::import(request),
         ("POST", ["api", "backtests"]) => api::run_backtest(request),
+        ("GET", ["api", "backtests", id]) => api::get_backtest(request, id),
+        ("GET", ["api", "backtests", id, "chart.svg"]) => api::chart(request, id),
         _ => Response::not_found(request),
     }
 }

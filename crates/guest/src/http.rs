@@ -185,6 +185,15 @@ impl Response {
         )
     }
 
+    /// `status` with a body that is not JSON (an SVG chart, a CSV file).
+    pub fn content(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            body,
+            headers: vec![("content-type".to_string(), content_type.to_string())],
+        }
+    }
+
     /// The same response with one more header (e.g. `retry-after`).
     pub fn with_header(mut self, name: &str, value: &str) -> Response {
         self.headers.push((name.to_string(), value.to_string()));
@@ -205,7 +214,13 @@ impl Response {
     pub fn send(self, out: ResponseOutparam) {
         let headers = Fields::new();
         // Both names and values are constants, so this cannot be refused.
-        let _ = headers.append("content-type", b"application/json");
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            let _ = headers.append("content-type", b"application/json");
+        }
         for (name, value) in &self.headers {
             // A header the host refuses is dropped rather than failing the response.
             let _ = headers.append(name, value.as_bytes());

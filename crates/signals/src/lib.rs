@@ -8,6 +8,7 @@
 pub mod backtest;
 pub mod dates;
 pub mod rules;
+pub mod synth;
 
 pub use backtest::{Backtest, BacktestConfig, Decision, Rebalance, Stats};
 pub use rules::{Consensus, Params, Point, Regime, SignalSeries, TrendMode, VixMode};
