@@ -96,6 +96,18 @@ pub fn import(request: &Request) -> Response {
     if let Err(e) = bars::store(&symbol, &rows) {
         return unavailable(request, &e);
     }
+    // The key-value copy of this symbol's closes is rebuilt from SQL, which holds the merge of
+    // this import with what was there.
+    let cached = bars::load(&[symbol.as_str()]).and_then(|loaded| match loaded.get(&symbol) {
+        Some(series) => bars::cache(&symbol, series),
+        None => Ok(()),
+    });
+    if let Err(e) = cached {
+        eprintln!("bars of {symbol} not cached: {e}");
+        if let Some(store) = store() {
+            let _ = store.delete(&format!("bars:{symbol}"));
+        }
+    }
     if let Err(e) = refresh() {
         // The bars are stored; without a fresh cache the next read recomputes.
         eprintln!("signals not refreshed after import: {e}");
@@ -182,7 +194,7 @@ fn consensus_name(c: Consensus) -> &'static str {
 
 /// Loads the seven tickers and computes everything.
 fn compute(p: &Params) -> Result<(Vec<rules::SignalSeries>, Vec<rules::ConsensusDay>), String> {
-    let loaded = bars::load(&TICKERS)?;
+    let loaded = bars::load_cached(&TICKERS)?;
     let get = |s: &str| loaded.get(s).cloned().unwrap_or_default();
     let (spy, xlu, wood, gld, tlt, ief, vix) = (
         get("SPY"),
@@ -553,7 +565,7 @@ pub fn run_backtest(request: &Request) -> Response {
     if let Some(s) = &risk_off_symbol {
         wanted.push(s);
     }
-    let loaded = match bars::load(&wanted) {
+    let loaded = match bars::load_cached(&wanted) {
         Ok(l) => l,
         Err(e) => return unavailable(request, &e),
     };

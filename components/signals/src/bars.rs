@@ -161,3 +161,47 @@ pub fn load(symbols: &[&str]) -> Result<HashMap<String, Series>, String> {
     }
     Ok(out)
 }
+
+fn cache_key(symbol: &str) -> String {
+    format!("bars:{symbol}")
+}
+
+/// Copies `series` into the key-value store, where reads skip SQL (refreshed on import).
+pub fn cache(symbol: &str, series: &Series) -> Result<(), String> {
+    let store = bourse_guest::fermyon::spin::key_value::Store::open("default")
+        .map_err(|e| format!("key-value: {e:?}"))?;
+    let points: Vec<(i32, f64)> = series
+        .dates
+        .iter()
+        .copied()
+        .zip(series.closes.iter().copied())
+        .collect();
+    let bytes = serde_json::to_vec(&points).map_err(|e| e.to_string())?;
+    store
+        .set(&cache_key(symbol), &bytes)
+        .map_err(|e| format!("key-value: {e:?}"))
+}
+
+/// The closes of `symbols`, from the key-value copy where there is one, else from SQL.
+pub fn load_cached(symbols: &[&str]) -> Result<HashMap<String, Series>, String> {
+    let store = bourse_guest::fermyon::spin::key_value::Store::open("default").ok();
+    let mut out = HashMap::new();
+    let mut missing = Vec::new();
+    for symbol in symbols {
+        let cached = store
+            .as_ref()
+            .and_then(|s| s.get(&cache_key(symbol)).ok().flatten())
+            .and_then(|b| serde_json::from_slice::<Vec<(i32, f64)>>(&b).ok())
+            .and_then(|points| Series::new(points).ok());
+        match cached {
+            Some(series) => {
+                out.insert((*symbol).to_string(), series);
+            }
+            None => missing.push(*symbol),
+        }
+    }
+    if !missing.is_empty() {
+        out.extend(load(&missing)?);
+    }
+    Ok(out)
+}
