@@ -133,6 +133,20 @@ fn post_order(request: &Request) -> Response {
     })
 }
 
+/// Query parameter `name` as a count from 1 to 1000, `default` when absent.
+fn count_param(request: &Request, name: &str, default: u32) -> Result<u32, Response> {
+    match request.query_param(name).map(str::parse::<u32>) {
+        None => Ok(default),
+        Some(Ok(n)) if (1..=1000).contains(&n) => Ok(n),
+        Some(_) => Err(Response::error(
+            request,
+            400,
+            &format!("invalid_{name}"),
+            &format!("{name} must be a whole number from 1 to 1000"),
+        )),
+    }
+}
+
 fn order_id(request: &Request, text: &str) -> Result<u64, Response> {
     text.parse::<u64>().map_err(|_| {
         Response::error(
@@ -159,17 +173,9 @@ fn list_orders(request: &Request, principal: &types::Principal) -> Response {
             ),
         );
     }
-    let limit = match request.query_param("limit").map(str::parse::<u32>) {
-        None => 100,
-        Some(Ok(n)) if (1..=1000).contains(&n) => n,
-        Some(_) => {
-            return Response::error(
-                request,
-                400,
-                "invalid_limit",
-                "limit must be a whole number from 1 to 1000",
-            );
-        }
+    let limit = match count_param(request, "limit", 100) {
+        Ok(n) => n,
+        Err(response) => return response,
     };
     let symbols = market::symbols();
     let orders: Vec<wire::OrderInfoJson> = market::orders(&principal.id, status == "open", limit)
@@ -282,17 +288,9 @@ fn amend_order(request: &Request, principal: &types::Principal, id: &str) -> Res
 }
 
 fn get_trades(request: &Request, symbol: &str) -> Response {
-    let limit = match request.query_param("limit").map(str::parse::<u32>) {
-        None => 100,
-        Some(Ok(n)) if (1..=1000).contains(&n) => n,
-        Some(_) => {
-            return Response::error(
-                request,
-                400,
-                "invalid_limit",
-                "limit must be a whole number from 1 to 1000",
-            );
-        }
+    let limit = match count_param(request, "limit", 100) {
+        Ok(n) => n,
+        Err(response) => return response,
     };
     let Some(spec) = spec_of(symbol) else {
         return Response::error(
@@ -318,17 +316,9 @@ fn get_trades(request: &Request, symbol: &str) -> Response {
 }
 
 fn get_book(request: &Request, symbol: &str) -> Response {
-    let depth = match request.query_param("depth").map(str::parse::<u32>) {
-        None => 10,
-        Some(Ok(d)) if (1..=1000).contains(&d) => d,
-        Some(_) => {
-            return Response::error(
-                request,
-                400,
-                "invalid_depth",
-                "depth must be a whole number from 1 to 1000",
-            );
-        }
+    let depth = match count_param(request, "depth", 10) {
+        Ok(n) => n,
+        Err(response) => return response,
     };
     let symbols = market::symbols();
     let Some(spec) = symbols.iter().find(|s| s.symbol == symbol) else {

@@ -64,7 +64,7 @@ impl Limits {
     pub fn check(&self, order: &Exposure<'_>) -> Result<(), FieldError> {
         let spec = order.spec;
         if let Some(enabled) = &self.enabled_symbols
-            && !enabled.iter().any(|s| *s == spec.symbol)
+            && !enabled.contains(&spec.symbol)
         {
             return Err(field(
                 "symbol",
