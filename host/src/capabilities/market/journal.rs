@@ -264,17 +264,23 @@ impl Journal {
     }
 
     /// Writes one batch of `shard` in one commit.
-    pub async fn append(&self, shard: usize, batch: &Batch) -> Result<(), JournalError> {
-        let commands = serde_json::to_string(&batch.commands)
-            .map_err(|e| JournalError::Range(e.to_string()))?;
-        let last = batch.first_seq + batch.commands.len() as u64 - 1;
+    pub async fn append(
+        &self,
+        shard: usize,
+        first_seq: u64,
+        at_ms: u64,
+        batch: &[&Command],
+    ) -> Result<(), JournalError> {
+        let commands =
+            serde_json::to_string(batch).map_err(|e| JournalError::Range(e.to_string()))?;
+        let last = first_seq + batch.len() as u64 - 1;
         sqlx::query(&self.sql(
             "INSERT INTO journal (shard, first_seq, last_seq, at_ms, commands) VALUES (?, ?, ?, ?, ?)",
         ))
         .bind(shard as i32)
-        .bind(to_i64(batch.first_seq)?)
+        .bind(to_i64(first_seq)?)
         .bind(to_i64(last)?)
-        .bind(to_i64(batch.at_ms)?)
+        .bind(to_i64(at_ms)?)
         .bind(commands)
         .execute(&self.pool)
         .await?;

@@ -610,15 +610,18 @@ impl Shard {
     /// arrival order.
     async fn process(&mut self, jobs: &mut Vec<Job>) {
         let at_ms = now_ms();
-        let commands: Vec<Command> = jobs
+        // References, not copies: the batch is only serialised; it is cloned only when a
+        // write fails and must be kept.
+        let commands: Vec<&Command> = jobs
             .iter()
             .filter_map(|j| match j {
-                Job::Commands(c, _) => Some(c.iter().cloned()),
+                Job::Commands(c, _) => Some(c.iter()),
                 Job::Read(_) => None,
             })
             .flatten()
             .collect();
-        let durable = commands.is_empty() || self.make_durable(at_ms, commands).await;
+        let durable = commands.is_empty() || self.make_durable(at_ms, &commands).await;
+        drop(commands);
         self.venue.set_time(at_ms);
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
@@ -650,7 +653,7 @@ impl Shard {
     }
 
     /// Writes the batch; false if it is not known to be on disk.
-    async fn make_durable(&mut self, at_ms: u64, commands: Vec<Command>) -> bool {
+    async fn make_durable(&mut self, at_ms: u64, commands: &[&Command]) -> bool {
         let counters = self.counters.clone();
         let counters = &counters[self.index];
         let n = commands.len() as u64;
@@ -662,13 +665,9 @@ impl Shard {
         if !self.resolve_uncertain(&journal).await {
             return false;
         }
-        let batch = Batch {
-            first_seq: self.seq + 1,
-            at_ms,
-            commands,
-        };
+        let first_seq = self.seq + 1;
         let started = Instant::now();
-        match journal.append(self.index, &batch).await {
+        match journal.append(self.index, first_seq, at_ms, commands).await {
             Ok(()) => {
                 metrics::histogram!("journal_commit_seconds").record(started.elapsed());
                 metrics::histogram!("journal_batch_commands").record(n as f64);
@@ -683,7 +682,11 @@ impl Shard {
             Err(e) => {
                 counters.journal_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(shard = self.index, error = %e, "journal write failed; the batch is refused");
-                self.uncertain = Some(batch);
+                self.uncertain = Some(Batch {
+                    first_seq,
+                    at_ms,
+                    commands: commands.iter().map(|c| (*c).clone()).collect(),
+                });
                 false
             }
         }
