@@ -25,6 +25,8 @@ pub mod bindings {
         with: {
             "fermyon:spin/key-value.store": crate::capabilities::key_value::KvStore,
             "fermyon:spin/sqlite.connection": crate::capabilities::sql::SqlConnection,
+            "fermyon:spin/redis.connection": crate::capabilities::spin_redis::RedisConnection,
+            "fermyon:spin/postgres.connection": crate::capabilities::spin_postgres::PgConnection,
         },
     });
 }

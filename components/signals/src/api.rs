@@ -6,8 +6,8 @@ use bourse_guest::fermyon::spin::key_value::Store;
 use bourse_guest::http::{Request, Response};
 use bourse_signals::backtest::{self, BacktestConfig, Decision, Rebalance};
 use bourse_signals::rules::{self, Consensus, Inputs, Params, Regime, TrendMode, VixMode};
-use bourse_signals::{Series, dates};
-use serde::Deserialize;
+use bourse_signals::{Series, dates, packed};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bars;
@@ -80,20 +80,32 @@ pub fn import(request: &Request) -> Response {
     let rows = match parsed {
         Ok(rows) => rows,
         Err(problems) => {
-            let shown: Vec<&str> = problems.iter().take(20).map(String::as_str).collect();
-            let more = problems.len().saturating_sub(shown.len());
-            let mut message = format!(
-                "nothing imported; {} problem(s): {}",
-                problems.len(),
-                shown.join("; ")
-            );
-            if more > 0 {
-                message.push_str(&format!("; and {more} more"));
-            }
-            return Response::error(request, 400, "invalid_bars", &message);
+            return Response::error(request, 400, "invalid_bars", &problem_list(&problems));
         }
     };
-    if let Err(e) = bars::store(&symbol, &rows) {
+    ingest(request, &symbol, &rows, json!({}))
+}
+
+/// "nothing imported; N problem(s): …", with the first twenty.
+pub fn problem_list(problems: &[String]) -> String {
+    let shown: Vec<&str> = problems.iter().take(20).map(String::as_str).collect();
+    let more = problems.len().saturating_sub(shown.len());
+    let mut message = format!(
+        "nothing imported; {} problem(s): {}",
+        problems.len(),
+        shown.join("; ")
+    );
+    if more > 0 {
+        message.push_str(&format!("; and {more} more"));
+    }
+    message
+}
+
+/// Stores checked rows of `symbol`, refreshes its cached closes and the signals, and answers
+/// 201 with what was imported (plus the fields of `extra`).
+pub fn ingest(request: &Request, symbol: &str, rows: &[(i32, f64)], extra: Value) -> Response {
+    let symbol = symbol.to_string();
+    if let Err(e) = bars::store(&symbol, rows) {
         return unavailable(request, &e);
     }
     // The key-value copy of this symbol's closes is rebuilt from SQL, which holds the merge of
@@ -116,13 +128,14 @@ pub fn import(request: &Request) -> Response {
         }
     }
     let (first, last) = (rows[0].0, rows[rows.len() - 1].0);
-    Response::json(
-        201,
-        &json!({
-            "symbol": symbol, "imported": rows.len(),
-            "first": dates::format(first), "last": dates::format(last),
-        }),
-    )
+    let mut answer = json!({
+        "symbol": symbol, "imported": rows.len(),
+        "first": dates::format(first), "last": dates::format(last),
+    });
+    if let (Some(answer), Value::Object(extra)) = (answer.as_object_mut(), extra) {
+        answer.extend(extra);
+    }
+    Response::json(201, &answer)
 }
 
 /// Parameters from the query string: `vix=percentile`, `trend=50_200`, `treasury_band=0.01`,
@@ -274,6 +287,11 @@ pub fn refresh() -> Result<(), String> {
             .set(key, &value.bytes()?)
             .map_err(|e| format!("key-value: {e:?}"))
     };
+    let put_decisions = |name: &str, days: Vec<u8>| {
+        store
+            .set(&decisions_key(name), &days)
+            .map_err(|e| format!("key-value: {e:?}"))
+    };
     for s in &signals {
         let points: Vec<(i32, f64, &str)> = s
             .points
@@ -281,12 +299,28 @@ pub fn refresh() -> Result<(), String> {
             .map(|pt| (pt.date, pt.value, regime(pt.regime)))
             .collect();
         put(&history_key(s.name), &points)?;
+        put_decisions(
+            s.name,
+            packed::encode_decisions(
+                s.points
+                    .iter()
+                    .map(|pt| (pt.date, regime_decision(pt.regime))),
+            ),
+        )?;
     }
     let days: Vec<(i32, &str, u32, u32)> = consensus
         .iter()
         .map(|(d, c, on, off)| (*d, consensus_name(*c), *on, *off))
         .collect();
     put(&history_key("consensus"), &days)?;
+    put_decisions(
+        "consensus",
+        packed::encode_decisions(
+            consensus
+                .iter()
+                .map(|(d, c, ..)| (*d, consensus_decision(*c))),
+        ),
+    )?;
     put(LATEST_KEY, &latest)?;
     let state = |v: &Value, name: &str| -> Value {
         if name == "consensus" {
@@ -334,11 +368,30 @@ fn stored_history(name: &str) -> Option<Vec<Value>> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn decision(word: &str) -> Decision {
-    match word {
-        "risk_on" => Decision::RiskOn,
-        "risk_off" => Decision::RiskOff,
-        _ => Decision::Keep,
+/// The daily decisions of a signal (or the consensus) under the default parameters, as the
+/// last import stored them.
+fn stored_decisions(name: &str) -> Option<Vec<(i32, Decision)>> {
+    let bytes = store()?.get(&decisions_key(name)).ok().flatten()?;
+    packed::decode_decisions(&bytes)
+}
+
+fn decisions_key(name: &str) -> String {
+    format!("signals:decisions:{name}")
+}
+
+fn regime_decision(r: Regime) -> Decision {
+    match r {
+        Regime::RiskOn => Decision::RiskOn,
+        Regime::RiskOff => Decision::RiskOff,
+        Regime::Neutral => Decision::Keep,
+    }
+}
+
+fn consensus_decision(c: Consensus) -> Decision {
+    match c {
+        Consensus::RiskOn => Decision::RiskOn,
+        Consensus::RiskOff => Decision::RiskOff,
+        Consensus::Mixed => Decision::Keep,
     }
 }
 
@@ -499,7 +552,7 @@ pub fn run_backtest(request: &Request) -> Response {
     };
     let known = body.signal == "consensus" || NAMES.contains(&body.signal.as_str());
     let stored = if body.params.is_none() && known {
-        stored_history(&body.signal)
+        stored_decisions(&body.signal)
     } else {
         None
     };
@@ -512,39 +565,17 @@ pub fn run_backtest(request: &Request) -> Response {
             Err(e) => return unavailable(request, &e),
         }
     };
-    let decisions: Vec<(i32, Decision)> = if let Some(rows) = stored {
-        // Consensus rows are (date, state, on, off); signal rows (date, value, regime).
-        let word = if body.signal == "consensus" { 1 } else { 2 };
-        rows.iter()
-            .filter_map(|r| Some((r[0].as_i64()? as i32, decision(r[word].as_str()?))))
-            .collect()
+    let decisions: Vec<(i32, Decision)> = if let Some(days) = stored {
+        days
     } else if body.signal == "consensus" {
         consensus
             .iter()
-            .map(|(d, c, ..)| {
-                (
-                    *d,
-                    match c {
-                        Consensus::RiskOn => Decision::RiskOn,
-                        Consensus::RiskOff => Decision::RiskOff,
-                        Consensus::Mixed => Decision::Keep,
-                    },
-                )
-            })
+            .map(|(d, c, ..)| (*d, consensus_decision(*c)))
             .collect()
     } else if let Some(s) = signals.iter().find(|s| s.name == body.signal) {
         s.points
             .iter()
-            .map(|pt| {
-                (
-                    pt.date,
-                    match pt.regime {
-                        Regime::RiskOn => Decision::RiskOn,
-                        Regime::RiskOff => Decision::RiskOff,
-                        Regime::Neutral => Decision::Keep,
-                    },
-                )
-            })
+            .map(|pt| (pt.date, regime_decision(pt.regime)))
             .collect()
     } else {
         return Response::error(
@@ -595,7 +626,7 @@ pub fn run_backtest(request: &Request) -> Response {
     match backtest::run(&decisions, &risk_on, risk_off.as_ref(), &config) {
         Ok(b) => {
             let id = backtest_id();
-            let mut result = json!({
+            let result = json!({
                 "id": id, "chart": format!("/api/backtests/{id}/chart.svg"),
                 "signal": body.signal, "risk_on": risk_on_symbol,
                 "risk_off": risk_off_symbol.unwrap_or_else(|| "cash".into()),
@@ -606,24 +637,49 @@ pub fn run_backtest(request: &Request) -> Response {
                 "switches": b.switches, "time_risk_on": b.time_risk_on,
                 "time_risk_off": 1.0 - b.time_risk_on,
             });
-            // Kept for the chart (days as numbers: compact, and all the chart needs).
-            let mut stored = result.clone();
-            stored["curve_days"] = json!(b.curve);
+            // Kept for the chart (days as numbers: compact, and all the chart needs). Both
+            // documents are written straight from the curve, not through a `Value` tree:
+            // 5 000 rows of it cost more than the backtest.
+            let stored = StoredBacktest {
+                summary: &result,
+                curve_days: &b.curve,
+            };
             if let Some(store) = store()
                 && let Ok(bytes) = serde_json::to_vec(&stored)
                 && store.set(&format!("backtest:{id}"), &bytes).is_err()
             {
                 eprintln!("backtest {id} not stored; its chart will be missing");
             }
-            result["curve"] = b
-                .curve
-                .iter()
-                .map(|(d, e, h, on)| json!([dates::format(*d), e, h, on]))
-                .collect();
-            Response::json(200, &result)
+            Response::json(
+                200,
+                &BacktestAnswer {
+                    summary: &result,
+                    curve: b
+                        .curve
+                        .iter()
+                        .map(|(d, e, h, on)| (dates::format(*d), *e, *h, *on))
+                        .collect(),
+                },
+            )
         }
         Err(message) => Response::error(request, 422, "insufficient_data", &message),
     }
+}
+
+/// A backtest as stored for its chart: the summary fields and the curve by day number.
+#[derive(Serialize)]
+struct StoredBacktest<'a> {
+    #[serde(flatten)]
+    summary: &'a Value,
+    curve_days: &'a [(i32, f64, f64, bool)],
+}
+
+/// A backtest as answered: the summary fields and the curve by date.
+#[derive(Serialize)]
+struct BacktestAnswer<'a> {
+    #[serde(flatten)]
+    summary: &'a Value,
+    curve: Vec<(String, f64, f64, bool)>,
 }
 
 fn backtest_id() -> String {

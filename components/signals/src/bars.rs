@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use bourse_guest::fermyon::spin::sqlite::{Connection, Value};
-use bourse_signals::{Series, dates};
+use bourse_signals::{Series, dates, packed};
 
 /// Largest import: one statement carries it (20 years of daily bars is about 5 000).
 pub const MAX_ROWS: usize = 7_000;
@@ -170,13 +170,13 @@ fn cache_key(symbol: &str) -> String {
 pub fn cache(symbol: &str, series: &Series) -> Result<(), String> {
     let store = bourse_guest::fermyon::spin::key_value::Store::open("default")
         .map_err(|e| format!("key-value: {e:?}"))?;
-    let points: Vec<(i32, f64)> = series
-        .dates
-        .iter()
-        .copied()
-        .zip(series.closes.iter().copied())
-        .collect();
-    let bytes = serde_json::to_vec(&points).map_err(|e| e.to_string())?;
+    let bytes = packed::encode_closes(
+        series
+            .dates
+            .iter()
+            .copied()
+            .zip(series.closes.iter().copied()),
+    );
     store
         .set(&cache_key(symbol), &bytes)
         .map_err(|e| format!("key-value: {e:?}"))
@@ -191,7 +191,7 @@ pub fn load_cached(symbols: &[&str]) -> Result<HashMap<String, Series>, String> 
         let cached = store
             .as_ref()
             .and_then(|s| s.get(&cache_key(symbol)).ok().flatten())
-            .and_then(|b| serde_json::from_slice::<Vec<(i32, f64)>>(&b).ok())
+            .and_then(|b| packed::decode_closes(&b))
             .and_then(|points| Series::new(points).ok());
         match cached {
             Some(series) => {

@@ -5,6 +5,7 @@
 mod api;
 mod bars;
 mod chart;
+mod fetch;
 
 use bourse_guest::fermyon::spin::key_value::Store;
 use bourse_guest::http::{Request, Response, serve};
@@ -15,6 +16,8 @@ bourse_guest::bindings!(
     "bourse:platform/signals",
     "fermyon:spin/key-value@2.0.0": bourse_guest::fermyon::spin::key_value,
     "fermyon:spin/sqlite@2.0.0": bourse_guest::fermyon::spin::sqlite,
+    "fermyon:spin/variables@2.0.0": bourse_guest::fermyon::spin::variables,
+    "wasi:http/outgoing-handler@0.2.12": bourse_guest::wasi::http::outgoing_handler,
     "bourse:platform/events@0.1.0": bourse_guest::bourse::platform::events,
 );
 
@@ -138,6 +141,8 @@ fn route(request: &Request) -> Response {
         ("GET", ["api", "signals", name, "history"]) => api::history(request, name),
         ("GET", ["api", "signals", name]) => get_signal(request, name),
         ("POST", ["api", "bars", "import"]) => api::import(request),
+        ("POST", ["api", "bars", "fetch"]) => fetch::fetch(request),
+        ("GET", ["api", "bars", "providers"]) => fetch::providers(request),
         ("POST", ["api", "backtests"]) => api::run_backtest(request),
         ("GET", ["api", "backtests", id]) => api::get_backtest(request, id),
         ("GET", ["api", "backtests", id, "chart.svg"]) => api::chart(request, id),

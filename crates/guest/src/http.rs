@@ -104,6 +104,21 @@ impl Request {
             .map_err(|e| Response::error(self, 400, "invalid_json", &format!("request body: {e}")))
     }
 
+    /// Whether the authenticated caller holds one of `roles` (from the principal the host
+    /// passes; false without one).
+    pub fn has_role(&self, roles: &[&str]) -> bool {
+        let Some(principal) = self
+            .header(PRINCIPAL_HEADER)
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        else {
+            return false;
+        };
+        principal["roles"].as_array().is_some_and(|held| {
+            held.iter()
+                .any(|r| r.as_str().is_some_and(|r| roles.contains(&r)))
+        })
+    }
+
     /// The host's request id, or `-` outside the Bourse host.
     pub fn request_id(&self) -> &str {
         self.header(REQUEST_ID_HEADER).unwrap_or("-")

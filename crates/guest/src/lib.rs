@@ -9,6 +9,7 @@
 /// Decimal strings at the JSON edge (shared with the host through the matching core).
 pub use bourse_matching::decimal;
 pub mod http;
+pub mod outbound;
 
 wit_bindgen::generate!({
     inline: r#"
@@ -21,6 +22,7 @@ wit_bindgen::generate!({
             import fermyon:spin/sqlite@2.0.0;
             import fermyon:spin/variables@2.0.0;
             import wasi:http/types@0.2.12;
+            import wasi:http/outgoing-handler@0.2.12;
         }
     "#,
     path: "../../wit",

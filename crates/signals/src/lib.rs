@@ -7,6 +7,8 @@
 
 pub mod backtest;
 pub mod dates;
+pub mod packed;
+pub mod providers;
 pub mod rules;
 pub mod synth;
 

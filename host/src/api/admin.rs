@@ -94,7 +94,8 @@ fn deploy_error(e: &DeployError, request_id: &str) -> ApiError {
         DeployError::Contract(_)
         | DeployError::Compile(_)
         | DeployError::Link(_)
-        | DeployError::Smoke(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | DeployError::Smoke(_)
+        | DeployError::Outbound(_) => StatusCode::UNPROCESSABLE_ENTITY,
         DeployError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError::new(status, e.code(), e.to_string(), request_id)

@@ -245,6 +245,10 @@ async fn serve(
             if let Ok(id) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert("x-request-id", id);
             }
+            // A component's own answer reaches the client as written, whatever its type.
+            response
+                .extensions_mut()
+                .insert(super::hardening::ComponentAnswer);
             response
         }
         Err(e) => {

@@ -67,10 +67,18 @@ pub fn harden(router: Router<Arc<AppState>>, config: &ApiConfig) -> Router<Arc<A
     router.layer(middleware::from_fn(crate::telemetry::track))
 }
 
+/// Marks a response written by a component: [`json_errors`] leaves it alone, as Spin would.
+#[derive(Debug, Clone, Copy)]
+pub struct ComponentAnswer;
+
 /// Any error response that is not already JSON (from a layer or the framework) gets the
-/// platform's error shape; the original text is not passed on.
+/// platform's error shape; the original text is not passed on. A component's own answers
+/// are passed through.
 async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
+    if response.extensions().get::<ComponentAnswer>().is_some() {
+        return response;
+    }
     let status = response.status();
     let is_json = response
         .headers()

@@ -4,5 +4,8 @@
 pub mod events;
 pub mod key_value;
 pub mod market;
+pub mod outbound_http;
+pub mod spin_postgres;
+pub mod spin_redis;
 pub mod sql;
 pub mod variables;

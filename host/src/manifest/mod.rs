@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::capabilities::outbound_http::AllowedHosts;
+
 pub use routes::{Route, RouteTable};
 pub use variables::{VariableError, Variables};
 
@@ -187,7 +189,8 @@ pub struct ComponentDecl {
     /// SQL database names the component may open.
     #[serde(default)]
     pub sqlite_databases: Vec<String>,
-    /// Outbound network destinations (none are granted by Bourse yet).
+    /// Outbound HTTP destinations (`https://api.example.com`, Spin's syntax; `{{ variable }}`
+    /// templates allowed).
     #[serde(default)]
     pub allowed_outbound_hosts: Vec<String>,
     /// Component variables: literal values or `{{ app_variable }}` templates.
@@ -319,6 +322,16 @@ impl Manifest {
                 return Err(invalid(format!(
                     "[component.{id}.tool.bourse] roles: {bad:?} is not one of api, matching, simulation, auth"
                 )));
+            }
+            for entry in &component.allowed_outbound_hosts {
+                let at =
+                    |e: String| invalid(format!("[component.{id}] allowed_outbound_hosts {e}"));
+                if entry.contains("{{") {
+                    variables::check_template(entry, &doc.variables)
+                        .map_err(|e| at(format!("{entry:?}: {e}")))?;
+                } else {
+                    AllowedHosts::parse(std::slice::from_ref(entry)).map_err(at)?;
+                }
             }
             for (name, value) in &component.variables {
                 variables::check_name(name)

@@ -10,6 +10,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::guest_log::GuestLog;
 use crate::capabilities::events::EventHub;
 use crate::capabilities::market::Market;
+use crate::capabilities::outbound_http::{AllowedHosts, OutboundHooks};
+use crate::capabilities::spin_postgres::PostgresClients;
+use crate::capabilities::spin_redis::RedisClients;
 use crate::manifest::Variables;
 use crate::store::kv::KeyValue;
 use crate::store::sql::Sql;
@@ -24,6 +27,10 @@ pub struct Platform {
     pub events: Arc<EventHub>,
     /// Native matching core.
     pub market: Market,
+    /// Connections for Spin's Redis interface, by address.
+    pub redis_clients: RedisClients,
+    /// Pools for Spin's Postgres interface, by address.
+    pub postgres_clients: PostgresClients,
 }
 
 /// What the manifest grants one component.
@@ -37,12 +44,15 @@ pub struct ComponentContext {
     pub sqlite_databases: Vec<String>,
     /// Its resolved variables.
     pub variables: Variables,
+    /// Where its outgoing HTTP requests may go.
+    pub outbound: Arc<AllowedHosts>,
 }
 
 /// The `T` of every `Store<T>`: one per instance, dropped with it.
 pub struct HostState {
     pub(crate) wasi: WasiCtx,
     pub(crate) http: WasiHttpCtx,
+    pub(crate) outbound: OutboundHooks,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) component: Arc<ComponentContext>,
@@ -50,7 +60,8 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// A sandbox for `component`: no environment, no arguments, no files, no network; guest
+    /// A sandbox for `component`: no environment, no arguments, no files, no network beyond
+    /// the HTTP destinations its manifest grants; guest
     /// stdout/stderr become log lines tagged with the component and the request id.
     pub fn new(
         component: Arc<ComponentContext>,
@@ -65,6 +76,7 @@ impl HostState {
         HostState {
             wasi,
             http: WasiHttpCtx::new(),
+            outbound: OutboundHooks::new(&component.name, component.outbound.clone()),
             table: ResourceTable::new(),
             limits: wasmtime::StoreLimitsBuilder::new()
                 .memory_size(memory_bytes)
@@ -93,7 +105,7 @@ impl WasiHttpView for HostState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.outbound,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! `Arc` and finish on it; the next call gets the new one. Any failed step leaves the live
 //! version as it was. Every attempt is audited in SQL and published on the `components` room.
 
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use super::{
     CallError, Exports, LoadFailure, LoadedComponent, Runtime, Slot, authenticator, generator,
     indicator, order_handling,
 };
-use crate::manifest::{Manifest, Variables};
+use crate::capabilities::outbound_http::AllowedHosts;
+use crate::manifest::{ComponentDecl, Manifest, Variables};
 use crate::runtime::{ComponentContext, RuntimeConfig};
 
 /// Largest component accepted (uploads are refused above this with 413).
@@ -97,6 +99,9 @@ pub enum DeployError {
     /// The version store on disk failed.
     #[error("version store: {0}")]
     Storage(String),
+    /// Its `allowed_outbound_hosts` do not resolve to valid destinations.
+    #[error("allowed_outbound_hosts: {0}")]
+    Outbound(String),
 }
 
 impl DeployError {
@@ -113,8 +118,29 @@ impl DeployError {
             DeployError::Smoke(_) => "smoke_failed",
             DeployError::UnknownVersion { .. } => "unknown_version",
             DeployError::Storage(_) => "storage_failed",
+            DeployError::Outbound(_) => "invalid_outbound_hosts",
         }
     }
+}
+
+/// A component's `allowed_outbound_hosts`, with `{{ variable }}` templates resolved the way
+/// its variables are.
+fn outbound_grant(decl: &ComponentDecl, manifest: &Manifest) -> Result<AllowedHosts, DeployError> {
+    let templates: BTreeMap<String, String> = decl
+        .allowed_outbound_hosts
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("h{i}"), e.clone()))
+        .collect();
+    let resolved = Variables::resolve(&templates, &manifest.variables, |k| std::env::var(k).ok());
+    let entries = (0..templates.len())
+        .map(|i| {
+            resolved.get(&format!("h{i}")).map_err(|e| {
+                DeployError::Outbound(format!("{:?}: {e}", decl.allowed_outbound_hosts[i]))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    AllowedHosts::parse(&entries).map_err(DeployError::Outbound)
 }
 
 fn artifact_path(engine: &Engine, data_dir: &Path, digest: &str) -> PathBuf {
@@ -284,6 +310,7 @@ impl Runtime {
         let variables = Variables::resolve(&decl.variables, &self.manifest.variables, |k| {
             std::env::var(k).ok()
         });
+        let outbound = outbound_grant(decl, &self.manifest)?;
         let limits = self.limits(name);
         let loaded = LoadedComponent {
             name: name.to_string(),
@@ -297,6 +324,7 @@ impl Runtime {
                 key_value_stores: decl.key_value_stores.clone(),
                 sqlite_databases: decl.sqlite_databases.clone(),
                 variables,
+                outbound: Arc::new(outbound),
             }),
             proxy: ProxyPre::new(pre.clone()).ok(),
             pre,
