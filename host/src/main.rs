@@ -124,6 +124,24 @@ enum BarsCmd {
         #[command(flatten)]
         remote: ops::Remote,
     },
+    /// Have a running host fetch daily closes from a data provider whose key it has
+    /// (TIINGO_API_KEY, ALPHAVANTAGE_API_KEY, FRED_API_KEY set where the host runs).
+    Fetch {
+        /// Tickers, e.g. SPY XLU WOOD GLD TLT IEF VIX.
+        #[arg(required = true)]
+        symbols: Vec<String>,
+        /// tiingo, alphavantage or fred (default: the first configured one serving the ticker).
+        #[arg(long)]
+        provider: Option<String>,
+        /// First date, YYYY-MM-DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last date, YYYY-MM-DD.
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        remote: ops::Remote,
+    },
 }
 
 #[derive(Subcommand)]
@@ -216,6 +234,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     remote,
                 },
         } => ops::run(ops::bars_import(&remote, &file, &symbol)),
+        Cmd::Bars {
+            command:
+                BarsCmd::Fetch {
+                    symbols,
+                    provider,
+                    from,
+                    to,
+                    remote,
+                },
+        } => ops::run(ops::bars_fetch(
+            &remote,
+            &symbols,
+            provider.as_deref(),
+            from.as_deref(),
+            to.as_deref(),
+        )),
         Cmd::Sim {
             command:
                 SimCmd::Run {

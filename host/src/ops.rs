@@ -271,6 +271,40 @@ pub fn bars_synth(dir: &Path, seed: u64, years: u32) -> anyhow::Result<ExitCode>
 }
 
 /// `bourse bars import FILE --symbol SPY`: sends a CSV or JSON file to a running host.
+/// `bourse bars fetch`: one request per ticker; stops at the first refusal.
+pub async fn bars_fetch(
+    remote: &Remote,
+    symbols: &[String],
+    provider: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::new();
+    for symbol in symbols {
+        let body = serde_json::json!({"symbol": symbol, "provider": provider, "from": from, "to": to});
+        let answer = answer(
+            client
+                .post(format!("{}/api/bars/fetch", remote.url))
+                .bearer_auth(remote.token()?)
+                .json(&body)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {}", remote.url))?,
+        )
+        .await
+        .with_context(|| format!("{symbol}"))?;
+        println!(
+            "{}: {} bars from {} to {} ({})",
+            answer["symbol"].as_str().unwrap_or(symbol),
+            answer["imported"],
+            answer["first"].as_str().unwrap_or("?"),
+            answer["last"].as_str().unwrap_or("?"),
+            answer["provider"].as_str().unwrap_or("?"),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn bars_import(remote: &Remote, file: &Path, symbol: &str) -> anyhow::Result<ExitCode> {
     let body = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
     let json = file.extension().is_some_and(|e| e == "json");
