@@ -1,6 +1,6 @@
 //! `bourse`: build and serve a manifest of WebAssembly components.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -53,6 +53,10 @@ enum Cmd {
         /// The manifest.
         #[arg(long, short = 'f', default_value = "spin.toml")]
         manifest: PathBuf,
+        /// Instead: check that Spin could load each component, against the platform world in
+        /// this directory of Spin's WIT (the repository keeps one in wit/spin-platform).
+        #[arg(long, value_name = "SPIN_WIT_DIR", num_args = 0..=1, default_missing_value = "wit/spin-platform")]
+        spin: Option<PathBuf>,
     },
     /// Compile every component into the artifact cache (BOURSE_DATA_DIR), without serving.
     Precompile {
@@ -199,7 +203,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Cmd::Check { manifest } => check(&Manifest::load(&manifest)?),
+        Cmd::Check {
+            manifest,
+            spin: None,
+        } => check(&Manifest::load(&manifest)?),
+        Cmd::Check {
+            manifest,
+            spin: Some(spin_dir),
+        } => check_spin(&Manifest::load(&manifest)?, &spin_dir),
         Cmd::Up { manifest } => {
             let manifest = Manifest::load(&manifest)?;
             let outcomes = build(&manifest, &[], false);
@@ -282,6 +293,32 @@ fn check(manifest: &Manifest) -> anyhow::Result<ExitCode> {
             });
         match result {
             Ok(()) => eprintln!("{name}: honours {world}"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{name}: {e}");
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn check_spin(manifest: &Manifest, spin_dir: &Path) -> anyhow::Result<ExitCode> {
+    let mut failed = 0;
+    for (name, decl) in &manifest.components {
+        let path = manifest.resolve(&decl.source);
+        let dependencies: Vec<String> = decl.dependencies.keys().cloned().collect();
+        let result = std::fs::read(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|bytes| {
+                bourse::runtime::contract::check_spin(&bytes, spin_dir, &dependencies)
+                    .map_err(|e| e.to_string())
+            });
+        match result {
+            Ok(()) => eprintln!("{name}: Spin hosts every import"),
             Err(e) => {
                 failed += 1;
                 eprintln!("{name}: {e}");

@@ -281,7 +281,8 @@ pub async fn bars_fetch(
 ) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::new();
     for symbol in symbols {
-        let body = serde_json::json!({"symbol": symbol, "provider": provider, "from": from, "to": to});
+        let body =
+            serde_json::json!({"symbol": symbol, "provider": provider, "from": from, "to": to});
         let answer = answer(
             client
                 .post(format!("{}/api/bars/fetch", remote.url))
@@ -292,7 +293,7 @@ pub async fn bars_fetch(
                 .with_context(|| format!("cannot reach {}", remote.url))?,
         )
         .await
-        .with_context(|| format!("{symbol}"))?;
+        .with_context(|| symbol.clone())?;
         println!(
             "{}: {} bars from {} to {} ({})",
             answer["symbol"].as_str().unwrap_or(symbol),

@@ -12,6 +12,7 @@ use bourse::server::Host;
 
 /// The admin token test hosts accept (ops role).
 pub mod process;
+pub mod spin_manifest;
 pub mod stats;
 
 pub const ADMIN_TOKEN: &str = "test-ops-token-0123456789";

@@ -85,6 +85,10 @@ pub struct Application {
     /// Authors.
     #[serde(default)]
     pub authors: Vec<String>,
+    /// Spin environments the application must be compatible with (`targets`); accepted,
+    /// not used.
+    #[serde(default)]
+    pub targets: Vec<toml::Value>,
     /// Per-trigger application settings (Spin's `[application.trigger.http]`); accepted,
     /// not used.
     #[serde(default)]
@@ -202,6 +206,24 @@ pub struct ComponentDecl {
     /// Files to mount (Spin feature; Bourse mounts none).
     #[serde(default)]
     pub files: Vec<toml::Value>,
+    /// Files never mounted (Spin feature; Bourse mounts none).
+    #[serde(default)]
+    pub exclude_files: Vec<String>,
+    /// AI models (Spin feature; Bourse hosts no LLM interface).
+    #[serde(default)]
+    pub ai_models: Vec<String>,
+    /// Components that satisfy some of this component's imports (Spin's
+    /// `[component.X.dependencies]`, keyed by import: `"bourse:platform/market" = { path = … }`).
+    /// Spin composes them in; Bourse, in its normal mode, hosts those imports natively and
+    /// reads this table only to check Spin compatibility.
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, toml::Value>,
+    /// Whether dependencies get this component's grants (Spin feature).
+    #[serde(default)]
+    pub dependencies_inherit_configuration: bool,
+    /// Per-profile sources (Spin feature; Bourse uses `source`).
+    #[serde(default)]
+    pub profile: toml::Table,
     /// How to build it.
     #[serde(default)]
     pub build: Option<BuildDecl>,

@@ -79,15 +79,7 @@ pub fn check(wasm: &[u8], wit_dir: &Path, world: &str) -> Result<(), ContractErr
     let expected_world = expected
         .select_world(&[package], Some(world))
         .map_err(|e| wit_error(format!("{e:#}")))?;
-    let (actual, actual_world) = match decode(wasm) {
-        Ok(DecodedWasm::Component(resolve, world)) => (resolve, world),
-        Ok(DecodedWasm::WitPackage(..)) => {
-            return Err(ContractError::Decode(
-                "it is a WIT package, not a component".into(),
-            ));
-        }
-        Err(e) => return Err(ContractError::Decode(format!("{e:#}"))),
-    };
+    let (actual, actual_world) = decode_component(wasm)?;
     let want_imports = surface(&expected, expected_world, true);
     let want_exports = surface(&expected, expected_world, false);
     let have_imports = surface(&actual, actual_world, true);
@@ -127,6 +119,92 @@ pub fn check(wasm: &[u8], wit_dir: &Path, world: &str) -> Result<(), ContractErr
             world: world.to_string(),
             problems,
         }))
+    }
+}
+
+/// The world of Spin's own WIT that lists what a Spin host provides to a guest.
+pub const SPIN_PLATFORM_WORLD: &str = "spin:up/platform";
+
+/// Would Spin load the component in `wasm`? Every import must be hosted by Spin's platform
+/// world in `spin_dir` (a semver-compatible version of the interface, with the same function
+/// signatures), or be satisfied by one of `dependencies`: the keys of the component's
+/// `[component.X.dependencies]` (`"ns:pkg"`, `"ns:pkg/iface"`, optionally `@version`).
+pub fn check_spin(
+    wasm: &[u8],
+    spin_dir: &Path,
+    dependencies: &[String],
+) -> Result<(), ContractError> {
+    let world = SPIN_PLATFORM_WORLD;
+    let wit_error = |message: String| ContractError::Wit {
+        dir: spin_dir.display().to_string(),
+        world: world.to_string(),
+        message,
+    };
+    let mut spin = Resolve::default();
+    let (package, _) = spin
+        .push_dir(spin_dir)
+        .map_err(|e| wit_error(format!("{e:#}")))?;
+    let platform = spin
+        .select_world(&[package], Some("platform"))
+        .map_err(|e| wit_error(format!("{e:#}")))?;
+    let hosted = surface(&spin, platform, true);
+    let (actual, actual_world) = decode_component(wasm)?;
+    let mut problems = Vec::new();
+    for (name, have) in &surface(&actual, actual_world, true) {
+        if dependencies.iter().any(|d| satisfies(d, name)) {
+            continue;
+        }
+        match find(&hosted, name) {
+            Some((spin_name, want)) => {
+                let mut found = Vec::new();
+                compare(&mut found, "import", name, want, have, false);
+                problems.extend(
+                    found
+                        .into_iter()
+                        .map(|p| format!("{p} (Spin hosts `{spin_name}`)")),
+                );
+            }
+            None => problems.push(format!(
+                "imports `{name}`, which Spin does not host and no [component.X.dependencies] entry satisfies"
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ContractError::Mismatch(Mismatch {
+            world: world.to_string(),
+            problems,
+        }))
+    }
+}
+
+/// Whether the dependency key `dependency` (Spin's syntax) covers the import `import`.
+fn satisfies(dependency: &str, import: &str) -> bool {
+    let (dep_base, dep_version) = match dependency.split_once('@') {
+        Some((b, v)) => (b, Some(v)),
+        None => (dependency, None),
+    };
+    let import_base = import.split_once('@').map_or(import, |(b, _)| b);
+    let covers = dep_base == import_base
+        || (!dep_base.contains('/') && import_base.starts_with(&format!("{dep_base}/")));
+    covers
+        && dep_version.is_none_or(|v| {
+            compatible_key(&format!("x@{v}"))
+                == compatible_key(&format!(
+                    "x@{}",
+                    import.split_once('@').map_or("", |(_, v)| v)
+                ))
+        })
+}
+
+fn decode_component(wasm: &[u8]) -> Result<(Resolve, WorldId), ContractError> {
+    match decode(wasm) {
+        Ok(DecodedWasm::Component(resolve, world)) => Ok((resolve, world)),
+        Ok(DecodedWasm::WitPackage(..)) => Err(ContractError::Decode(
+            "it is a WIT package, not a component".into(),
+        )),
+        Err(e) => Err(ContractError::Decode(format!("{e:#}"))),
     }
 }
 
@@ -319,7 +397,18 @@ fn render_def(resolve: &Resolve, id: TypeId) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::compatible_key;
+    use super::{compatible_key, satisfies};
+
+    #[test]
+    fn dependency_keys_cover_packages_interfaces_and_compatible_versions() {
+        let import = "bourse:platform/market@0.1.0";
+        assert!(satisfies("bourse:platform", import));
+        assert!(satisfies("bourse:platform/market", import));
+        assert!(satisfies("bourse:platform/market@0.1.3", import));
+        assert!(!satisfies("bourse:platform/market@0.2.0", import));
+        assert!(!satisfies("bourse:platform/events", import));
+        assert!(!satisfies("bourse:plat", import));
+    }
 
     #[test]
     fn patch_versions_of_0x_packages_are_compatible() {
