@@ -310,13 +310,12 @@ fn check_spin(manifest: &Manifest, spin_dir: &Path) -> anyhow::Result<ExitCode> 
     let mut failed = 0;
     for (name, decl) in &manifest.components {
         let path = manifest.resolve(&decl.source);
-        let dependencies: Vec<String> = decl.dependencies.keys().cloned().collect();
-        let result = std::fs::read(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
-            .and_then(|bytes| {
-                bourse::runtime::contract::check_spin(&bytes, spin_dir, &dependencies)
-                    .map_err(|e| e.to_string())
-            });
+        let result = spin_dependencies(manifest, decl).and_then(|dependencies| {
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            bourse::runtime::contract::check_spin(&bytes, spin_dir, &dependencies)
+                .map_err(|e| e.to_string())
+        });
         match result {
             Ok(()) => eprintln!("{name}: Spin hosts every import"),
             Err(e) => {
@@ -330,6 +329,31 @@ fn check_spin(manifest: &Manifest, spin_dir: &Path) -> anyhow::Result<ExitCode> 
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A component's `[dependencies]`, with the bytes of those given by local `path`.
+fn spin_dependencies(
+    manifest: &Manifest,
+    decl: &bourse::manifest::ComponentDecl,
+) -> Result<Vec<bourse::runtime::contract::SpinDependency>, String> {
+    decl.dependencies
+        .iter()
+        .map(|(key, value)| {
+            let wasm = match value.get("path").and_then(|p| p.as_str()) {
+                Some(p) => {
+                    let path = manifest.resolve(Path::new(p));
+                    Some(std::fs::read(&path).map_err(|e| {
+                        format!("dependency {key:?}: cannot read {}: {e}", path.display())
+                    })?)
+                }
+                None => None,
+            };
+            Ok(bourse::runtime::contract::SpinDependency {
+                key: key.clone(),
+                wasm,
+            })
+        })
+        .collect()
 }
 
 fn precompile(manifest: &Manifest) -> anyhow::Result<ExitCode> {

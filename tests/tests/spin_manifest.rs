@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use bourse::runtime::contract::{ContractError, check_spin};
+use bourse::runtime::contract::{ContractError, SpinDependency, check_spin};
 use bourse_tests::{built_component, spin_manifest, workspace};
 
 fn read(path: &str) -> String {
@@ -61,8 +61,15 @@ fn spin_dir() -> std::path::PathBuf {
     workspace().join("wit/spin-platform")
 }
 
-fn offences(file: &str, dependencies: &[&str]) -> Vec<String> {
-    let deps: Vec<String> = dependencies.iter().map(|d| d.to_string()).collect();
+/// Offences of `file`, with dependencies given as (key, built component file or none).
+fn offences(file: &str, dependencies: &[(&str, Option<&str>)]) -> Vec<String> {
+    let deps: Vec<SpinDependency> = dependencies
+        .iter()
+        .map(|(key, file)| SpinDependency {
+            key: key.to_string(),
+            wasm: file.map(built_component),
+        })
+        .collect();
     match check_spin(&built_component(file), &spin_dir(), &deps) {
         Ok(()) => Vec::new(),
         Err(ContractError::Mismatch(m)) => m.problems,
@@ -82,22 +89,11 @@ fn spin_sdk_components_import_only_what_spin_hosts() {
 #[test]
 fn the_platform_components_name_each_import_spin_lacks() {
     let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
-        (
-            "auth.wasm",
-            vec![
-                "bourse:platform/events@0.1.0",
-                "bourse:platform/types@0.1.0",
-            ],
-        ),
-        (
-            "order_handler.wasm",
-            vec![
-                "bourse:platform/market@0.1.0",
-                "bourse:platform/types@0.1.0",
-            ],
-        ),
+        ("auth.wasm", vec!["bourse:platform/events@0.1.0"]),
+        ("order_handler.wasm", vec!["bourse:platform/market@0.1.0"]),
         ("signals.wasm", vec!["bourse:platform/events@0.1.0"]),
-        ("simulation.wasm", vec!["bourse:platform/types@0.1.0"]),
+        // `types` names value types only: nothing to link, Spin loads it as it is.
+        ("simulation.wasm", vec![]),
     ]);
     for (file, imports) in expected {
         let found = offences(file, &[]);
@@ -106,11 +102,34 @@ fn the_platform_components_name_each_import_spin_lacks() {
             .filter_map(|p| p.strip_prefix("imports `")?.split('`').next())
             .collect();
         assert_eq!(named, imports, "{file}: {found:#?}");
-        // A declared dependency on the package satisfies them.
+        // A dependency known only by name (registry, URL) is taken at its word.
         assert_eq!(
-            offences(file, &["bourse:platform"]),
+            offences(file, &[("bourse:platform", None)]),
             Vec::<String>::new(),
             "{file}"
         );
     }
+}
+
+#[test]
+fn a_local_dependency_must_export_what_it_stands_in_for() {
+    // The matching core's wasm build exports `market`: it satisfies the order handler.
+    assert_eq!(
+        offences(
+            "order_handler.wasm",
+            &[("bourse:platform/market", Some("market.wasm"))]
+        ),
+        Vec::<String>::new()
+    );
+    // Claiming `events` from it is caught.
+    assert_eq!(
+        offences(
+            "signals.wasm",
+            &[("bourse:platform/events", Some("market.wasm"))]
+        ),
+        vec![
+            "imports `bourse:platform/events@0.1.0`, which dependency `bourse:platform/events` does not export"
+                .to_string()
+        ]
+    );
 }

@@ -125,14 +125,24 @@ pub fn check(wasm: &[u8], wit_dir: &Path, world: &str) -> Result<(), ContractErr
 /// The world of Spin's own WIT that lists what a Spin host provides to a guest.
 pub const SPIN_PLATFORM_WORLD: &str = "spin:up/platform";
 
+/// A `[component.X.dependencies]` entry: its key (`"ns:pkg"`, `"ns:pkg/iface"`, optionally
+/// `@version`) and, for a local `path`, the component's bytes.
+#[derive(Debug, Clone)]
+pub struct SpinDependency {
+    pub key: String,
+    pub wasm: Option<Vec<u8>>,
+}
+
 /// Would Spin load the component in `wasm`? Every import must be hosted by Spin's platform
 /// world in `spin_dir` (a semver-compatible version of the interface, with the same function
-/// signatures), or be satisfied by one of `dependencies`: the keys of the component's
-/// `[component.X.dependencies]` (`"ns:pkg"`, `"ns:pkg/iface"`, optionally `@version`).
+/// signatures), or be satisfied by one of `dependencies`. A dependency given as a local
+/// component must export what it stands in for, with the same signatures, and its own
+/// imports must be hosted by Spin (Spin composes one level); one from a registry or URL is
+/// taken at its word.
 pub fn check_spin(
     wasm: &[u8],
     spin_dir: &Path,
-    dependencies: &[String],
+    dependencies: &[SpinDependency],
 ) -> Result<(), ContractError> {
     let world = SPIN_PLATFORM_WORLD;
     let wit_error = |message: String| ContractError::Wit {
@@ -148,27 +158,26 @@ pub fn check_spin(
         .select_world(&[package], Some("platform"))
         .map_err(|e| wit_error(format!("{e:#}")))?;
     let hosted = surface(&spin, platform, true);
-    let (actual, actual_world) = decode_component(wasm)?;
     let mut problems = Vec::new();
-    for (name, have) in &surface(&actual, actual_world, true) {
-        if dependencies.iter().any(|d| satisfies(d, name)) {
+    let mut provided: Vec<(&str, Option<Surface>)> = Vec::new();
+    for dep in dependencies {
+        let Some(bytes) = &dep.wasm else {
+            provided.push((&dep.key, None));
             continue;
-        }
-        match find(&hosted, name) {
-            Some((spin_name, want)) => {
-                let mut found = Vec::new();
-                compare(&mut found, "import", name, want, have, false);
-                problems.extend(
-                    found
-                        .into_iter()
-                        .map(|p| format!("{p} (Spin hosts `{spin_name}`)")),
-                );
-            }
-            None => problems.push(format!(
-                "imports `{name}`, which Spin does not host and no [component.X.dependencies] entry satisfies"
-            )),
-        }
+        };
+        let (resolve, world) = decode_component(bytes)?;
+        unhosted(
+            &resolve,
+            world,
+            &hosted,
+            &[],
+            &mut problems,
+            &format!("dependency `{}`: ", dep.key),
+        );
+        provided.push((&dep.key, Some(surface(&resolve, world, false))));
     }
+    let (actual, actual_world) = decode_component(wasm)?;
+    unhosted(&actual, actual_world, &hosted, &provided, &mut problems, "");
     if problems.is_empty() {
         Ok(())
     } else {
@@ -177,6 +186,82 @@ pub fn check_spin(
             problems,
         }))
     }
+}
+
+/// Adds to `problems` each import of `world` that neither Spin (`hosted`) nor a dependency in
+/// `provided` (its key and, when known, its exports) supplies.
+fn unhosted(
+    resolve: &Resolve,
+    world: WorldId,
+    hosted: &Surface,
+    provided: &[(&str, Option<Surface>)],
+    problems: &mut Vec<String>,
+    prefix: &str,
+) {
+    let types_only = types_only_imports(resolve, world);
+    for (name, have) in &surface(resolve, world, true) {
+        // Wasmtime-based runtimes, Spin among them, need no definition for an imported
+        // interface that only names value types.
+        if types_only.contains(name) {
+            continue;
+        }
+        if let Some((key, exports)) = provided.iter().find(|(key, _)| satisfies(key, name)) {
+            let Some(exports) = exports else { continue };
+            match find(exports, name) {
+                Some((_, offered)) => {
+                    let mut found = Vec::new();
+                    compare(&mut found, "import", name, offered, have, false);
+                    problems.extend(
+                        found
+                            .into_iter()
+                            .map(|p| format!("{prefix}{p} (as dependency `{key}` exports it)")),
+                    );
+                }
+                None => problems.push(format!(
+                    "{prefix}imports `{name}`, which dependency `{key}` does not export"
+                )),
+            }
+            continue;
+        }
+        match find(hosted, name) {
+            Some((spin_name, want)) => {
+                let mut found = Vec::new();
+                compare(&mut found, "import", name, want, have, false);
+                problems.extend(
+                    found
+                        .into_iter()
+                        .map(|p| format!("{prefix}{p} (Spin hosts `{spin_name}`)")),
+                );
+            }
+            None => problems.push(format!(
+                "{prefix}imports `{name}`, which Spin does not host and no [component.X.dependencies] entry satisfies"
+            )),
+        }
+    }
+}
+
+/// Imported interfaces with no functions and no resources: nothing to link.
+fn types_only_imports(resolve: &Resolve, world: WorldId) -> Vec<String> {
+    resolve.worlds[world]
+        .imports
+        .iter()
+        .filter_map(|(key, item)| {
+            let WorldItem::Interface { id, .. } = item else {
+                return None;
+            };
+            let iface = &resolve.interfaces[*id];
+            let has_resource = iface
+                .types
+                .values()
+                .any(|t| matches!(resolve.types[*t].kind, TypeDefKind::Resource));
+            (iface.functions.is_empty() && !has_resource).then(|| match key {
+                WorldKey::Interface(i) => resolve
+                    .id_of(*i)
+                    .unwrap_or_else(|| resolve.name_world_key(key)),
+                WorldKey::Name(n) => n.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Whether the dependency key `dependency` (Spin's syntax) covers the import `import`.
