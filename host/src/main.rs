@@ -30,12 +30,20 @@ enum Cmd {
         /// The manifest.
         #[arg(long, short = 'f', default_value = "spin.toml")]
         manifest: PathBuf,
+        /// Run the manifest as Spin would: only Spin's platform interfaces, each component's
+        /// `[component.X.dependencies]` composed into it, no auth layer (local development).
+        #[arg(long)]
+        spin_compat: bool,
     },
     /// Serve the manifest's components as they are.
     Serve {
         /// The manifest.
         #[arg(long, short = 'f', default_value = "spin.toml")]
         manifest: PathBuf,
+        /// Run the manifest as Spin would: only Spin's platform interfaces, each component's
+        /// `[component.X.dependencies]` composed into it, no auth layer (local development).
+        #[arg(long)]
+        spin_compat: bool,
     },
     /// Run each component's build command.
     Build {
@@ -211,7 +219,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             manifest,
             spin: Some(spin_dir),
         } => check_spin(&Manifest::load(&manifest)?, &spin_dir),
-        Cmd::Up { manifest } => {
+        Cmd::Up {
+            manifest,
+            spin_compat,
+        } => {
             let manifest = Manifest::load(&manifest)?;
             let outcomes = build(&manifest, &[], false);
             for (name, outcome) in &outcomes {
@@ -219,9 +230,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("bourse: {name} did not build; serving the others");
                 }
             }
-            serve(manifest)
+            serve(manifest, spin_compat)
         }
-        Cmd::Serve { manifest } => serve(Manifest::load(&manifest)?),
+        Cmd::Serve {
+            manifest,
+            spin_compat,
+        } => serve(Manifest::load(&manifest)?, spin_compat),
         Cmd::Precompile { manifest } => precompile(&Manifest::load(&manifest)?),
         Cmd::Config {
             command: ConfigCmd::Check,
@@ -365,6 +379,7 @@ fn precompile(manifest: &Manifest) -> anyhow::Result<ExitCode> {
         retain_versions: config.retain_versions,
         role: config.role,
         memory_limit_bytes: None,
+        spin_compat: config.spin_compat,
     };
     let results = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -393,8 +408,14 @@ fn precompile(manifest: &Manifest) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn serve(manifest: Manifest) -> anyhow::Result<ExitCode> {
-    let config = Config::from_env()?;
+fn serve(manifest: Manifest, spin_compat: bool) -> anyhow::Result<ExitCode> {
+    let mut config = Config::from_env()?;
+    config.spin_compat |= spin_compat;
+    if config.spin_compat {
+        tracing::warn!(
+            "running as Spin would: no auth layer, no native market or event hub; for local development only"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -127,6 +127,7 @@ impl Host {
                 role: config.role,
                 memory_limit_bytes: (config.memory_limit_mb > 0)
                     .then_some(config.memory_limit_mb << 20),
+                spin_compat: config.spin_compat,
             },
         )
         .map_err(|e| StartError::Engine(format!("{e:#}")))?;

@@ -222,6 +222,7 @@ impl TestHost {
             shutdown_timeout_ms: 5_000,
             body_limit_mb: 10,
             memory_limit_mb: 0,
+            spin_compat: false,
         };
         customize(&mut config);
         let host = Host::start(&config, manifest).await.expect("host starts");

@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 
-use bourse_matching::venue::{self, Venue};
+use bourse_matching::venue::{self, Venue, VenueSnapshot};
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -18,16 +18,25 @@ wit_bindgen::generate!({
     generate_all,
 });
 
+use bourse::platform::types::Reject;
 use bourse::platform::types::{
     BookDepth, Level, OrderInfo, OrderKind, OrderRequest, OrderResult, OrderStatus, Quote,
     RejectCode, Side, SymbolInfo, TimeInForce, Trade,
 };
-use exports::bourse::platform::market::{Guest, Reject};
+use exports::bourse::platform::market::Guest;
+use fermyon::spin::key_value::Store;
 
 thread_local! {
     /// Component instances are single-threaded; the venue lives as long as the instance.
     static VENUE: RefCell<Venue> = RefCell::new(new_venue());
+    /// The key-value store `default`, when the runtime grants it. Spin gives each request a
+    /// fresh instance, so there the books live in the store between calls; without a grant
+    /// (Bourse's benchmarks, a plain Wasmtime host) they live in the instance alone.
+    static STORE: Option<Store> = Store::open("default").ok();
 }
+
+/// The key under which the venue's snapshot is kept.
+const VENUE_KEY: &str = "bourse-market:venue";
 
 /// Environment variable overriding the symbol table.
 const SYMBOLS_VAR: &str = "BOURSE_MARKET_SYMBOLS";
@@ -48,12 +57,15 @@ fn parse_symbols(text: &str) -> Vec<venue::SymbolSpec> {
         .collect()
 }
 
-fn new_venue() -> Venue {
-    let symbols = match std::env::var(SYMBOLS_VAR) {
+fn symbol_table() -> Vec<venue::SymbolSpec> {
+    match std::env::var(SYMBOLS_VAR) {
         Ok(text) => parse_symbols(&text),
         Err(_) => venue::default_symbols(),
-    };
-    match Venue::new(&symbols) {
+    }
+}
+
+fn new_venue() -> Venue {
+    match Venue::new(&symbol_table()) {
         Ok(v) => v,
         // A market with a symbol table other than the one configured would trade the wrong
         // instruments; trapping (on the first call) is the only honest answer.
@@ -61,15 +73,64 @@ fn new_venue() -> Venue {
     }
 }
 
-fn with_venue<T>(f: impl FnOnce(&mut Venue) -> T) -> T {
+fn unavailable(message: String) -> Reject {
+    Reject {
+        code: RejectCode::Unavailable,
+        message,
+    }
+}
+
+/// Replaces `venue` with the stored copy, if there is one.
+fn load(store: &Store, venue: &mut Venue) -> Result<(), Reject> {
+    let bytes = store
+        .get(VENUE_KEY)
+        .map_err(|e| unavailable(format!("the market's key-value copy cannot be read: {e:?}")))?;
+    if let Some(bytes) = bytes {
+        let snapshot: VenueSnapshot = serde_json::from_slice(&bytes)
+            .map_err(|e| unavailable(format!("the market's key-value copy is corrupt: {e}")))?;
+        *venue = Venue::restore(&symbol_table(), &snapshot)
+            .map_err(|e| unavailable(format!("the market's key-value copy does not fit: {e}")))?;
+    }
+    Ok(())
+}
+
+fn save(store: &Store, venue: &Venue) -> Result<(), Reject> {
+    let bytes = serde_json::to_vec(&venue.snapshot())
+        .map_err(|e| unavailable(format!("the market cannot be serialised: {e}")))?;
+    store.set(VENUE_KEY, &bytes).map_err(|e| {
+        unavailable(format!(
+            "the market's key-value copy cannot be written: {e:?}"
+        ))
+    })
+}
+
+/// Runs `f` on the venue, first refreshed from the store when there is one. With `mutates`,
+/// the venue is written back before the answer: a change that cannot be kept is refused
+/// (`unavailable`) rather than answered and lost with the instance.
+fn with_venue_checked<T>(mutates: bool, f: impl FnOnce(&mut Venue) -> T) -> Result<T, Reject> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     VENUE.with(|v| {
-        let mut v = v.borrow_mut();
-        v.set_time(now_ms);
-        f(&mut v)
+        STORE.with(|store| {
+            let mut v = v.borrow_mut();
+            if let Some(store) = store {
+                load(store, &mut v)?;
+            }
+            v.set_time(now_ms);
+            let out = f(&mut v);
+            if mutates && let Some(store) = store {
+                save(store, &v)?;
+            }
+            Ok(out)
+        })
     })
+}
+
+/// A read of the venue; a store that cannot be read is reported by the `Result` methods and
+/// leaves the list-returning ones with the instance's own state.
+fn with_venue<T>(f: impl FnOnce(&mut Venue) -> T) -> Result<T, Reject> {
+    with_venue_checked(false, f)
 }
 
 fn side(s: bourse_matching::Side) -> Side {
@@ -159,7 +220,9 @@ fn submit_one(v: &mut Venue, o: &OrderRequest) -> Result<OrderResult, Reject> {
 
 impl Guest for Component {
     fn symbols() -> Vec<SymbolInfo> {
-        with_venue(|v| {
+        // The symbol table is configuration, not state: the instance's own is right.
+        VENUE.with(|v| {
+            let v = v.borrow();
             v.symbols()
                 .iter()
                 .map(|s| SymbolInfo {
@@ -174,16 +237,18 @@ impl Guest for Component {
     }
 
     fn submit(order: OrderRequest) -> Result<OrderResult, Reject> {
-        with_venue(|v| submit_one(v, &order))
+        with_venue_checked(true, |v| submit_one(v, &order))?
     }
 
     fn submit_batch(orders: Vec<OrderRequest>) -> Vec<Result<OrderResult, Reject>> {
         // One borrow for the whole batch: the point of batching is to pay per-call costs once.
-        with_venue(|v| orders.iter().map(|o| submit_one(v, o)).collect())
+        let n = orders.len();
+        with_venue_checked(true, |v| orders.iter().map(|o| submit_one(v, o)).collect())
+            .unwrap_or_else(|e| vec![Err(e); n])
     }
 
     fn cancel(account: String, symbol: String, order_id: u64) -> Result<OrderResult, Reject> {
-        with_venue(|v| v.cancel(&account, &symbol, order_id))
+        with_venue_checked(true, |v| v.cancel(&account, &symbol, order_id))?
             .map(result)
             .map_err(reject)
     }
@@ -195,13 +260,15 @@ impl Guest for Component {
         price: Option<i64>,
         quantity: Option<u64>,
     ) -> Result<OrderResult, Reject> {
-        with_venue(|v| v.amend(&account, &symbol, order_id, price, quantity))
-            .map(result)
-            .map_err(reject)
+        with_venue_checked(true, |v| {
+            v.amend(&account, &symbol, order_id, price, quantity)
+        })?
+        .map(result)
+        .map_err(reject)
     }
 
     fn depth(symbol: String, levels: u32) -> Result<BookDepth, Reject> {
-        let d = with_venue(|v| v.depth(&symbol, levels)).map_err(reject)?;
+        let d = with_venue(|v| v.depth(&symbol, levels))?.map_err(reject)?;
         let convert = |side: Vec<(i64, u64)>| {
             side.into_iter()
                 .map(|(price, quantity)| Level { price, quantity })
@@ -216,7 +283,7 @@ impl Guest for Component {
     }
 
     fn get_quote(symbol: String) -> Result<Quote, Reject> {
-        let q = with_venue(|v| v.quote(&symbol)).map_err(reject)?;
+        let q = with_venue(|v| v.quote(&symbol))?.map_err(reject)?;
         let level = |l: Option<(i64, u64)>| l.map(|(price, quantity)| Level { price, quantity });
         Ok(Quote {
             symbol: q.symbol,
@@ -227,20 +294,21 @@ impl Guest for Component {
     }
 
     fn order(account: String, order_id: u64) -> Result<OrderInfo, Reject> {
-        with_venue(|v| v.order(&account, order_id))
+        with_venue(|v| v.order(&account, order_id))?
             .map(info)
             .map_err(reject)
     }
 
     fn orders(account: String, open_only: bool, limit: u32) -> Vec<OrderInfo> {
         with_venue(|v| v.orders_of(&account, open_only, limit as usize))
+            .unwrap_or_default()
             .into_iter()
             .map(info)
             .collect()
     }
 
     fn trades(symbol: String, limit: u32) -> Result<Vec<Trade>, Reject> {
-        with_venue(|v| v.trades_of(&symbol, limit as usize))
+        with_venue(|v| v.trades_of(&symbol, limit as usize))?
             .map(|t| t.into_iter().map(trade).collect())
             .map_err(reject)
     }

@@ -101,7 +101,7 @@ fn with_principal(
     }
 }
 
-fn rejected(request: &Request, reject: &market::Reject) -> Response {
+fn rejected(request: &Request, reject: &types::Reject) -> Response {
     Response::error(
         request,
         wire::reject_status(reject.code),

@@ -53,6 +53,10 @@ pub fn load(path: &Path) -> Result<(), String> {
     let mut linker = Linker::new(&engine);
     // std in the component imports WASI (environment, stdio for panics, random seeds).
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("linker: {e:#}"))?;
+    // No key-value store is granted: the component keeps its books in the instance, which is
+    // what the benchmark measures.
+    MarketCore::add_to_linker::<State, wasmtime::component::HasSelf<State>>(&mut linker, |s| s)
+        .map_err(|e| format!("linker: {e:#}"))?;
     let _ = LOADED.set(Loaded {
         engine,
         component,
@@ -72,6 +76,61 @@ impl WasiView for State {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+use fermyon::spin::key_value::{Error as KvError, HostStore, Store as KvStore};
+
+impl fermyon::spin::key_value::Host for State {}
+impl bourse::platform::types::Host for State {}
+
+impl HostStore for State {
+    fn open(&mut self, _label: String) -> Result<wasmtime::component::Resource<KvStore>, KvError> {
+        Err(KvError::NoSuchStore)
+    }
+
+    fn get(
+        &mut self,
+        _: wasmtime::component::Resource<KvStore>,
+        _: String,
+    ) -> Result<Option<Vec<u8>>, KvError> {
+        Err(KvError::NoSuchStore)
+    }
+
+    fn set(
+        &mut self,
+        _: wasmtime::component::Resource<KvStore>,
+        _: String,
+        _: Vec<u8>,
+    ) -> Result<(), KvError> {
+        Err(KvError::NoSuchStore)
+    }
+
+    fn delete(
+        &mut self,
+        _: wasmtime::component::Resource<KvStore>,
+        _: String,
+    ) -> Result<(), KvError> {
+        Err(KvError::NoSuchStore)
+    }
+
+    fn exists(
+        &mut self,
+        _: wasmtime::component::Resource<KvStore>,
+        _: String,
+    ) -> Result<bool, KvError> {
+        Err(KvError::NoSuchStore)
+    }
+
+    fn get_keys(
+        &mut self,
+        _: wasmtime::component::Resource<KvStore>,
+    ) -> Result<Vec<String>, KvError> {
+        Err(KvError::NoSuchStore)
+    }
+
+    fn drop(&mut self, _: wasmtime::component::Resource<KvStore>) -> wasmtime::Result<()> {
+        Ok(())
     }
 }
 

@@ -75,6 +75,9 @@ pub struct Config {
     /// Resident memory above which new simulation work is refused (`BOURSE_MEMORY_LIMIT_MB`;
     /// 0, the default, means no bound).
     pub memory_limit_mb: u64,
+    /// Run the manifest as Spin would (`BOURSE_SPIN_COMPAT`, or `--spin-compat`; default off):
+    /// only Spin's platform interfaces, declared dependencies composed in, no auth layer.
+    pub spin_compat: bool,
 }
 
 /// Log output format.
@@ -250,6 +253,10 @@ impl Config {
             ),
             ("BOURSE_BODY_LIMIT_MB", self.body_limit_mb.to_string()),
             (
+                "BOURSE_SPIN_COMPAT",
+                if self.spin_compat { "on" } else { "off" }.into(),
+            ),
+            (
                 "BOURSE_MEMORY_LIMIT_MB",
                 if self.memory_limit_mb == 0 {
                     "0 (no bound)".into()
@@ -362,6 +369,7 @@ impl Config {
             shutdown_timeout_ms: parse_number("BOURSE_SHUTDOWN_TIMEOUT_MS", 30_000, 0..=600_000)?,
             body_limit_mb: parse_number("BOURSE_BODY_LIMIT_MB", 10, 1..=1024)?,
             memory_limit_mb: parse_number("BOURSE_MEMORY_LIMIT_MB", 0, 0..=1_048_576)?,
+            spin_compat: parse_switch("BOURSE_SPIN_COMPAT", false)?,
             watch: parse_switch("BOURSE_WATCH", true)?,
         })
     }

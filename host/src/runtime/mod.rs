@@ -2,6 +2,7 @@
 //! of what is live (or why not), swaps versions in and out, and runs calls into components
 //! with deadlines, memory caps and concurrency limits.
 
+pub mod compose;
 pub mod contract;
 mod engine;
 mod guest_log;
@@ -180,6 +181,9 @@ pub struct RuntimeConfig {
     pub role: crate::config::Role,
     /// Resident memory above which new simulation work is refused (None: no bound).
     pub memory_limit_bytes: Option<u64>,
+    /// Run as Spin would: only Spin's platform interfaces are linked, and each component's
+    /// declared dependencies are composed into it.
+    pub spin_compat: bool,
 }
 
 /// The runtime.
@@ -205,10 +209,22 @@ impl Runtime {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        crate::bindings::BourseHost::add_to_linker::<HostState, HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )?;
+        if config.spin_compat {
+            // Spin's platform world only: no `bourse:platform` interface, so a component
+            // that needs the market or the event hub must bring it as a dependency.
+            use crate::bindings::fermyon::spin;
+            spin::key_value::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+            spin::sqlite::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+            spin::variables::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+            spin::redis::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+            spin::rdbms_types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+            spin::postgres::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        } else {
+            crate::bindings::BourseHost::add_to_linker::<HostState, HasSelf<HostState>>(
+                &mut linker,
+                |s| s,
+            )?;
+        }
         Ok(Runtime {
             engine,
             linker,
@@ -218,6 +234,11 @@ impl Runtime {
             components: RwLock::new(BTreeMap::new()),
             deploy_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Whether this runtime runs the manifest as Spin would.
+    pub fn spin_compat(&self) -> bool {
+        self.config.spin_compat
     }
 
     /// The manifest being served.

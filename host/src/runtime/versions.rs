@@ -296,7 +296,19 @@ impl Runtime {
                     .map_err(|e| DeployError::Contract(e.to_string()))?;
             }
         }
-        let (component, compiled) = self.compile(bytes.clone(), digest).await?;
+        // Spin composes a component's declared dependencies into it; so does this mode. The
+        // compiled artifact is keyed by the composition, so a changed dependency recompiles.
+        let (bytes, compile_digest) = if self.config.spin_compat && !decl.dependencies.is_empty() {
+            let dependencies = super::compose::local_dependencies(&self.manifest, decl)
+                .map_err(|e| DeployError::Link(e.to_string()))?;
+            let composed = super::compose::compose(&bytes, &dependencies)
+                .map_err(|e| DeployError::Link(e.to_string()))?;
+            let composed_digest = self::digest(&composed);
+            (Arc::new(composed), composed_digest)
+        } else {
+            (bytes, digest.to_string())
+        };
+        let (component, compiled) = self.compile(bytes.clone(), &compile_digest).await?;
         let pre = self
             .linker
             .instantiate_pre(&component)

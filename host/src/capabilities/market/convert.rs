@@ -3,7 +3,7 @@
 use bourse_matching::venue;
 
 use super::journal::{Command, Kind, Side as JSide, Tif};
-use crate::bindings::bourse::platform::market::Reject;
+use crate::bindings::bourse::platform::types::Reject;
 use crate::bindings::bourse::platform::types::{
     Level, OrderInfo, OrderKind, OrderRequest, OrderResult, OrderStatus, Quote, RejectCode, Side,
     TimeInForce, Trade,

@@ -8,7 +8,8 @@ mod service;
 pub use publish::{price_text, quantity_text};
 pub use service::{Market, MarketConfig, MarketError, SymbolTableError, default_symbols};
 
-use crate::bindings::bourse::platform::market::{Host, Reject};
+use crate::bindings::bourse::platform::market::Host;
+use crate::bindings::bourse::platform::types::Reject;
 use crate::bindings::bourse::platform::types::{
     BookDepth, OrderInfo, OrderRequest, OrderResult, Quote, SymbolInfo, Trade,
 };

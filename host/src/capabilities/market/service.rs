@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::convert::{info, journal_command, quote, reject, result, stopped, trade, unavailable};
 use super::journal::{Batch, Command, Journal, JournalError};
 use super::publish::Publisher;
-use crate::bindings::bourse::platform::market::Reject;
+use crate::bindings::bourse::platform::types::Reject;
 use crate::bindings::bourse::platform::types::{
     BookDepth, Level, OrderInfo, OrderRequest, OrderResult, Quote, SymbolInfo, Trade,
 };
