@@ -24,7 +24,12 @@ cp "$bin" "$dest/bin/bourse"
 cp spin.toml "$dest/spin.toml"
 cp -r wit "$dest/wit"
 # Every component source the manifest names, at the same relative path.
-sed -n 's/^source = "\(target\/wasm32-wasip2\/release\/[^"]*\.wasm\)"$/\1/p' spin.toml | while read -r wasm; do
+# Components, and the dependencies Spin composes into them (kept so the shipped manifest also
+# runs with --spin-compat).
+{
+  sed -n 's/^source = "\(target\/wasm32-wasip2\/release\/[^"]*\.wasm\)"$/\1/p' spin.toml
+  sed -n 's/.*path = "\(target\/wasm32-wasip2\/release\/[^"]*\.wasm\)".*/\1/p' spin.toml
+} | sort -u | while read -r wasm; do
   cp "$wasm" "$dest/$wasm"
 done
 

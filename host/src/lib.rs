@@ -30,3 +30,18 @@ pub mod bindings {
         },
     });
 }
+
+/// Host bindings of Spin's WASI key-value and config interfaces (world
+/// `bourse:platform/spin-wasi-host`), apart from [`bindings`] because the compare-and-swap
+/// error carries a resource, which cannot take the `PartialEq` those types derive.
+pub mod wasi_bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "bourse:platform/spin-wasi-host",
+        imports: { default: async | trappable },
+        with: {
+            "wasi:keyvalue/store.bucket": crate::capabilities::key_value::KvStore,
+            "wasi:keyvalue/atomics.cas": crate::capabilities::wasi_keyvalue::Cas,
+        },
+    });
+}

@@ -80,13 +80,34 @@ async fn the_composed_market_trades_as_the_native_one_across_requests() {
     );
     assert_eq!(spin_trades, native_trades, "the composed market agrees");
     assert_eq!(spin_book, native_book);
-    // Components that need what only Bourse hosts (the event hub) are not loaded.
+    // Every component loads: those importing the event hub get its stand-in composed in.
     let (status, health) = spin.get("/health", None).await;
     assert_eq!(status, 200, "{health}");
+    assert_eq!(health["components"]["failed"], json!([]), "{health}");
+    // Auth works as an ordinary HTTP component (its events go to the log).
+    let account = json!({"username": "spin-user", "password": "correct horse battery"}).to_string();
+    let (status, body) = spin.post("/api/auth/register", None, &account).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = spin.post("/api/auth/login", None, &account).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["access_token"].is_string(), "{body}");
+    // Signals: an import recomputes and publishes (to the log), then the signals read.
+    let csv = "date,close\n2024-01-02,100\n2024-01-03,101\n";
+    let response = spin
+        .client
+        .post(format!("{}/api/bars/import?symbol=SPY", spin.url))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("answered");
     assert_eq!(
-        health["components"]["failed"],
-        json!(["auth", "signals"]),
-        "auth and signals import bourse:platform/events, which Spin does not host: {health}"
+        response.status().as_u16(),
+        201,
+        "{:?}",
+        response.text().await
     );
+    let (status, body) = spin.get("/api/signals", None).await;
+    assert_eq!(status, 200, "{body}");
     spin.stop().await;
 }

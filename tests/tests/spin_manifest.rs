@@ -133,3 +133,32 @@ fn a_local_dependency_must_export_what_it_stands_in_for() {
         ]
     );
 }
+
+#[test]
+fn with_the_dependencies_it_declares_every_component_of_the_application_loads_under_spin() {
+    let manifest = bourse_tests::app_manifest();
+    for (name, decl) in &manifest.components {
+        let dependencies: Vec<SpinDependency> = decl
+            .dependencies
+            .iter()
+            .map(|(key, value)| {
+                let path = value
+                    .get("path")
+                    .and_then(|p| p.as_str())
+                    .unwrap_or_else(|| panic!("{name}: dependency {key} has no path"));
+                SpinDependency {
+                    key: key.clone(),
+                    wasm: Some(
+                        std::fs::read(manifest.resolve(std::path::Path::new(path)))
+                            .unwrap_or_else(|e| panic!("{name}: {path}: {e}")),
+                    ),
+                }
+            })
+            .collect();
+        let wasm =
+            std::fs::read(manifest.resolve(&decl.source)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if let Err(e) = check_spin(&wasm, &spin_dir(), &dependencies) {
+            panic!("{name}: {e}");
+        }
+    }
+}

@@ -121,7 +121,44 @@ async fn key_value_variables_sqlite_and_outbound_http_work_on_both_backends() {
         assert_eq!(status, 500, "{body}");
         assert!(body.contains("undeclared"), "{body}");
 
+        // wasi:keyvalue and wasi:config over the same store and variables.
+        let put = reqwest::Method::PUT;
         let post = reqwest::Method::POST;
+        assert_eq!(text(&host, put, "/spin/wkv/shape", "square").await.0, 201);
+        assert_eq!(
+            text(&host, get.clone(), "/spin/kv/shape", "").await,
+            (200, "square".into()),
+            "fermyon and wasi key-value share the store"
+        );
+        assert_eq!(
+            text(&host, post.clone(), "/spin/wkv-incr/hits", "").await,
+            (200, "5".into())
+        );
+        assert_eq!(
+            text(&host, post.clone(), "/spin/wkv-incr/hits", "").await,
+            (200, "10".into())
+        );
+        assert_eq!(
+            text(&host, post.clone(), "/spin/wkv-cas/shape", "circle").await,
+            (200, "swapped Some(\"square\")".into())
+        );
+        assert_eq!(
+            text(&host, get.clone(), "/spin/wkv/shape", "").await,
+            (200, "circle".into())
+        );
+        assert_eq!(
+            text(&host, get.clone(), "/spin/wkv-keys", "").await,
+            (200, "hits,shape 2".into())
+        );
+        assert_eq!(
+            text(&host, get.clone(), "/spin/config/greeting", "").await,
+            (200, "hello from spin".into())
+        );
+        assert_eq!(
+            text(&host, get.clone(), "/spin/config/nothing", "").await.0,
+            404
+        );
+
         assert_eq!(
             text(&host, post.clone(), "/spin/sql", "alpha").await,
             (200, "1 alpha".into())

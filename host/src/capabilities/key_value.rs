@@ -1,5 +1,7 @@
-//! `fermyon:spin/key-value`: per-component stores, granted by label in the manifest and
-//! namespaced `bourse:kv:<component>:<label>:` in the backend.
+//! Key-value storage for components: Spin's `fermyon:spin/key-value@2.0.0` here, and
+//! `wasi:keyvalue` in [`super::wasi_keyvalue`], over the same per-component stores. Stores are
+//! granted by label in the manifest and namespaced `bourse:kv:<component>:<label>:` in the
+//! backend, so one component never sees another's keys.
 
 use wasmtime::component::Resource;
 
@@ -16,41 +18,133 @@ pub struct KvStore {
     prefix: String,
 }
 
-fn backend_error(e: crate::store::StoreError) -> Error {
-    Error::Other(e.to_string())
-}
-
-fn check_key(key: &str) -> Result<(), Error> {
-    if key.len() > MAX_KEY_BYTES {
-        return Err(Error::Other(format!(
-            "key is {} bytes; the limit is {MAX_KEY_BYTES}",
-            key.len()
-        )));
-    }
-    Ok(())
+/// Why a store operation failed, before each interface puts it in its own error type.
+pub(crate) enum KvFailure {
+    /// The manifest does not grant the label.
+    Denied,
+    /// The instance holds too many open handles.
+    TableFull,
+    /// A key or value over the limits, or a backend failure.
+    Other(String),
 }
 
 impl HostState {
-    fn kv_key(
+    /// Opens the store `label` if the manifest grants it to this component.
+    pub(crate) fn kv_open(&mut self, label: &str) -> Result<Resource<KvStore>, KvFailure> {
+        if !self.component.key_value_stores.iter().any(|l| l == label) {
+            return Err(KvFailure::Denied);
+        }
+        let prefix = format!("bourse:kv:{}:{label}:", self.component.name);
+        self.table
+            .push(KvStore { prefix })
+            .map_err(|_| KvFailure::TableFull)
+    }
+
+    /// The backend key of `key` in `store`, checked against the limits.
+    pub(crate) fn kv_key(
         &self,
         store: &Resource<KvStore>,
         key: &str,
-    ) -> wasmtime::Result<Result<String, Error>> {
+    ) -> wasmtime::Result<Result<String, KvFailure>> {
         let store = self.table.get(store)?;
-        Ok(check_key(key).map(|()| format!("{}{key}", store.prefix)))
+        if key.len() > MAX_KEY_BYTES {
+            return Ok(Err(KvFailure::Other(format!(
+                "key is {} bytes; the limit is {MAX_KEY_BYTES}",
+                key.len()
+            ))));
+        }
+        Ok(Ok(format!("{}{key}", store.prefix)))
+    }
+
+    pub(crate) async fn kv_get(
+        &mut self,
+        store: &Resource<KvStore>,
+        key: &str,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, KvFailure>> {
+        Ok(match self.kv_key(store, key)? {
+            Ok(key) => self.platform.kv.get(&key).await.map_err(backend),
+            Err(e) => Err(e),
+        })
+    }
+
+    pub(crate) async fn kv_set(
+        &mut self,
+        store: &Resource<KvStore>,
+        key: &str,
+        value: &[u8],
+    ) -> wasmtime::Result<Result<(), KvFailure>> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Ok(Err(KvFailure::Other(format!(
+                "value is {} bytes; the limit is {MAX_VALUE_BYTES}",
+                value.len()
+            ))));
+        }
+        Ok(match self.kv_key(store, key)? {
+            Ok(key) => self.platform.kv.set(&key, value).await.map_err(backend),
+            Err(e) => Err(e),
+        })
+    }
+
+    pub(crate) async fn kv_delete(
+        &mut self,
+        store: &Resource<KvStore>,
+        key: &str,
+    ) -> wasmtime::Result<Result<(), KvFailure>> {
+        Ok(match self.kv_key(store, key)? {
+            Ok(key) => self.platform.kv.delete(&key).await.map_err(backend),
+            Err(e) => Err(e),
+        })
+    }
+
+    pub(crate) async fn kv_exists(
+        &mut self,
+        store: &Resource<KvStore>,
+        key: &str,
+    ) -> wasmtime::Result<Result<bool, KvFailure>> {
+        Ok(match self.kv_key(store, key)? {
+            Ok(key) => self.platform.kv.exists(&key).await.map_err(backend),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// The store's keys, without its prefix, sorted.
+    pub(crate) async fn kv_keys(
+        &mut self,
+        store: &Resource<KvStore>,
+    ) -> wasmtime::Result<Result<Vec<String>, KvFailure>> {
+        let prefix = self.table.get(store)?.prefix.clone();
+        Ok(self
+            .platform
+            .kv
+            .keys(&prefix)
+            .await
+            .map(|keys| {
+                let mut keys: Vec<String> = keys
+                    .into_iter()
+                    .filter_map(|k| k.strip_prefix(&prefix).map(String::from))
+                    .collect();
+                keys.sort_unstable();
+                keys
+            })
+            .map_err(backend))
+    }
+}
+
+fn backend(e: crate::store::StoreError) -> KvFailure {
+    KvFailure::Other(e.to_string())
+}
+
+fn error(f: KvFailure) -> Error {
+    match f {
+        KvFailure::Denied => Error::AccessDenied,
+        KvFailure::TableFull => Error::StoreTableFull,
+        KvFailure::Other(m) => Error::Other(m),
     }
 }
 
 impl HostStore for HostState {
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<KvStore>, Error>> {
-        if !self.component.key_value_stores.contains(&label) {
-            return Ok(Err(Error::AccessDenied));
-        }
-        let prefix = format!("bourse:kv:{}:{label}:", self.component.name);
-        Ok(match self.table.push(KvStore { prefix }) {
-            Ok(store) => Ok(store),
-            Err(_) => Err(Error::StoreTableFull),
-        })
+        Ok(self.kv_open(&label).map_err(error))
     }
 
     async fn get(
@@ -58,11 +152,7 @@ impl HostStore for HostState {
         store: Resource<KvStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        let key = match self.kv_key(&store, &key)? {
-            Ok(key) => key,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(self.platform.kv.get(&key).await.map_err(backend_error))
+        Ok(self.kv_get(&store, &key).await?.map_err(error))
     }
 
     async fn set(
@@ -71,22 +161,7 @@ impl HostStore for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let key = match self.kv_key(&store, &key)? {
-            Ok(key) => key,
-            Err(e) => return Ok(Err(e)),
-        };
-        if value.len() > MAX_VALUE_BYTES {
-            return Ok(Err(Error::Other(format!(
-                "value is {} bytes; the limit is {MAX_VALUE_BYTES}",
-                value.len()
-            ))));
-        }
-        Ok(self
-            .platform
-            .kv
-            .set(&key, &value)
-            .await
-            .map_err(backend_error))
+        Ok(self.kv_set(&store, &key, &value).await?.map_err(error))
     }
 
     async fn delete(
@@ -94,11 +169,7 @@ impl HostStore for HostState {
         store: Resource<KvStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let key = match self.kv_key(&store, &key)? {
-            Ok(key) => key,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(self.platform.kv.delete(&key).await.map_err(backend_error))
+        Ok(self.kv_delete(&store, &key).await?.map_err(error))
     }
 
     async fn exists(
@@ -106,29 +177,14 @@ impl HostStore for HostState {
         store: Resource<KvStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, Error>> {
-        let key = match self.kv_key(&store, &key)? {
-            Ok(key) => key,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(self.platform.kv.exists(&key).await.map_err(backend_error))
+        Ok(self.kv_exists(&store, &key).await?.map_err(error))
     }
 
     async fn get_keys(
         &mut self,
         store: Resource<KvStore>,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        let prefix = self.table.get(&store)?.prefix.clone();
-        Ok(self
-            .platform
-            .kv
-            .keys(&prefix)
-            .await
-            .map(|keys| {
-                keys.into_iter()
-                    .filter_map(|k| k.strip_prefix(&prefix).map(String::from))
-                    .collect()
-            })
-            .map_err(backend_error))
+        Ok(self.kv_keys(&store).await?.map_err(error))
     }
 
     async fn drop(&mut self, store: Resource<KvStore>) -> wasmtime::Result<()> {

@@ -9,3 +9,5 @@ pub mod spin_postgres;
 pub mod spin_redis;
 pub mod sql;
 pub mod variables;
+pub mod wasi_config;
+pub mod wasi_keyvalue;

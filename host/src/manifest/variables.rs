@@ -119,6 +119,14 @@ impl Variables {
         Variables { values }
     }
 
+    /// Every variable with its value; the first that has none is the error.
+    pub fn all(&self) -> Result<Vec<(String, String)>, VariableError> {
+        self.values
+            .iter()
+            .map(|(name, value)| value.clone().map(|v| (name.clone(), v)))
+            .collect()
+    }
+
     /// The value of `name`.
     pub fn get(&self, name: &str) -> Result<String, VariableError> {
         check_name(name)?;

@@ -225,6 +225,10 @@ impl Runtime {
                 |s| s,
             )?;
         }
+        crate::wasi_bindings::SpinWasiHost::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
         Ok(Runtime {
             engine,
             linker,

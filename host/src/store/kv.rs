@@ -126,6 +126,70 @@ impl KeyValue {
         }
     }
 
+    /// Adds `delta` to the integer under `key` (absent: 0) and returns the sum; the value is
+    /// kept as decimal text, as Redis keeps it.
+    pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        match self {
+            KeyValue::Memory(map) => {
+                let mut map = Self::memory(map);
+                let now = match map.get(key) {
+                    None => 0,
+                    Some(v) => std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .ok_or_else(|| {
+                            StoreError::Invalid(format!("the value of {key} is not an integer"))
+                        })?,
+                };
+                let sum = now.checked_add(delta).ok_or_else(|| {
+                    StoreError::Invalid(format!("{now} + {delta} overflows a 64-bit integer"))
+                })?;
+                map.insert(key.to_string(), sum.to_string().into_bytes());
+                Ok(sum)
+            }
+            KeyValue::Redis(conn) => bounded(conn.clone().incr(key, delta)).await,
+        }
+    }
+
+    /// Stores `value` under `key` if it still holds `expected` (`None`: absent), atomically;
+    /// whether it did.
+    pub async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        match self {
+            KeyValue::Memory(map) => {
+                let mut map = Self::memory(map);
+                if map.get(key).map(Vec::as_slice) != expected {
+                    return Ok(false);
+                }
+                map.insert(key.to_string(), value.to_vec());
+                Ok(true)
+            }
+            KeyValue::Redis(conn) => {
+                // One script, so no other client can write between the compare and the set.
+                let script = redis::Script::new(
+                    "local v = redis.call('GET', KEYS[1])
+                     if (ARGV[1] == '0' and v == false) or (ARGV[1] == '1' and v == ARGV[2]) then
+                       redis.call('SET', KEYS[1], ARGV[3])
+                       return 1
+                     end
+                     return 0",
+                );
+                let mut invocation = script.key(key);
+                invocation
+                    .arg(if expected.is_some() { "1" } else { "0" })
+                    .arg(expected.unwrap_or_default())
+                    .arg(value);
+                let mut conn = conn.clone();
+                let swapped: i64 = bounded(invocation.invoke_async(&mut conn)).await?;
+                Ok(swapped == 1)
+            }
+        }
+    }
+
     /// Every key starting with `prefix` (which holds no glob characters: the capability layer
     /// builds it from validated names).
     pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
