@@ -3,8 +3,8 @@
 //! used one presented again means it was copied, so its whole family (every token descended
 //! from the same login) is revoked.
 
-use bourse_guest::fermyon::spin::sqlite::{Connection, Value};
 use sha2::{Digest, Sha256};
+use spin_sdk::sqlite::{Connection, Value};
 
 const SCHEMA: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS users (

@@ -2,9 +2,9 @@
 //! cached in the key-value store so the common path is one cache read.
 
 use bourse_guest::bourse::platform::types::Principal;
-use bourse_guest::fermyon::spin::key_value::Store;
-use bourse_guest::fermyon::spin::sqlite::{Connection, Value};
 use sha2::{Digest, Sha256};
+use spin_sdk::key_value::Store;
+use spin_sdk::sqlite::{Connection, Value};
 
 use crate::exports::bourse::platform::authenticator::AuthError;
 

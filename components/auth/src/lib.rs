@@ -14,19 +14,17 @@ mod throttle;
 
 use bourse_guest::bourse::platform::events;
 use bourse_guest::bourse::platform::types::{Principal, RequestHeaders};
-use bourse_guest::fermyon::spin::variables;
-use bourse_guest::http::{PRINCIPAL_HEADER, Request, Response, serve};
-use bourse_guest::wasi::http::types::{IncomingRequest, ResponseOutparam};
+use bourse_guest::http::{PRINCIPAL_HEADER, Request, Response};
 use serde::{Deserialize, Serialize};
+use spin_sdk::variables;
 use subtle::ConstantTimeEq;
 
-bourse_guest::bindings!(
-    "bourse:platform/auth",
+// wit-bindgen for the `bourse:platform` part of the world only; HTTP, key-value, SQL and
+// variables come from spin-sdk, as in any Spin component.
+bourse_guest::domain_bindings!(
+    "package bourse:auth-guest; world guest { import bourse:platform/events@0.1.0; export bourse:platform/authenticator@0.1.0; }",
     "bourse:platform/types@0.1.0": bourse_guest::bourse::platform::types,
     "bourse:platform/events@0.1.0": bourse_guest::bourse::platform::events,
-    "fermyon:spin/key-value@2.0.0": bourse_guest::fermyon::spin::key_value,
-    "fermyon:spin/sqlite@2.0.0": bourse_guest::fermyon::spin::sqlite,
-    "fermyon:spin/variables@2.0.0": bourse_guest::fermyon::spin::variables,
 );
 
 use exports::bourse::platform::authenticator::{self, AuthError};
@@ -91,13 +89,12 @@ fn is_admin_token(token: &str) -> bool {
     }
 }
 
-impl exports::wasi::http::incoming_handler::Guest for Component {
-    fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        serve(request, out, route);
-    }
-}
-
 export!(Component);
+
+#[spin_sdk::http_component]
+fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    bourse_guest::spin::handle(request, route)
+}
 
 #[derive(Serialize, Deserialize)]
 struct PrincipalJson {

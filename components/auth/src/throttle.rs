@@ -4,7 +4,7 @@
 //! clears the count. Counting by name, not by IP, stops a botnet guessing one account; the
 //! host's per-IP rate limit covers one IP trying many names.
 
-use bourse_guest::fermyon::spin::key_value::Store;
+use spin_sdk::key_value::Store;
 
 /// Failed logins tolerated per window.
 pub const MAX_FAILURES: u64 = 5;

@@ -9,15 +9,14 @@ mod validate;
 mod wire;
 
 use bourse_guest::bourse::platform::{market, types};
-use bourse_guest::http::{PRINCIPAL_HEADER, Request, Response, serve};
-use bourse_guest::wasi::http::types::{IncomingRequest, ResponseOutparam};
+use bourse_guest::http::{PRINCIPAL_HEADER, Request, Response};
 
-bourse_guest::bindings!(
-    "bourse:platform/order-handler",
+// wit-bindgen for the `bourse:platform` part of the world only; HTTP and variables come
+// from spin-sdk, as in any Spin component.
+bourse_guest::domain_bindings!(
+    "package bourse:order-handler-guest; world guest { import bourse:platform/market@0.1.0; export bourse:platform/order-handling@0.1.0; }",
     "bourse:platform/types@0.1.0": bourse_guest::bourse::platform::types,
     "bourse:platform/market@0.1.0": bourse_guest::bourse::platform::market,
-    "bourse:platform/events@0.1.0": bourse_guest::bourse::platform::events,
-    "fermyon:spin/variables@2.0.0": bourse_guest::fermyon::spin::variables,
 );
 
 use exports::bourse::platform::order_handling::{self, NewOrder, OrderError};
@@ -33,13 +32,12 @@ impl order_handling::Guest for Component {
     }
 }
 
-impl exports::wasi::http::incoming_handler::Guest for Component {
-    fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        serve(request, out, route);
-    }
-}
-
 export!(Component);
+
+#[spin_sdk::http_component]
+fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    bourse_guest::spin::handle(request, route)
+}
 
 fn route(request: &Request) -> Response {
     match (request.method.as_str(), request.segments().as_slice()) {

@@ -9,7 +9,7 @@
 use bourse_guest::bourse::platform::market;
 use bourse_guest::bourse::platform::types::{Side, SymbolInfo};
 use bourse_guest::decimal;
-use bourse_guest::fermyon::spin::variables;
+use spin_sdk::variables;
 
 use crate::exports::bourse::platform::order_handling::FieldError;
 

@@ -2,13 +2,13 @@
 //! consensus, one signal's history, and backtests.
 
 use bourse_guest::bourse::platform::events;
-use bourse_guest::fermyon::spin::key_value::Store;
 use bourse_guest::http::{Request, Response};
 use bourse_signals::backtest::{self, BacktestConfig, Decision, Rebalance};
 use bourse_signals::rules::{self, Consensus, Inputs, Params, Regime, TrendMode, VixMode};
 use bourse_signals::{Series, dates, packed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use spin_sdk::key_value::Store;
 
 use crate::bars;
 

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use bourse_guest::fermyon::spin::sqlite::{Connection, Value};
 use bourse_signals::{Series, dates, packed};
+use spin_sdk::sqlite::{Connection, Value};
 
 /// Largest import: one statement carries it (20 years of daily bars is about 5 000).
 pub const MAX_ROWS: usize = 7_000;
@@ -168,8 +168,8 @@ fn cache_key(symbol: &str) -> String {
 
 /// Copies `series` into the key-value store, where reads skip SQL (refreshed on import).
 pub fn cache(symbol: &str, series: &Series) -> Result<(), String> {
-    let store = bourse_guest::fermyon::spin::key_value::Store::open("default")
-        .map_err(|e| format!("key-value: {e:?}"))?;
+    let store =
+        spin_sdk::key_value::Store::open("default").map_err(|e| format!("key-value: {e:?}"))?;
     let bytes = packed::encode_closes(
         series
             .dates
@@ -184,7 +184,7 @@ pub fn cache(symbol: &str, series: &Series) -> Result<(), String> {
 
 /// The closes of `symbols`, from the key-value copy where there is one, else from SQL.
 pub fn load_cached(symbols: &[&str]) -> Result<HashMap<String, Series>, String> {
-    let store = bourse_guest::fermyon::spin::key_value::Store::open("default").ok();
+    let store = spin_sdk::key_value::Store::open("default").ok();
     let mut out = HashMap::new();
     let mut missing = Vec::new();
     for symbol in symbols {

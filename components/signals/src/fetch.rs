@@ -3,13 +3,13 @@
 //! when its key is configured (`TIINGO_API_KEY`, `ALPHAVANTAGE_API_KEY`, `FRED_API_KEY`), and
 //! only through the component's `allowed_outbound_hosts`.
 
-use bourse_guest::fermyon::spin::variables;
 use bourse_guest::http::{Request, Response};
 use bourse_guest::outbound;
 use bourse_signals::dates;
 use bourse_signals::providers::{Provider, ProviderError, Query};
 use serde::Deserialize;
 use serde_json::json;
+use spin_sdk::variables;
 
 use crate::{api, bars};
 

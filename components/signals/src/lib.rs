@@ -7,17 +7,14 @@ mod bars;
 mod chart;
 mod fetch;
 
-use bourse_guest::fermyon::spin::key_value::Store;
-use bourse_guest::http::{Request, Response, serve};
-use bourse_guest::wasi::http::types::{IncomingRequest, ResponseOutparam};
+use bourse_guest::http::{Request, Response};
 use serde::{Deserialize, Serialize};
+use spin_sdk::key_value::Store;
 
-bourse_guest::bindings!(
-    "bourse:platform/signals",
-    "fermyon:spin/key-value@2.0.0": bourse_guest::fermyon::spin::key_value,
-    "fermyon:spin/sqlite@2.0.0": bourse_guest::fermyon::spin::sqlite,
-    "fermyon:spin/variables@2.0.0": bourse_guest::fermyon::spin::variables,
-    "wasi:http/outgoing-handler@0.2.12": bourse_guest::wasi::http::outgoing_handler,
+// wit-bindgen for the `bourse:platform` part of the world only; HTTP (in and out), key-value,
+// SQL and variables come from spin-sdk, as in any Spin component.
+bourse_guest::domain_bindings!(
+    "package bourse:signals-guest; world guest { import bourse:platform/events@0.1.0; export bourse:platform/indicator@0.1.0; }",
     "bourse:platform/events@0.1.0": bourse_guest::bourse::platform::events,
 );
 
@@ -88,13 +85,12 @@ fn compute(input: &RatioInput) -> Result<SignalValue, SignalError> {
     })
 }
 
-impl exports::wasi::http::incoming_handler::Guest for Component {
-    fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        serve(request, out, route);
-    }
-}
-
 export!(Component);
+
+#[spin_sdk::http_component]
+fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    bourse_guest::spin::handle(request, route)
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

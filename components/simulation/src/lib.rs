@@ -6,12 +6,13 @@ mod flow;
 use std::cell::RefCell;
 
 use bourse_guest::bourse::platform::types::{OrderKind, OrderRequest, Side, TimeInForce};
-use bourse_guest::http::{Request, Response, serve};
-use bourse_guest::wasi::http::types::{IncomingRequest, ResponseOutparam};
+use bourse_guest::http::{Request, Response};
 use serde::{Deserialize, Serialize};
 
-bourse_guest::bindings!(
-    "bourse:platform/simulation",
+// wit-bindgen for the `bourse:platform` part of the world only; HTTP (the world's
+// `wasi:http/incoming-handler` export) comes from spin-sdk, as in any Spin component.
+bourse_guest::domain_bindings!(
+    "package bourse:simulation-guest; world guest { export bourse:platform/generator@0.1.0; }",
     "bourse:platform/types@0.1.0": bourse_guest::bourse::platform::types,
 );
 
@@ -42,13 +43,12 @@ impl generator::Guest for Component {
     }
 }
 
-impl exports::wasi::http::incoming_handler::Guest for Component {
-    fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        serve(request, out, route);
-    }
-}
-
 export!(Component);
+
+#[spin_sdk::http_component]
+fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    bourse_guest::spin::handle(request, route)
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
