@@ -31,9 +31,10 @@ pub mod bindings {
     });
 }
 
-/// Host bindings of Spin's WASI key-value and config interfaces (world
-/// `bourse:platform/spin-wasi-host`), apart from [`bindings`] because the compare-and-swap
-/// error carries a resource, which cannot take the `PartialEq` those types derive.
+/// Host bindings of Spin's interfaces beyond `fermyon:spin@2.0.0` (world
+/// `bourse:platform/spin-wasi-host`: WASI key-value and config, `spin:sqlite@3`), apart from
+/// [`bindings`] because the compare-and-swap error carries a resource, which cannot take the
+/// `PartialEq` those types derive.
 pub mod wasi_bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -42,6 +43,7 @@ pub mod wasi_bindings {
         with: {
             "wasi:keyvalue/store.bucket": crate::capabilities::key_value::KvStore,
             "wasi:keyvalue/atomics.cas": crate::capabilities::wasi_keyvalue::Cas,
+            "spin:sqlite/sqlite.connection": crate::capabilities::sql::SqlConnection,
         },
     });
 }

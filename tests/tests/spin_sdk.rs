@@ -65,6 +65,28 @@ fn grants() -> (String, String) {
     )
 }
 
+/// Removes keys an earlier run left in the shared Redis: the listing assertions want a clean
+/// store, and the component's keys are the same in every run.
+async fn clear_redis_keys(pattern: &str) {
+    let client = redis::Client::open(redis_url()).expect("Redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis on 127.0.0.1:6379 (see README)");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS");
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .expect("DEL");
+    }
+}
+
 async fn text(host: &TestHost, method: reqwest::Method, path: &str, body: &str) -> (u16, String) {
     let response = host
         .client
@@ -88,6 +110,9 @@ async fn key_value_variables_sqlite_and_outbound_http_work_on_both_backends() {
 
     let (redis_grant, pg_grant) = grants();
     for backend in Backend::ALL {
+        if backend == Backend::Services {
+            clear_redis_keys("bourse:kv:spin-kv:default:*").await;
+        }
         let host = TestHost::start(manifest(&redis_grant, &pg_grant), backend, 10_000).await;
         let put = reqwest::Method::PUT;
         let get = reqwest::Method::GET;
@@ -164,8 +189,17 @@ async fn key_value_variables_sqlite_and_outbound_http_work_on_both_backends() {
             (200, "1 alpha".into())
         );
         assert_eq!(
-            text(&host, post, "/spin/sql", "beta").await,
+            text(&host, post.clone(), "/spin/sql", "beta").await,
             (200, "2 beta".into())
+        );
+
+        // spin:sqlite@3: changes and the row id (Postgres has no row ids: 0 there).
+        let rowid = if backend == Backend::Embedded { 2 } else { 0 };
+        text(&host, post.clone(), "/spin/sql3", "one").await;
+        assert_eq!(
+            text(&host, post.clone(), "/spin/sql3", "two").await,
+            (200, format!("2 1 {rowid}")),
+            "{backend:?}"
         );
 
         let (status, body) = text(

@@ -7,6 +7,7 @@ pub mod market;
 pub mod outbound_http;
 pub mod spin_postgres;
 pub mod spin_redis;
+pub mod spin_sqlite3;
 pub mod sql;
 pub mod variables;
 pub mod wasi_config;

@@ -1,4 +1,5 @@
-//! `fermyon:spin/sqlite`: SQL on the component's own database (a SQLite file, or a Postgres
+//! `fermyon:spin/sqlite@2.0.0` (and the shared plumbing of `spin:sqlite@3.0.0`, in
+//! [`super::spin_sqlite3`]): SQL on the component's own database (a SQLite file, or a Postgres
 //! schema when `DATABASE_URL` is set), granted by name in the manifest.
 
 use sqlx::AnyPool;
@@ -8,14 +9,86 @@ use crate::bindings::fermyon::spin::sqlite::{
     Error, Host, HostConnection, QueryResult, RowResult, Value,
 };
 use crate::runtime::HostState;
-use crate::store::sql::SqlValue;
+use crate::store::sql::{Rows, SqlValue};
 
 /// Longest statement.
 pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
 
-/// An open connection: the pool of the component's database.
+/// An open connection: the pool of the component's database, and what the last statement on
+/// it changed (for `spin:sqlite@3`'s `changes` and `last-insert-rowid`).
 pub struct SqlConnection {
     pool: AnyPool,
+    pub(crate) changes: u64,
+    pub(crate) last_insert_rowid: i64,
+}
+
+/// Why a SQL call failed, before each interface puts it in its own error type.
+pub(crate) enum SqlFailure {
+    Denied,
+    Io(String),
+}
+
+impl HostState {
+    /// Opens the database `database` if the manifest grants it to this component.
+    pub(crate) async fn sql_open(
+        &mut self,
+        database: &str,
+    ) -> Result<Resource<SqlConnection>, SqlFailure> {
+        if !self
+            .component
+            .sqlite_databases
+            .iter()
+            .any(|d| d == database)
+        {
+            return Err(SqlFailure::Denied);
+        }
+        let pool = self
+            .platform
+            .sql
+            .component_pool(&self.component.name, database)
+            .await
+            .map_err(|e| SqlFailure::Io(e.to_string()))?;
+        self.table
+            .push(SqlConnection {
+                pool,
+                changes: 0,
+                last_insert_rowid: 0,
+            })
+            .map_err(|e| SqlFailure::Io(e.to_string()))
+    }
+
+    /// Runs `statement` on `conn` and remembers what it changed.
+    pub(crate) async fn sql_execute(
+        &mut self,
+        conn: &Resource<SqlConnection>,
+        statement: &str,
+        params: Vec<SqlValue>,
+    ) -> wasmtime::Result<Result<Rows, SqlFailure>> {
+        if statement.len() > MAX_STATEMENT_BYTES {
+            return Ok(Err(SqlFailure::Io(format!(
+                "statement is {} bytes; the limit is {MAX_STATEMENT_BYTES}",
+                statement.len()
+            ))));
+        }
+        let pool = self.table.get(conn)?.pool.clone();
+        let rows = match self.platform.sql.execute(&pool, statement, params).await {
+            Ok(rows) => rows,
+            Err(e) => return Ok(Err(SqlFailure::Io(e.to_string()))),
+        };
+        let c = self.table.get_mut(conn)?;
+        c.changes = rows.changes;
+        if let Some(id) = rows.last_insert_rowid {
+            c.last_insert_rowid = id;
+        }
+        Ok(Ok(rows))
+    }
+}
+
+fn error(f: SqlFailure) -> Error {
+    match f {
+        SqlFailure::Denied => Error::AccessDenied,
+        SqlFailure::Io(m) => Error::Io(m),
+    }
 }
 
 impl HostConnection for HostState {
@@ -23,22 +96,7 @@ impl HostConnection for HostState {
         &mut self,
         database: String,
     ) -> wasmtime::Result<Result<Resource<SqlConnection>, Error>> {
-        if !self.component.sqlite_databases.contains(&database) {
-            return Ok(Err(Error::AccessDenied));
-        }
-        let pool = match self
-            .platform
-            .sql
-            .component_pool(&self.component.name, &database)
-            .await
-        {
-            Ok(pool) => pool,
-            Err(e) => return Ok(Err(Error::Io(e.to_string()))),
-        };
-        Ok(match self.table.push(SqlConnection { pool }) {
-            Ok(conn) => Ok(conn),
-            Err(e) => Err(Error::Io(e.to_string())),
-        })
+        Ok(self.sql_open(&database).await.map_err(error))
     }
 
     async fn execute(
@@ -47,13 +105,6 @@ impl HostConnection for HostState {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        if statement.len() > MAX_STATEMENT_BYTES {
-            return Ok(Err(Error::Io(format!(
-                "statement is {} bytes; the limit is {MAX_STATEMENT_BYTES}",
-                statement.len()
-            ))));
-        }
-        let pool = self.table.get(&conn)?.pool.clone();
         let params = parameters
             .into_iter()
             .map(|v| match v {
@@ -64,30 +115,28 @@ impl HostConnection for HostState {
                 Value::Null => SqlValue::Null,
             })
             .collect();
-        Ok(
-            match self.platform.sql.execute(&pool, &statement, params).await {
-                Ok(rows) => Ok(QueryResult {
-                    columns: rows.columns,
-                    rows: rows
-                        .rows
-                        .into_iter()
-                        .map(|row| RowResult {
-                            values: row
-                                .into_iter()
-                                .map(|v| match v {
-                                    SqlValue::Integer(i) => Value::Integer(i),
-                                    SqlValue::Real(f) => Value::Real(f),
-                                    SqlValue::Text(t) => Value::Text(t),
-                                    SqlValue::Blob(b) => Value::Blob(b),
-                                    SqlValue::Null => Value::Null,
-                                })
-                                .collect(),
-                        })
-                        .collect(),
-                }),
-                Err(e) => Err(Error::Io(e.to_string())),
-            },
-        )
+        Ok(match self.sql_execute(&conn, &statement, params).await? {
+            Ok(rows) => Ok(QueryResult {
+                columns: rows.columns,
+                rows: rows
+                    .rows
+                    .into_iter()
+                    .map(|row| RowResult {
+                        values: row
+                            .into_iter()
+                            .map(|v| match v {
+                                SqlValue::Integer(i) => Value::Integer(i),
+                                SqlValue::Real(f) => Value::Real(f),
+                                SqlValue::Text(t) => Value::Text(t),
+                                SqlValue::Blob(b) => Value::Blob(b),
+                                SqlValue::Null => Value::Null,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }),
+            Err(e) => Err(error(e)),
+        })
     }
 
     async fn drop(&mut self, conn: Resource<SqlConnection>) -> wasmtime::Result<()> {

@@ -40,6 +40,10 @@ pub struct Rows {
     pub columns: Vec<String>,
     /// Values, row by row.
     pub rows: Vec<Vec<SqlValue>>,
+    /// Rows the statement inserted, updated or deleted.
+    pub changes: u64,
+    /// The row id of the last insert (SQLite; Postgres reports none).
+    pub last_insert_rowid: Option<i64>,
 }
 
 /// The SQL backend and its pools.
@@ -186,13 +190,46 @@ impl Sql {
                 SqlValue::Null => query.bind(Option::<String>::None),
             };
         }
-        let rows = query.fetch_all(pool).await?;
-        let columns = rows
-            .first()
-            .map(|r| r.columns().iter().map(|c| c.name().to_string()).collect())
-            .unwrap_or_default();
-        let rows = rows.iter().map(decode_row).collect::<Result<_, _>>()?;
-        Ok(Rows { columns, rows })
+        // One connection for the statement and, after an insert on SQLite, the row-id query:
+        // `last_insert_rowid()` is per connection, and sqlx's `Any` driver does not report it.
+        let mut conn = pool.acquire().await?;
+        let mut columns = Vec::new();
+        let mut rows = Vec::new();
+        let mut changes = 0;
+        {
+            // The stream carries the rows and then the statement's result (rows changed),
+            // which `fetch_all` would drop.
+            let mut stream = (&mut *conn).fetch_many(query);
+            while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
+                match item? {
+                    sqlx::Either::Left(done) => changes += done.rows_affected(),
+                    sqlx::Either::Right(row) => {
+                        if columns.is_empty() {
+                            columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                        }
+                        rows.push(decode_row(&row)?);
+                    }
+                }
+            }
+        }
+        let inserts = {
+            let head = statement.trim_start().get(..7).unwrap_or_default();
+            head.eq_ignore_ascii_case("insert ") || head.eq_ignore_ascii_case("replace")
+        };
+        let last_insert_rowid = match self.backend {
+            Backend::Sqlite { .. } if changes > 0 && inserts => Some(
+                sqlx::query_scalar::<_, i64>("SELECT last_insert_rowid()")
+                    .fetch_one(&mut *conn)
+                    .await?,
+            ),
+            _ => None,
+        };
+        Ok(Rows {
+            columns,
+            rows,
+            changes,
+            last_insert_rowid,
+        })
     }
 
     /// Round-trips the main database.

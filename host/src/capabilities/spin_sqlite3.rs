@@ -1,0 +1,86 @@
+//! `spin:sqlite/sqlite@3.0.0`, spin-sdk's `sqlite3` module: the same databases and grants as
+//! `fermyon:spin/sqlite@2.0.0`, plus what the last statement changed. On Postgres,
+//! `last-insert-rowid` stays 0 (Postgres has no row ids; use `RETURNING`).
+
+use wasmtime::component::Resource;
+
+use super::sql::{SqlConnection, SqlFailure};
+use crate::runtime::HostState;
+use crate::store::sql::SqlValue;
+use crate::wasi_bindings::spin::sqlite::sqlite::{
+    Error, Host, HostConnection, QueryResult, RowResult, Value,
+};
+
+fn error(f: SqlFailure) -> Error {
+    match f {
+        SqlFailure::Denied => Error::AccessDenied,
+        SqlFailure::Io(m) => Error::Io(m),
+    }
+}
+
+fn to_sql(v: Value) -> SqlValue {
+    match v {
+        Value::Integer(i) => SqlValue::Integer(i),
+        Value::Real(f) => SqlValue::Real(f),
+        Value::Text(t) => SqlValue::Text(t),
+        Value::Blob(b) => SqlValue::Blob(b),
+        Value::Null => SqlValue::Null,
+    }
+}
+
+fn from_sql(v: SqlValue) -> Value {
+    match v {
+        SqlValue::Integer(i) => Value::Integer(i),
+        SqlValue::Real(f) => Value::Real(f),
+        SqlValue::Text(t) => Value::Text(t),
+        SqlValue::Blob(b) => Value::Blob(b),
+        SqlValue::Null => Value::Null,
+    }
+}
+
+impl HostConnection for HostState {
+    async fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqlConnection>, Error>> {
+        Ok(self.sql_open(&database).await.map_err(error))
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<SqlConnection>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        let params = parameters.into_iter().map(to_sql).collect();
+        Ok(self
+            .sql_execute(&conn, &statement, params)
+            .await?
+            .map(|rows| QueryResult {
+                columns: rows.columns,
+                rows: rows
+                    .rows
+                    .into_iter()
+                    .map(|row| RowResult {
+                        values: row.into_iter().map(from_sql).collect(),
+                    })
+                    .collect(),
+            })
+            .map_err(error))
+    }
+
+    async fn last_insert_rowid(&mut self, conn: Resource<SqlConnection>) -> wasmtime::Result<i64> {
+        Ok(self.table.get(&conn)?.last_insert_rowid)
+    }
+
+    async fn changes(&mut self, conn: Resource<SqlConnection>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&conn)?.changes)
+    }
+
+    async fn drop(&mut self, conn: Resource<SqlConnection>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+impl Host for HostState {}
