@@ -293,81 +293,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn check(manifest: &Manifest) -> anyhow::Result<ExitCode> {
     let wit = manifest.wit_dir();
-    let mut failed = 0;
-    for (name, decl) in &manifest.components {
+    Ok(report_each(manifest, |name, decl| {
         let Some(world) = &decl.tool.bourse.world else {
-            eprintln!("{name}: no [component.{name}.tool.bourse] world, not checked");
-            continue;
+            return Ok(format!(
+                "no [component.{name}.tool.bourse] world, not checked"
+            ));
         };
-        let path = manifest.resolve(&decl.source);
-        let result = std::fs::read(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
-            .and_then(|bytes| {
-                bourse::runtime::contract::check(&bytes, &wit, world).map_err(|e| e.to_string())
-            });
-        match result {
-            Ok(()) => eprintln!("{name}: honours {world}"),
-            Err(e) => {
-                failed += 1;
-                eprintln!("{name}: {e}");
-            }
-        }
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+        bourse::runtime::contract::check(&read_source(manifest, decl)?, &wit, world)
+            .map(|()| format!("honours {world}"))
+            .map_err(|e| e.to_string())
+    }))
 }
 
 fn check_spin(manifest: &Manifest, spin_dir: &Path) -> anyhow::Result<ExitCode> {
+    let spin = bourse::runtime::contract::SpinPlatform::load(spin_dir)?;
+    Ok(report_each(manifest, |_, decl| {
+        let dependencies =
+            bourse::runtime::compose::dependencies(manifest, decl).map_err(|e| e.to_string())?;
+        spin.check(&read_source(manifest, decl)?, &dependencies)
+            .map(|()| "Spin hosts every import".to_string())
+            .map_err(|e| e.to_string())
+    }))
+}
+
+/// Runs `check` on every component, printing `name: outcome`; fails if any check failed.
+fn report_each(
+    manifest: &Manifest,
+    check: impl Fn(&str, &bourse::manifest::ComponentDecl) -> Result<String, String>,
+) -> ExitCode {
     let mut failed = 0;
     for (name, decl) in &manifest.components {
-        let path = manifest.resolve(&decl.source);
-        let result = spin_dependencies(manifest, decl).and_then(|dependencies| {
-            let bytes =
-                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            bourse::runtime::contract::check_spin(&bytes, spin_dir, &dependencies)
-                .map_err(|e| e.to_string())
-        });
-        match result {
-            Ok(()) => eprintln!("{name}: Spin hosts every import"),
+        match check(name, decl) {
+            Ok(outcome) => eprintln!("{name}: {outcome}"),
             Err(e) => {
                 failed += 1;
                 eprintln!("{name}: {e}");
             }
         }
     }
-    Ok(if failed == 0 {
+    if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
-/// A component's `[dependencies]`, with the bytes of those given by local `path`.
-fn spin_dependencies(
+fn read_source(
     manifest: &Manifest,
     decl: &bourse::manifest::ComponentDecl,
-) -> Result<Vec<bourse::runtime::contract::SpinDependency>, String> {
-    decl.dependencies
-        .iter()
-        .map(|(key, value)| {
-            let wasm = match value.get("path").and_then(|p| p.as_str()) {
-                Some(p) => {
-                    let path = manifest.resolve(Path::new(p));
-                    Some(std::fs::read(&path).map_err(|e| {
-                        format!("dependency {key:?}: cannot read {}: {e}", path.display())
-                    })?)
-                }
-                None => None,
-            };
-            Ok(bourse::runtime::contract::SpinDependency {
-                key: key.clone(),
-                wasm,
-            })
-        })
-        .collect()
+) -> Result<Vec<u8>, String> {
+    let path = manifest.resolve(&decl.source);
+    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 fn precompile(manifest: &Manifest) -> anyhow::Result<ExitCode> {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use bourse::runtime::contract::{ContractError, SpinDependency, check_spin};
+use bourse::runtime::contract::{ContractError, SpinDependency, SpinPlatform};
 use bourse_tests::{built_component, spin_manifest, workspace};
 
 fn read(path: &str) -> String {
@@ -57,8 +57,12 @@ fn the_strict_model_refuses_what_spin_refuses() {
     }
 }
 
-fn spin_dir() -> std::path::PathBuf {
-    workspace().join("wit/spin-platform")
+/// Spin's platform world, read once for every check.
+fn spin() -> &'static SpinPlatform {
+    static SPIN: std::sync::OnceLock<SpinPlatform> = std::sync::OnceLock::new();
+    SPIN.get_or_init(|| {
+        SpinPlatform::load(&workspace().join("wit/spin-platform")).expect("Spin's WIT parses")
+    })
 }
 
 /// Offences of `file`, with dependencies given as (key, built component file or none).
@@ -70,7 +74,7 @@ fn offences(file: &str, dependencies: &[(&str, Option<&str>)]) -> Vec<String> {
             wasm: file.map(built_component),
         })
         .collect();
-    match check_spin(&built_component(file), &spin_dir(), &deps) {
+    match spin().check(&built_component(file), &deps) {
         Ok(()) => Vec::new(),
         Err(ContractError::Mismatch(m)) => m.problems,
         Err(e) => panic!("{file}: {e}"),
@@ -138,26 +142,18 @@ fn a_local_dependency_must_export_what_it_stands_in_for() {
 fn with_the_dependencies_it_declares_every_component_of_the_application_loads_under_spin() {
     let manifest = bourse_tests::app_manifest();
     for (name, decl) in &manifest.components {
-        let dependencies: Vec<SpinDependency> = decl
-            .dependencies
-            .iter()
-            .map(|(key, value)| {
-                let path = value
-                    .get("path")
-                    .and_then(|p| p.as_str())
-                    .unwrap_or_else(|| panic!("{name}: dependency {key} has no path"));
-                SpinDependency {
-                    key: key.clone(),
-                    wasm: Some(
-                        std::fs::read(manifest.resolve(std::path::Path::new(path)))
-                            .unwrap_or_else(|e| panic!("{name}: {path}: {e}")),
-                    ),
-                }
-            })
-            .collect();
+        let dependencies = bourse::runtime::compose::dependencies(&manifest, decl)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for dependency in &dependencies {
+            assert!(
+                dependency.wasm.is_some(),
+                "{name}: dependency {} has no path",
+                dependency.key
+            );
+        }
         let wasm =
             std::fs::read(manifest.resolve(&decl.source)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if let Err(e) = check_spin(&wasm, &spin_dir(), &dependencies) {
+        if let Err(e) = spin().check(&wasm, &dependencies) {
             panic!("{name}: {e}");
         }
     }

@@ -43,7 +43,7 @@ fn base(provider: Provider) -> String {
 }
 
 /// `GET /api/bars/providers`: which providers are configured (never their keys).
-pub fn providers(request: &Request) -> Response {
+pub fn providers() -> Response {
     let list: Vec<_> = Provider::ALL
         .iter()
         .map(|p| {
@@ -55,7 +55,6 @@ pub fn providers(request: &Request) -> Response {
             })
         })
         .collect();
-    let _ = request;
     Response::json(200, &json!({ "providers": list }))
 }
 

@@ -138,7 +138,7 @@ fn route(request: &Request) -> Response {
         ("GET", ["api", "signals", name]) => get_signal(request, name),
         ("POST", ["api", "bars", "import"]) => api::import(request),
         ("POST", ["api", "bars", "fetch"]) => fetch::fetch(request),
-        ("GET", ["api", "bars", "providers"]) => fetch::providers(request),
+        ("GET", ["api", "bars", "providers"]) => fetch::providers(),
         ("POST", ["api", "backtests"]) => api::run_backtest(request),
         ("GET", ["api", "backtests", id]) => api::get_backtest(request, id),
         ("GET", ["api", "backtests", id, "chart.svg"]) => api::chart(request, id),

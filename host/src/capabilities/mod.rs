@@ -1,6 +1,7 @@
 //! The host side of each WIT import, one module per capability. Each implements the
 //! `bindgen!` traits on [`crate::runtime::HostState`] and owns its resource types.
 
+pub mod by_address;
 pub mod events;
 pub mod key_value;
 pub mod market;

@@ -4,55 +4,47 @@
 //! BOOL, INT2/4/8, FLOAT4/8, TEXT/VARCHAR/CHAR/NAME and BYTEA; anything else reads as
 //! `unsupported`. A `db-null` parameter is sent as a NULL of type text.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, PgPool, Postgres, Row, TypeInfo, ValueRef};
-use tokio::sync::Mutex;
 use wasmtime::component::Resource;
 
+use super::by_address::ByAddress;
 use crate::bindings::fermyon::spin::postgres::{Host, HostConnection};
 use crate::bindings::fermyon::spin::rdbms_types::{
     Column as WitColumn, DbDataType, DbValue, Error, ParameterValue, RowSet,
 };
 use crate::runtime::HostState;
 
-/// Most distinct addresses one host keeps pools for.
-const MAX_ADDRESSES: usize = 16;
-
 /// An open connection: a handle on the shared pool of its address.
 pub struct PgConnection {
     pool: PgPool,
 }
 
-/// The pools of every component, by address.
-#[derive(Default)]
-pub struct PostgresClients {
-    by_address: Mutex<HashMap<String, PgPool>>,
-}
+/// The pools of every component, by address (at most 16 addresses per host).
+pub type PostgresClients = ByAddress<PgPool, 16>;
 
-impl PostgresClients {
-    async fn get(&self, address: &str) -> Result<PgPool, Error> {
-        let mut map = self.by_address.lock().await;
-        if let Some(pool) = map.get(address) {
-            return Ok(pool.clone());
-        }
-        if map.len() >= MAX_ADDRESSES {
-            return Err(Error::ConnectionFailed(format!(
-                "this host already keeps pools for {MAX_ADDRESSES} Postgres addresses"
-            )));
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(address)
-            .await
-            .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
-        map.insert(address.to_string(), pool.clone());
-        Ok(pool)
-    }
+async fn pool(clients: &PostgresClients, address: &str) -> Result<PgPool, Error> {
+    clients
+        .get(
+            address,
+            |max| {
+                Error::ConnectionFailed(format!(
+                    "this host already keeps pools for {max} Postgres addresses"
+                ))
+            },
+            || async {
+                PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(address)
+                    .await
+                    .map_err(|e| Error::ConnectionFailed(e.to_string()))
+            },
+        )
+        .await
 }
 
 fn bind<'q>(
@@ -143,7 +135,7 @@ impl HostConnection for HostState {
                 "the address is not in the component's allowed_outbound_hosts".into(),
             )));
         }
-        let pool = match self.platform.postgres_clients.get(&address).await {
+        let pool = match pool(&self.platform.postgres_clients, &address).await {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };

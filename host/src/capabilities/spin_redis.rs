@@ -2,52 +2,42 @@
 //! names (`redis://host:port`), which must be in its `allowed_outbound_hosts`; connections
 //! are shared per address across instances, as Spin shares them.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::Mutex;
 use wasmtime::component::Resource;
 
+use super::by_address::ByAddress;
 use crate::bindings::fermyon::spin::redis::{
     Error, Host, HostConnection, Payload, RedisParameter, RedisResult,
 };
 use crate::runtime::HostState;
-
-/// Most distinct addresses one host keeps connections to.
-const MAX_ADDRESSES: usize = 32;
 
 /// An open connection: a handle on the shared manager of its address.
 pub struct RedisConnection {
     conn: ConnectionManager,
 }
 
-/// The connections of every component, by address.
-#[derive(Default)]
-pub struct RedisClients {
-    by_address: Mutex<HashMap<String, ConnectionManager>>,
-}
+/// The connections of every component, by address (at most 32 addresses per host).
+pub type RedisClients = ByAddress<ConnectionManager, 32>;
 
-impl RedisClients {
-    async fn get(&self, address: &str) -> Result<ConnectionManager, Error> {
-        let mut map = self.by_address.lock().await;
-        if let Some(conn) = map.get(address) {
-            return Ok(conn.clone());
-        }
-        if map.len() >= MAX_ADDRESSES {
-            return Err(Error::TooManyConnections);
-        }
-        let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(5))
-            .set_response_timeout(Duration::from_secs(10))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| Error::Other(format!("cannot connect to Redis: {e}")))?;
-        map.insert(address.to_string(), conn.clone());
-        Ok(conn)
-    }
+async fn connection(clients: &RedisClients, address: &str) -> Result<ConnectionManager, Error> {
+    clients
+        .get(
+            address,
+            |_| Error::TooManyConnections,
+            || async {
+                let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Duration::from_secs(5))
+                    .set_response_timeout(Duration::from_secs(10))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(|e| Error::Other(format!("cannot connect to Redis: {e}")))
+            },
+        )
+        .await
 }
 
 fn other(e: redis::RedisError) -> Error {
@@ -118,7 +108,7 @@ impl HostConnection for HostState {
             tracing::warn!(component = %self.component.name, "redis address not in allowed_outbound_hosts");
             return Ok(Err(Error::InvalidAddress));
         }
-        let conn = match self.platform.redis_clients.get(&address).await {
+        let conn = match connection(&self.platform.redis_clients, &address).await {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };

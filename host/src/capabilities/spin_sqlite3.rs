@@ -7,9 +7,7 @@ use wasmtime::component::Resource;
 use super::sql::{SqlConnection, SqlFailure};
 use crate::runtime::HostState;
 use crate::store::sql::SqlValue;
-use crate::wasi_bindings::spin::sqlite::sqlite::{
-    Error, Host, HostConnection, QueryResult, RowResult, Value,
-};
+use crate::wasi_bindings::spin::sqlite::sqlite::{Error, Host, HostConnection, QueryResult, Value};
 
 fn error(f: SqlFailure) -> Error {
     match f {
@@ -18,25 +16,7 @@ fn error(f: SqlFailure) -> Error {
     }
 }
 
-fn to_sql(v: Value) -> SqlValue {
-    match v {
-        Value::Integer(i) => SqlValue::Integer(i),
-        Value::Real(f) => SqlValue::Real(f),
-        Value::Text(t) => SqlValue::Text(t),
-        Value::Blob(b) => SqlValue::Blob(b),
-        Value::Null => SqlValue::Null,
-    }
-}
-
-fn from_sql(v: SqlValue) -> Value {
-    match v {
-        SqlValue::Integer(i) => Value::Integer(i),
-        SqlValue::Real(f) => Value::Real(f),
-        SqlValue::Text(t) => Value::Text(t),
-        SqlValue::Blob(b) => Value::Blob(b),
-        SqlValue::Null => Value::Null,
-    }
-}
+super::sql::sqlite_types!(crate::wasi_bindings::spin::sqlite::sqlite);
 
 impl HostConnection for HostState {
     async fn open(
@@ -52,20 +32,11 @@ impl HostConnection for HostState {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        let params = parameters.into_iter().map(to_sql).collect();
+        let params = parameters.into_iter().map(SqlValue::from).collect();
         Ok(self
             .sql_execute(&conn, &statement, params)
             .await?
-            .map(|rows| QueryResult {
-                columns: rows.columns,
-                rows: rows
-                    .rows
-                    .into_iter()
-                    .map(|row| RowResult {
-                        values: row.into_iter().map(from_sql).collect(),
-                    })
-                    .collect(),
-            })
+            .map(query_result)
             .map_err(error))
     }
 

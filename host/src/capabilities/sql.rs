@@ -5,9 +5,7 @@
 use sqlx::AnyPool;
 use wasmtime::component::Resource;
 
-use crate::bindings::fermyon::spin::sqlite::{
-    Error, Host, HostConnection, QueryResult, RowResult, Value,
-};
+use crate::bindings::fermyon::spin::sqlite::{Error, Host, HostConnection, QueryResult, Value};
 use crate::runtime::HostState;
 use crate::store::sql::{Rows, SqlValue};
 
@@ -105,38 +103,12 @@ impl HostConnection for HostState {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        let params = parameters
-            .into_iter()
-            .map(|v| match v {
-                Value::Integer(i) => SqlValue::Integer(i),
-                Value::Real(f) => SqlValue::Real(f),
-                Value::Text(t) => SqlValue::Text(t),
-                Value::Blob(b) => SqlValue::Blob(b),
-                Value::Null => SqlValue::Null,
-            })
-            .collect();
-        Ok(match self.sql_execute(&conn, &statement, params).await? {
-            Ok(rows) => Ok(QueryResult {
-                columns: rows.columns,
-                rows: rows
-                    .rows
-                    .into_iter()
-                    .map(|row| RowResult {
-                        values: row
-                            .into_iter()
-                            .map(|v| match v {
-                                SqlValue::Integer(i) => Value::Integer(i),
-                                SqlValue::Real(f) => Value::Real(f),
-                                SqlValue::Text(t) => Value::Text(t),
-                                SqlValue::Blob(b) => Value::Blob(b),
-                                SqlValue::Null => Value::Null,
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            }),
-            Err(e) => Err(error(e)),
-        })
+        let params = parameters.into_iter().map(SqlValue::from).collect();
+        Ok(self
+            .sql_execute(&conn, &statement, params)
+            .await?
+            .map(query_result)
+            .map_err(error))
     }
 
     async fn drop(&mut self, conn: Resource<SqlConnection>) -> wasmtime::Result<()> {
@@ -146,3 +118,56 @@ impl HostConnection for HostState {
 }
 
 impl Host for HostState {}
+
+/// Conversions between a Spin SQLite interface's `value` and `query-result` and the store's
+/// rows. `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0` declare the same types, but
+/// each binding has its own: one definition serves both.
+macro_rules! sqlite_types {
+    ($module:path) => {
+        mod sqlite_conversions {
+            use crate::store::sql::{Rows, SqlValue};
+            use $module::{QueryResult, RowResult, Value};
+
+            impl From<Value> for SqlValue {
+                fn from(v: Value) -> SqlValue {
+                    match v {
+                        Value::Integer(i) => SqlValue::Integer(i),
+                        Value::Real(f) => SqlValue::Real(f),
+                        Value::Text(t) => SqlValue::Text(t),
+                        Value::Blob(b) => SqlValue::Blob(b),
+                        Value::Null => SqlValue::Null,
+                    }
+                }
+            }
+
+            impl From<SqlValue> for Value {
+                fn from(v: SqlValue) -> Value {
+                    match v {
+                        SqlValue::Integer(i) => Value::Integer(i),
+                        SqlValue::Real(f) => Value::Real(f),
+                        SqlValue::Text(t) => Value::Text(t),
+                        SqlValue::Blob(b) => Value::Blob(b),
+                        SqlValue::Null => Value::Null,
+                    }
+                }
+            }
+
+            pub(super) fn query_result(rows: Rows) -> QueryResult {
+                QueryResult {
+                    columns: rows.columns,
+                    rows: rows
+                        .rows
+                        .into_iter()
+                        .map(|row| RowResult {
+                            values: row.into_iter().map(Value::from).collect(),
+                        })
+                        .collect(),
+                }
+            }
+        }
+        use sqlite_conversions::query_result;
+    };
+}
+pub(crate) use sqlite_types;
+
+sqlite_types!(crate::bindings::fermyon::spin::sqlite);

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::capabilities::outbound_http::AllowedHosts;
 
 pub use routes::{Route, RouteTable};
-pub use variables::{VariableError, Variables};
+pub use variables::{VariableError, Variables, resolve_template};
 
 /// Why a manifest could not be used.
 #[derive(Debug, thiserror::Error)]

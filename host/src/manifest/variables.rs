@@ -66,6 +66,44 @@ pub fn check_template(
     Ok(())
 }
 
+/// `template` with each `{{ name }}` replaced by the application variable's value: from
+/// `SPIN_VARIABLE_<NAME>` or `<NAME>` in `env`, else its default. An unterminated `{{` is
+/// `Undefined("")`.
+pub fn resolve_template(
+    template: &str,
+    app: &BTreeMap<String, VariableDecl>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, VariableError> {
+    let app_value = |name: &str| -> Result<String, VariableError> {
+        let upper = name.to_ascii_uppercase();
+        if let Some(v) = env(&format!("SPIN_VARIABLE_{upper}")).or_else(|| env(&upper)) {
+            return Ok(v);
+        }
+        match app.get(name) {
+            Some(decl) => match &decl.default {
+                Some(d) if !decl.required => Ok(d.clone()),
+                _ => Err(VariableError::Missing(name.to_string(), upper)),
+            },
+            None => Err(VariableError::Undefined(name.to_string())),
+        }
+    };
+    let mut value = String::new();
+    let mut rest = template;
+    loop {
+        let Some(start) = rest.find("{{") else {
+            value.push_str(rest);
+            return Ok(value);
+        };
+        value.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| VariableError::Undefined(String::new()))?;
+        value.push_str(&app_value(after[..end].trim())?);
+        rest = &after[end + 2..];
+    }
+}
+
 /// One component's variables, resolved at load.
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
@@ -79,41 +117,17 @@ impl Variables {
         app: &BTreeMap<String, VariableDecl>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Variables {
-        let app_value = |name: &str| -> Result<String, VariableError> {
-            let upper = name.to_ascii_uppercase();
-            if let Some(v) = env(&format!("SPIN_VARIABLE_{upper}")).or_else(|| env(&upper)) {
-                return Ok(v);
-            }
-            match app.get(name) {
-                Some(decl) => match &decl.default {
-                    Some(d) if !decl.required => Ok(d.clone()),
-                    _ => Err(VariableError::Missing(name.to_string(), upper)),
-                },
-                None => Err(VariableError::Undefined(name.to_string())),
-            }
-        };
         let values = component
             .iter()
             .map(|(name, template)| {
-                let mut value = String::new();
-                let mut rest = template.as_str();
-                let resolved = loop {
-                    let Some(start) = rest.find("{{") else {
-                        value.push_str(rest);
-                        break Ok(value);
-                    };
-                    value.push_str(&rest[..start]);
-                    let after = &rest[start + 2..];
-                    let Some(end) = after.find("}}") else {
-                        break Err(VariableError::Undefined(name.clone()));
-                    };
-                    match app_value(after[..end].trim()) {
-                        Ok(v) => value.push_str(&v),
-                        Err(e) => break Err(e),
+                let value = resolve_template(template, app, &env).map_err(|e| match e {
+                    // An unterminated `{{` names the variable it spoils.
+                    VariableError::Undefined(t) if t.is_empty() => {
+                        VariableError::Undefined(name.clone())
                     }
-                    rest = &after[end + 2..];
-                };
-                (name.clone(), resolved)
+                    other => other,
+                });
+                (name.clone(), value)
             })
             .collect();
         Variables { values }

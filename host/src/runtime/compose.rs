@@ -8,6 +8,7 @@ use std::path::Path;
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions};
 
+use super::contract::SpinDependency;
 use crate::manifest::{ComponentDecl, Manifest};
 
 /// Why a composition could not be made.
@@ -21,37 +22,38 @@ pub enum ComposeError {
     Graph { keys: String, message: String },
 }
 
-/// The local dependencies of `decl`: (key, bytes).
-pub fn local_dependencies(
+/// The dependencies `decl` declares, with the bytes of those given by local `path`; a
+/// registry or URL dependency has none (Bourse does not fetch them).
+pub fn dependencies(
     manifest: &Manifest,
     decl: &ComponentDecl,
-) -> Result<Vec<(String, Vec<u8>)>, ComposeError> {
+) -> Result<Vec<SpinDependency>, ComposeError> {
     decl.dependencies
         .iter()
         .map(|(key, value)| {
-            let Some(path) = value.get("path").and_then(|p| p.as_str()) else {
-                return Err(ComposeError::Dependency {
-                    key: key.clone(),
-                    message: "only `{ path = \"….wasm\" }` dependencies can be composed here"
-                        .into(),
-                });
+            let wasm = match value.get("path").and_then(|p| p.as_str()) {
+                None => None,
+                Some(path) => {
+                    let path = manifest.resolve(Path::new(path));
+                    Some(std::fs::read(&path).map_err(|e| ComposeError::Dependency {
+                        key: key.clone(),
+                        message: format!("cannot read {}: {e}", path.display()),
+                    })?)
+                }
             };
-            let path = manifest.resolve(Path::new(path));
-            std::fs::read(&path)
-                .map(|bytes| (key.clone(), bytes))
-                .map_err(|e| ComposeError::Dependency {
-                    key: key.clone(),
-                    message: format!("cannot read {}: {e}", path.display()),
-                })
+            Ok(SpinDependency {
+                key: key.clone(),
+                wasm,
+            })
         })
         .collect()
 }
 
 /// `main` with each dependency plugged into the imports it exports.
-pub fn compose(main: &[u8], dependencies: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ComposeError> {
+pub fn compose(main: &[u8], dependencies: &[SpinDependency]) -> Result<Vec<u8>, ComposeError> {
     let keys = dependencies
         .iter()
-        .map(|(k, _)| k.as_str())
+        .map(|d| d.key.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     let graph_error = |message: String| ComposeError::Graph {
@@ -65,7 +67,13 @@ pub fn compose(main: &[u8], dependencies: &[(String, Vec<u8>)]) -> Result<Vec<u8
         .register_package(socket)
         .map_err(|e| graph_error(format!("{e:#}")))?;
     let mut plugs = Vec::new();
-    for (i, (_, bytes)) in dependencies.iter().enumerate() {
+    for (i, dependency) in dependencies.iter().enumerate() {
+        let Some(bytes) = &dependency.wasm else {
+            return Err(ComposeError::Dependency {
+                key: dependency.key.clone(),
+                message: "only `{ path = \"….wasm\" }` dependencies can be composed here".into(),
+            });
+        };
         let plug = Package::from_bytes(
             &format!("bourse:dependency{i}"),
             None,

@@ -67,18 +67,7 @@ type Surface = BTreeMap<String, BTreeMap<String, String>>;
 
 /// Checks the component in `wasm` against `world` (e.g. `bourse:platform/auth`) in `wit_dir`.
 pub fn check(wasm: &[u8], wit_dir: &Path, world: &str) -> Result<(), ContractError> {
-    let wit_error = |message: String| ContractError::Wit {
-        dir: wit_dir.display().to_string(),
-        world: world.to_string(),
-        message,
-    };
-    let mut expected = Resolve::default();
-    let (package, _) = expected
-        .push_dir(wit_dir)
-        .map_err(|e| wit_error(format!("{e:#}")))?;
-    let expected_world = expected
-        .select_world(&[package], Some(world))
-        .map_err(|e| wit_error(format!("{e:#}")))?;
+    let (expected, expected_world) = load_world(wit_dir, world, world)?;
     let (actual, actual_world) = decode_component(wasm)?;
     let want_imports = surface(&expected, expected_world, true);
     let want_exports = surface(&expected, expected_world, false);
@@ -133,111 +122,113 @@ pub struct SpinDependency {
     pub wasm: Option<Vec<u8>>,
 }
 
-/// Would Spin load the component in `wasm`? Every import must be hosted by Spin's platform
-/// world in `spin_dir` (a semver-compatible version of the interface, with the same function
-/// signatures), or be satisfied by one of `dependencies`. A dependency given as a local
-/// component must export what it stands in for, with the same signatures, and its own
-/// imports must be hosted by Spin (Spin composes one level); one from a registry or URL is
-/// taken at its word.
-pub fn check_spin(
-    wasm: &[u8],
-    spin_dir: &Path,
-    dependencies: &[SpinDependency],
-) -> Result<(), ContractError> {
-    let world = SPIN_PLATFORM_WORLD;
-    let wit_error = |message: String| ContractError::Wit {
-        dir: spin_dir.display().to_string(),
-        world: world.to_string(),
-        message,
-    };
-    let mut spin = Resolve::default();
-    let (package, _) = spin
-        .push_dir(spin_dir)
-        .map_err(|e| wit_error(format!("{e:#}")))?;
-    let platform = spin
-        .select_world(&[package], Some("platform"))
-        .map_err(|e| wit_error(format!("{e:#}")))?;
-    let hosted = surface(&spin, platform, true);
-    let mut problems = Vec::new();
-    let mut provided: Vec<(&str, Option<Surface>)> = Vec::new();
-    for dep in dependencies {
-        let Some(bytes) = &dep.wasm else {
-            provided.push((&dep.key, None));
-            continue;
-        };
-        let (resolve, world) = decode_component(bytes)?;
-        unhosted(
-            &resolve,
-            world,
-            &hosted,
-            &[],
-            &mut problems,
-            &format!("dependency `{}`: ", dep.key),
-        );
-        provided.push((&dep.key, Some(surface(&resolve, world, false))));
+/// What a Spin host provides: the imports of the platform world of Spin's WIT, read once
+/// and used for every component checked.
+pub struct SpinPlatform {
+    hosted: Surface,
+}
+
+impl SpinPlatform {
+    /// Reads Spin's platform world from `spin_dir` (the repository keeps it in
+    /// `wit/spin-platform`).
+    pub fn load(spin_dir: &Path) -> Result<SpinPlatform, ContractError> {
+        let (spin, platform) = load_world(spin_dir, "platform", SPIN_PLATFORM_WORLD)?;
+        Ok(SpinPlatform {
+            hosted: surface(&spin, platform, true),
+        })
     }
-    let (actual, actual_world) = decode_component(wasm)?;
-    unhosted(&actual, actual_world, &hosted, &provided, &mut problems, "");
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ContractError::Mismatch(Mismatch {
-            world: world.to_string(),
-            problems,
-        }))
+
+    /// Would Spin load the component in `wasm`? Every import must be hosted by Spin (a
+    /// semver-compatible version of the interface, with the same function signatures), or
+    /// be satisfied by one of `dependencies`. A dependency given as a local component must
+    /// export what it stands in for, with the same signatures, and its own imports must be
+    /// hosted by Spin (Spin composes one level); one from a registry or URL is taken at its
+    /// word.
+    pub fn check(&self, wasm: &[u8], dependencies: &[SpinDependency]) -> Result<(), ContractError> {
+        let mut problems = Vec::new();
+        let mut provided: Vec<(&str, Option<Surface>)> = Vec::new();
+        for dep in dependencies {
+            let Some(bytes) = &dep.wasm else {
+                provided.push((&dep.key, None));
+                continue;
+            };
+            let (resolve, world) = decode_component(bytes)?;
+            let prefix = format!("dependency `{}`: ", dep.key);
+            self.unhosted(&resolve, world, &[], &mut problems, &prefix);
+            provided.push((&dep.key, Some(surface(&resolve, world, false))));
+        }
+        let (actual, actual_world) = decode_component(wasm)?;
+        self.unhosted(&actual, actual_world, &provided, &mut problems, "");
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ContractError::Mismatch(Mismatch {
+                world: SPIN_PLATFORM_WORLD.to_string(),
+                problems,
+            }))
+        }
+    }
+
+    /// Adds to `problems` each import of `world` that neither Spin nor a dependency in
+    /// `provided` (its key and, when known, its exports) supplies.
+    fn unhosted(
+        &self,
+        resolve: &Resolve,
+        world: WorldId,
+        provided: &[(&str, Option<Surface>)],
+        problems: &mut Vec<String>,
+        prefix: &str,
+    ) {
+        let types_only = types_only_imports(resolve, world);
+        for (name, have) in &surface(resolve, world, true) {
+            // Wasmtime-based runtimes, Spin among them, need no definition for an imported
+            // interface that only names value types.
+            if types_only.contains(name) {
+                continue;
+            }
+            let (offered, by) = match provided.iter().find(|(key, _)| satisfies(key, name)) {
+                Some((_, None)) => continue,
+                Some((key, Some(exports))) => match find(exports, name) {
+                    Some((_, offered)) => (offered, format!("as dependency `{key}` exports it")),
+                    None => {
+                        problems.push(format!(
+                            "{prefix}imports `{name}`, which dependency `{key}` does not export"
+                        ));
+                        continue;
+                    }
+                },
+                None => match find(&self.hosted, name) {
+                    Some((spin_name, want)) => (want, format!("Spin hosts `{spin_name}`")),
+                    None => {
+                        problems.push(format!(
+                            "{prefix}imports `{name}`, which Spin does not host and no [component.X.dependencies] entry satisfies"
+                        ));
+                        continue;
+                    }
+                },
+            };
+            let mut found = Vec::new();
+            compare(&mut found, "import", name, offered, have, false);
+            problems.extend(found.into_iter().map(|p| format!("{prefix}{p} ({by})")));
+        }
     }
 }
 
-/// Adds to `problems` each import of `world` that neither Spin (`hosted`) nor a dependency in
-/// `provided` (its key and, when known, its exports) supplies.
-fn unhosted(
-    resolve: &Resolve,
-    world: WorldId,
-    hosted: &Surface,
-    provided: &[(&str, Option<Surface>)],
-    problems: &mut Vec<String>,
-    prefix: &str,
-) {
-    let types_only = types_only_imports(resolve, world);
-    for (name, have) in &surface(resolve, world, true) {
-        // Wasmtime-based runtimes, Spin among them, need no definition for an imported
-        // interface that only names value types.
-        if types_only.contains(name) {
-            continue;
-        }
-        if let Some((key, exports)) = provided.iter().find(|(key, _)| satisfies(key, name)) {
-            let Some(exports) = exports else { continue };
-            match find(exports, name) {
-                Some((_, offered)) => {
-                    let mut found = Vec::new();
-                    compare(&mut found, "import", name, offered, have, false);
-                    problems.extend(
-                        found
-                            .into_iter()
-                            .map(|p| format!("{prefix}{p} (as dependency `{key}` exports it)")),
-                    );
-                }
-                None => problems.push(format!(
-                    "{prefix}imports `{name}`, which dependency `{key}` does not export"
-                )),
-            }
-            continue;
-        }
-        match find(hosted, name) {
-            Some((spin_name, want)) => {
-                let mut found = Vec::new();
-                compare(&mut found, "import", name, want, have, false);
-                problems.extend(
-                    found
-                        .into_iter()
-                        .map(|p| format!("{prefix}{p} (Spin hosts `{spin_name}`)")),
-                );
-            }
-            None => problems.push(format!(
-                "{prefix}imports `{name}`, which Spin does not host and no [component.X.dependencies] entry satisfies"
-            )),
-        }
-    }
+/// The world `select` of the WIT package in `dir`; errors name it as `label`.
+fn load_world(dir: &Path, select: &str, label: &str) -> Result<(Resolve, WorldId), ContractError> {
+    let wit_error = |message: String| ContractError::Wit {
+        dir: dir.display().to_string(),
+        world: label.to_string(),
+        message,
+    };
+    let mut resolve = Resolve::default();
+    let (package, _) = resolve
+        .push_dir(dir)
+        .map_err(|e| wit_error(format!("{e:#}")))?;
+    let world = resolve
+        .select_world(&[package], Some(select))
+        .map_err(|e| wit_error(format!("{e:#}")))?;
+    Ok((resolve, world))
 }
 
 /// Imported interfaces with no functions and no resources: nothing to link.

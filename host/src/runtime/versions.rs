@@ -5,7 +5,6 @@
 //! `Arc` and finish on it; the next call gets the new one. Any failed step leaves the live
 //! version as it was. Every attempt is audited in SQL and published on the `components` room.
 
-use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +20,7 @@ use super::{
     indicator, order_handling,
 };
 use crate::capabilities::outbound_http::AllowedHosts;
-use crate::manifest::{ComponentDecl, Manifest, Variables};
+use crate::manifest::{ComponentDecl, Manifest, Variables, resolve_template};
 use crate::runtime::{ComponentContext, RuntimeConfig};
 
 /// Largest component accepted (uploads are refused above this with 413).
@@ -126,18 +125,12 @@ impl DeployError {
 /// A component's `allowed_outbound_hosts`, with `{{ variable }}` templates resolved the way
 /// its variables are.
 fn outbound_grant(decl: &ComponentDecl, manifest: &Manifest) -> Result<AllowedHosts, DeployError> {
-    let templates: BTreeMap<String, String> = decl
+    let entries = decl
         .allowed_outbound_hosts
         .iter()
-        .enumerate()
-        .map(|(i, e)| (format!("h{i}"), e.clone()))
-        .collect();
-    let resolved = Variables::resolve(&templates, &manifest.variables, |k| std::env::var(k).ok());
-    let entries = (0..templates.len())
-        .map(|i| {
-            resolved.get(&format!("h{i}")).map_err(|e| {
-                DeployError::Outbound(format!("{:?}: {e}", decl.allowed_outbound_hosts[i]))
-            })
+        .map(|entry| {
+            resolve_template(entry, &manifest.variables, |k| std::env::var(k).ok())
+                .map_err(|e| DeployError::Outbound(format!("{entry:?}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     AllowedHosts::parse(&entries).map_err(DeployError::Outbound)
@@ -299,7 +292,7 @@ impl Runtime {
         // Spin composes a component's declared dependencies into it; so does this mode. The
         // compiled artifact is keyed by the composition, so a changed dependency recompiles.
         let (bytes, compile_digest) = if self.config.spin_compat && !decl.dependencies.is_empty() {
-            let dependencies = super::compose::local_dependencies(&self.manifest, decl)
+            let dependencies = super::compose::dependencies(&self.manifest, decl)
                 .map_err(|e| DeployError::Link(e.to_string()))?;
             let composed = super::compose::compose(&bytes, &dependencies)
                 .map_err(|e| DeployError::Link(e.to_string()))?;
