@@ -6,6 +6,7 @@
 pub mod api;
 pub mod build;
 pub mod capabilities;
+pub mod cluster;
 pub mod config;
 pub mod manifest;
 pub mod runtime;
@@ -21,7 +22,7 @@ pub mod bindings {
         world: "bourse:platform/bourse-host",
         imports: { default: async | trappable },
         exports: { default: async },
-        additional_derives: [PartialEq],
+        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
         with: {
             "fermyon:spin/key-value.store": crate::capabilities::key_value::KvStore,
             "fermyon:spin/sqlite.connection": crate::capabilities::sql::SqlConnection,

@@ -8,6 +8,8 @@ use crate::api::ApiConfig;
 use crate::capabilities::events::EventHub;
 use crate::capabilities::market::journal::Journal;
 use crate::capabilities::market::{Market, MarketConfig, default_symbols};
+use crate::cluster::Cluster;
+use crate::cluster::bus::Bus;
 use crate::config::Config;
 use crate::manifest::Manifest;
 use crate::runtime::{LoadFailure, Platform, Runtime, RuntimeConfig, Watcher};
@@ -86,7 +88,32 @@ impl Host {
             s if s.is_empty() => default_symbols(),
             s => s.clone(),
         };
-        let events = Arc::new(EventHub::default());
+        let events = Arc::new(EventHub::new(4096, config.event_retain as usize));
+        // Replicas sharing Redis share events; those sharing Postgres too share the books,
+        // each shard running on the replica that holds its lease.
+        let cluster = match &config.redis_url {
+            Some(url) => {
+                let name = config.cluster.clone().unwrap_or_else(|| {
+                    crate::cluster::default_name(config.database_url.as_deref(), &config.data_dir)
+                });
+                let cluster = Cluster::join(
+                    url,
+                    &name,
+                    config.replica_id.clone(),
+                    config.role,
+                    Duration::from_millis(config.lease_ms),
+                )
+                .await
+                .map_err(|e| StartError::KeyValue {
+                    backend: kv_backend,
+                    source: crate::store::StoreError::Redis(e.0),
+                })?;
+                events.attach(Bus::start(cluster.clone(), config.event_retain as usize));
+                cluster.listen(events.clone());
+                Some(cluster)
+            }
+            None => None,
+        };
         let symbol_names: Vec<String> = symbols
             .iter()
             .map(|s| format!("{}:{}:{}", s.symbol, s.tick_size, s.lot_size))
@@ -105,6 +132,7 @@ impl Host {
                 snapshot_every: config.snapshot_every,
                 journal: Some(Arc::new(journal)),
                 events: Some(events.clone()),
+                cluster: cluster.clone().filter(|_| config.database_url.is_some()),
             },
         )
         .await?;
@@ -230,6 +258,8 @@ impl Host {
                 "shutdown deadline passed with requests still running"
             ),
         }
+        // Handed over now rather than when the leases expire.
+        self.runtime.platform().market.release().await;
         self.runtime.platform().sql.main().close().await;
         Ok(())
     }

@@ -12,8 +12,10 @@ use bourse::server::Host;
 
 /// The admin token test hosts accept (ops role).
 pub mod process;
+pub mod replicas;
 pub mod spin_manifest;
 pub mod stats;
+pub mod ws;
 
 pub const ADMIN_TOKEN: &str = "test-ops-token-0123456789";
 
@@ -223,6 +225,10 @@ impl TestHost {
             body_limit_mb: 10,
             memory_limit_mb: 0,
             spin_compat: false,
+            cluster: None,
+            replica_id: None,
+            lease_ms: 3_000,
+            event_retain: 1_000,
         };
         customize(&mut config);
         let host = Host::start(&config, manifest).await.expect("host starts");

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use bourse::capabilities::market::journal;
 use bourse_matching::venue::{self, Venue};
-use bourse_tests::ADMIN_TOKEN;
 use bourse_tests::process::{self, HostProcess};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -34,17 +33,7 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
     let client = reqwest::Client::new();
     let mut keys = Vec::new();
     for trader in ["t1", "t2", "t3", "t4"] {
-        let r: Value = client
-            .post(format!("{}/api/auth/api-keys", host.url))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({"principal": trader, "roles": ["trader"]}))
-            .send()
-            .await
-            .expect("answered")
-            .json()
-            .await
-            .expect("JSON");
-        keys.push(r["api_key"].as_str().expect("api key").to_string());
+        keys.push(bourse_tests::replicas::api_key(&host.url, trader, &["trader"]).await);
     }
 
     // Eight clients place crossing orders until the host dies under them.

@@ -2,13 +2,10 @@
 //! components into the native matching core, idempotent client order ids, clear 4xx errors,
 //! and the WebSocket rooms that stream books, trades and the caller's own fills.
 
-use std::time::Duration;
-
+use bourse_tests::ws::{next, send, until};
 use bourse_tests::{Backend, TestHost, app_manifest};
-use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
 async fn place(host: &TestHost, key: &str, order: Value) -> (u16, Value) {
     host.post("/api/orders", Some(key), &order.to_string())
@@ -286,38 +283,6 @@ async fn bad_input_gets_a_4xx_naming_the_field_and_the_rule() {
         "nothing half-written reached the market: {stats}"
     );
     host.stop().await;
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn send(ws: &mut Ws, message: Value) {
-    ws.send(Message::Text(message.to_string().into()))
-        .await
-        .expect("send");
-}
-
-async fn next(ws: &mut Ws) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("socket open")
-            .expect("valid frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(text.as_str()).expect("JSON message");
-        }
-    }
-}
-
-/// Reads until `pick` accepts a message (other rooms' messages are skipped).
-async fn until(ws: &mut Ws, pick: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let m = next(ws).await;
-        if pick(&m) {
-            return m;
-        }
-    }
 }
 
 #[tokio::test]

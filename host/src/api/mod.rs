@@ -62,6 +62,8 @@ pub struct AppState {
     pub auth_cache: Arc<access::AuthCache>,
     /// Simulation runs.
     pub simulations: Arc<crate::simulation::Simulations>,
+    /// WebSocket sessions clients may resume.
+    pub sessions: ws::Sessions,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -96,6 +98,7 @@ pub fn router(
         closing,
         auth_cache,
         simulations,
+        sessions: ws::Sessions::default(),
     });
     let platform = Router::new()
         .route("/health", get(health))
@@ -138,6 +141,11 @@ async fn probe(app: &AppState) -> Probes {
         "role": app.config.role.as_str(),
         "checks": {"sql": sql, "kv": kv},
         "components": {"loaded": components.len() - failed.len(), "failed": failed},
+        "replica": platform.events.bus().map_or_else(
+            || serde_json::json!({"id": null, "role": app.config.role.as_str(), "cluster": null,
+                "owned_shards": platform.market.running_shards(), "redis": "not configured"}),
+            |bus| bus.cluster().describe(&platform.market.running_shards()),
+        ),
     });
     Probes {
         stores_ok,

@@ -78,6 +78,17 @@ pub struct Config {
     /// Run the manifest as Spin would (`BOURSE_SPIN_COMPAT`, or `--spin-compat`; default off):
     /// only Spin's platform interfaces, declared dependencies composed in, no auth layer.
     pub spin_compat: bool,
+    /// Name shared by the replicas of one deployment (`BOURSE_CLUSTER`); by default derived
+    /// from the database address, since replicas sharing a journal are one cluster.
+    pub cluster: Option<String>,
+    /// This replica's id (`BOURSE_REPLICA_ID`; default: host name, process id, random part).
+    pub replica_id: Option<String>,
+    /// Life of a shard lease without renewal (`BOURSE_LEASE_MS`, default 3 000): how long a
+    /// dead owner's shards wait before another replica takes them.
+    pub lease_ms: u64,
+    /// Events each WebSocket room keeps for clients that reconnect (`BOURSE_EVENT_RETAIN`,
+    /// default 1 000; 0 keeps none).
+    pub event_retain: u64,
 }
 
 /// Log output format.
@@ -114,6 +125,11 @@ impl Role {
             Role::Simulation => "simulation",
             Role::Auth => "auth",
         }
+    }
+
+    /// Whether this role may run matching shards (in a cluster, the others forward to them).
+    pub fn matches_orders(self) -> bool {
+        matches!(self, Role::All | Role::Matching)
     }
 
     fn parse(text: &str) -> Option<Role> {
@@ -257,6 +273,20 @@ impl Config {
                 if self.spin_compat { "on" } else { "off" }.into(),
             ),
             (
+                "BOURSE_CLUSTER",
+                self.cluster
+                    .clone()
+                    .unwrap_or_else(|| "(from the database address)".into()),
+            ),
+            (
+                "BOURSE_REPLICA_ID",
+                self.replica_id
+                    .clone()
+                    .unwrap_or_else(|| "(generated)".into()),
+            ),
+            ("BOURSE_LEASE_MS", self.lease_ms.to_string()),
+            ("BOURSE_EVENT_RETAIN", self.event_retain.to_string()),
+            (
                 "BOURSE_MEMORY_LIMIT_MB",
                 if self.memory_limit_mb == 0 {
                     "0 (no bound)".into()
@@ -370,9 +400,38 @@ impl Config {
             body_limit_mb: parse_number("BOURSE_BODY_LIMIT_MB", 10, 1..=1024)?,
             memory_limit_mb: parse_number("BOURSE_MEMORY_LIMIT_MB", 0, 0..=1_048_576)?,
             spin_compat: parse_switch("BOURSE_SPIN_COMPAT", false)?,
+            cluster: match var("BOURSE_CLUSTER") {
+                Some(name) if !valid_name(&name) => {
+                    return Err(ConfigError {
+                        variable: "BOURSE_CLUSTER",
+                        problem: format!("{name:?} must be 1-64 characters of [a-zA-Z0-9_.-]"),
+                    });
+                }
+                other => other,
+            },
+            replica_id: match var("BOURSE_REPLICA_ID") {
+                Some(id) if !valid_name(&id) => {
+                    return Err(ConfigError {
+                        variable: "BOURSE_REPLICA_ID",
+                        problem: format!("{id:?} must be 1-64 characters of [a-zA-Z0-9_.-]"),
+                    });
+                }
+                other => other,
+            },
+            lease_ms: parse_number("BOURSE_LEASE_MS", 3_000, 300..=600_000)?,
+            event_retain: parse_number("BOURSE_EVENT_RETAIN", 1_000, 0..=1_000_000)?,
             watch: parse_switch("BOURSE_WATCH", true)?,
         })
     }
+}
+
+/// A cluster or replica name: it becomes part of Redis keys.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// An on/off variable (`1`/`0`, `true`/`false`, `on`/`off`).

@@ -606,7 +606,8 @@ impl Runtime {
         let _ = self
             .platform
             .events
-            .publish("host", "components", &payload.to_string());
+            .publish("host", "components", &payload.to_string())
+            .await;
     }
 
     /// The audit trail of `name`, newest first.

@@ -25,6 +25,15 @@ pub(super) fn unavailable() -> Reject {
     }
 }
 
+pub(super) fn fenced() -> Reject {
+    Reject {
+        code: RejectCode::Unavailable,
+        message: "the shard moved to another replica before the command was written; \
+                  it was not executed, retry"
+            .into(),
+    }
+}
+
 pub(super) fn reject(r: venue::Reject) -> Reject {
     use venue::RejectCode as V;
     let code = match r.code {

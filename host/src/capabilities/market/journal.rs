@@ -180,6 +180,9 @@ pub enum JournalError {
     /// A value does not fit the column.
     #[error("journal value out of range: {0}")]
     Range(String),
+    /// Another replica has taken the shard since this one started it.
+    #[error("shard {shard} was taken over (fencing token {token} is no longer current)")]
+    Fenced { shard: usize, token: u64 },
 }
 
 fn to_i64(v: u64) -> Result<i64, JournalError> {
@@ -263,10 +266,36 @@ impl Journal {
         }
     }
 
-    /// Writes one batch of `shard` in one commit.
+    /// Takes the next fencing token of `shard`: from now on only writes carrying it are
+    /// accepted, so whoever held the shard before can no longer write.
+    pub async fn fence(&self, shard: usize) -> Result<u64, JournalError> {
+        let token: i64 = sqlx::query(&self.sql(
+            "INSERT INTO journal_fence (shard, token) VALUES (?, 1) \
+             ON CONFLICT (shard) DO UPDATE SET token = journal_fence.token + 1 RETURNING token",
+        ))
+        .bind(shard as i32)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(to_u64(token))
+    }
+
+    /// The `WHERE` clause that holds a write to `shard`'s current token; on Postgres it also
+    /// locks the fence row until the write commits, so a takeover waits for a write already
+    /// under way and then sees it.
+    fn fenced(&self) -> &'static str {
+        if self.postgres {
+            "FROM journal_fence WHERE shard = ? AND token = ? FOR SHARE"
+        } else {
+            "FROM journal_fence WHERE shard = ? AND token = ?"
+        }
+    }
+
+    /// Writes one batch of `shard` in one commit, if `token` is still the shard's.
     pub async fn append(
         &self,
         shard: usize,
+        token: u64,
         first_seq: u64,
         at_ms: u64,
         batch: &[&Command],
@@ -274,16 +303,23 @@ impl Journal {
         let commands =
             serde_json::to_string(batch).map_err(|e| JournalError::Range(e.to_string()))?;
         let last = first_seq + batch.len() as u64 - 1;
-        sqlx::query(&self.sql(
-            "INSERT INTO journal (shard, first_seq, last_seq, at_ms, commands) VALUES (?, ?, ?, ?, ?)",
-        ))
-        .bind(shard as i32)
-        .bind(to_i64(first_seq)?)
-        .bind(to_i64(last)?)
-        .bind(to_i64(at_ms)?)
-        .bind(commands)
-        .execute(&self.pool)
-        .await?;
+        let statement = format!(
+            "INSERT INTO journal (shard, first_seq, last_seq, at_ms, commands) SELECT ?, ?, ?, ?, ? {}",
+            self.fenced()
+        );
+        let written = sqlx::query(&self.sql(&statement))
+            .bind(shard as i32)
+            .bind(to_i64(first_seq)?)
+            .bind(to_i64(last)?)
+            .bind(to_i64(at_ms)?)
+            .bind(commands)
+            .bind(shard as i32)
+            .bind(to_i64(token)?)
+            .execute(&self.pool)
+            .await?;
+        if written.rows_affected() == 0 {
+            return Err(JournalError::Fenced { shard, token });
+        }
         Ok(())
     }
 
@@ -355,6 +391,7 @@ impl Journal {
     pub async fn save_snapshot(
         &self,
         shard: usize,
+        token: u64,
         seq: u64,
         at_ms: u64,
         snapshot: &VenueSnapshot,
@@ -363,17 +400,22 @@ impl Journal {
             serde_json::to_string(snapshot).map_err(|e| JournalError::Range(e.to_string()))?;
         let seq = to_i64(seq)?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            &self.sql(
-                "INSERT INTO journal_snapshots (shard, seq, at_ms, state) VALUES (?, ?, ?, ?)",
-            ),
-        )
-        .bind(shard as i32)
-        .bind(seq)
-        .bind(to_i64(at_ms)?)
-        .bind(state)
-        .execute(&mut *tx)
-        .await?;
+        let statement = format!(
+            "INSERT INTO journal_snapshots (shard, seq, at_ms, state) SELECT ?, ?, ?, ? {}",
+            self.fenced()
+        );
+        let written = sqlx::query(&self.sql(&statement))
+            .bind(shard as i32)
+            .bind(seq)
+            .bind(to_i64(at_ms)?)
+            .bind(state)
+            .bind(shard as i32)
+            .bind(to_i64(token)?)
+            .execute(&mut *tx)
+            .await?;
+        if written.rows_affected() == 0 {
+            return Err(JournalError::Fenced { shard, token });
+        }
         sqlx::query(&self.sql("DELETE FROM journal WHERE shard = ? AND last_seq <= ?"))
             .bind(shard as i32)
             .bind(seq)

@@ -1,8 +1,11 @@
 //! `bourse:platform/market`: the component-facing side of the native matching core.
 
+mod call;
 mod convert;
 pub mod journal;
+mod ownership;
 mod publish;
+mod remote;
 mod service;
 
 pub use publish::{price_text, quantity_text};

@@ -170,9 +170,14 @@ impl Publisher {
             }));
     }
 
-    /// Publishes what the batch changed.
-    pub(super) fn flush(&mut self) {
-        let Some(events) = &self.events else { return };
+    /// Publishes what the batch changed, and waits for the book rooms' numbers (a snapshot
+    /// taken after this carries them).
+    pub(super) async fn flush(&mut self) {
+        let Some(events) = self.events.clone() else {
+            return;
+        };
+        let mut out: Vec<(String, Value)> = Vec::new();
+        let mut book_rooms: Vec<(usize, usize)> = Vec::new();
         for (i, spec) in self.symbols.iter().enumerate() {
             let levels = std::mem::take(&mut self.book[i]);
             if !levels.is_empty() {
@@ -189,27 +194,47 @@ impl Publisher {
                         .map(|(p, q)| [price_text(spec, p), quantity_text(spec, q)])
                         .collect()
                 };
-                let data = json!({
-                    "type": "delta",
-                    "symbol": spec.symbol,
-                    "bids": side(Side::Buy),
-                    "asks": side(Side::Sell),
-                });
-                self.book_seq[i] =
-                    events.publish_value("market", &format!("book:{}", spec.symbol), &data);
+                book_rooms.push((out.len(), i));
+                out.push((
+                    format!("book:{}", spec.symbol),
+                    json!({
+                        "type": "delta",
+                        "symbol": spec.symbol,
+                        "bids": side(Side::Buy),
+                        "asks": side(Side::Sell),
+                    }),
+                ));
             }
             let trades = std::mem::take(&mut self.trades[i]);
             if !trades.is_empty() {
-                let data = json!({"symbol": spec.symbol, "trades": trades});
-                events.publish_value("market", &format!("trades:{}", spec.symbol), &data);
+                out.push((
+                    format!("trades:{}", spec.symbol),
+                    json!({"symbol": spec.symbol, "trades": trades}),
+                ));
             }
         }
         for (account, updates) in self.orders.drain() {
-            events.publish_value(
-                "market",
-                &format!("orders:{account}"),
-                &json!({ "updates": updates }),
-            );
+            out.push((format!("orders:{account}"), json!({ "updates": updates })));
+        }
+        if out.is_empty() {
+            return;
+        }
+        let raw = out
+            .into_iter()
+            .filter_map(|(room, data)| {
+                Some((
+                    room,
+                    Arc::from(serde_json::value::to_raw_value(&data).ok()?),
+                ))
+            })
+            .collect();
+        let seqs = events.publish_batch("market", raw).await;
+        for (at, i) in book_rooms {
+            if let Some(&seq) = seqs.get(at)
+                && seq > 0
+            {
+                self.book_seq[i] = seq;
+            }
         }
     }
 }

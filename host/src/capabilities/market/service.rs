@@ -7,19 +7,30 @@
 //! commands to the journal in one commit (group commit: the busier the shard, the bigger the
 //! batch), executes them, publishes what changed and only then answers, so an acknowledged
 //! command is always durable. Shard `k` of `n` assigns order ids `k+1, k+1+n, …`, so an id
-//! names its shard. Client order ids are unique per account across shards: each is
-//! reserved to the shard that first saw it, and that shard's venue answers a repeat with the
-//! earlier order.
+//! names its shard.
+//!
+//! Every operation on a shard is a [`Call`]. On one replica every shard runs here. In a
+//! cluster ([`MarketConfig::cluster`]) each shard runs on the one replica holding its lease
+//! ([`ownership`](super::ownership)); the others send it their calls through Redis
+//! ([`remote`](super::remote)) and relay the answers. Whoever starts a shard takes the next
+//! fencing token of its journal, so a replica that lost a shard can no longer write to it.
+//!
+//! Client order ids are unique per account across shards: each is reserved to the shard that
+//! first saw it, and that shard's venue answers a repeat with the earlier order. In a cluster
+//! the reservation is per shard (the venue's own), since shards live on different replicas.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bourse_matching::venue::{self, Venue};
 use tokio::sync::{mpsc, oneshot};
 
-use super::convert::{info, journal_command, quote, reject, result, stopped, trade, unavailable};
+use super::call::{Answer, Call};
+use super::convert::{
+    fenced, info, journal_command, quote, reject, result, stopped, trade, unavailable,
+};
 use super::journal::{Batch, Command, Journal, JournalError};
 use super::publish::Publisher;
 use crate::bindings::bourse::platform::types::Reject;
@@ -27,6 +38,7 @@ use crate::bindings::bourse::platform::types::{
     BookDepth, Level, OrderInfo, OrderRequest, OrderResult, Quote, SymbolInfo, Trade,
 };
 use crate::capabilities::events::EventHub;
+use crate::cluster::Cluster;
 use crate::manifest::SymbolDecl;
 
 /// Jobs that may wait for one shard before senders are made to wait.
@@ -48,7 +60,7 @@ pub fn default_symbols() -> Vec<SymbolDecl> {
         .collect()
 }
 
-/// Why the market could not start.
+/// Why the market (or one of its shards) could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum MarketError {
     /// Bad symbol table.
@@ -76,17 +88,21 @@ pub struct MarketConfig {
     pub journal: Option<Arc<Journal>>,
     /// Where book changes, trades and order updates are published.
     pub events: Option<Arc<EventHub>>,
+    /// The replicas sharing the journal; `None` runs every shard here.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// A shard's answer to a command.
-enum Outcome {
+pub(super) enum Outcome {
     Done(Result<venue::OrderResult, venue::Reject>),
     /// The journal did not confirm the batch.
     Unavailable,
+    /// The shard was taken over: the batch was not written, and this replica stops it.
+    Fenced,
 }
 
 /// Work for a shard.
-enum Job {
+pub(super) enum Job {
     Commands(Vec<Command>, oneshot::Sender<Vec<Outcome>>),
     /// A read of the shard's state, answered between batches.
     Read(Box<dyn FnOnce(&Shard) + Send>),
@@ -105,15 +121,22 @@ struct ShardCounters {
     journal_errors: AtomicU64,
 }
 
-/// The market: symbols, the shards' queues, and where each client order id was first seen.
+/// The market: symbols, the shards this replica runs, and where each client order id was
+/// first seen.
 pub struct Market {
+    inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
     symbols: Vec<SymbolInfo>,
-    shards: Vec<mpsc::Sender<Job>>,
+    specs: Vec<venue::SymbolSpec>,
+    /// The queue of each shard running here.
+    slots: Vec<RwLock<Option<mpsc::Sender<Job>>>>,
     client_orders: Mutex<HashMap<(String, String), usize>>,
     counters: Arc<Vec<ShardCounters>>,
     /// Commands per second over the last second, updated by a ticker.
     rate: Arc<AtomicU64>,
-    journaled: bool,
+    pub(super) config: MarketConfig,
 }
 
 fn now_ms() -> u64 {
@@ -122,10 +145,187 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+impl Inner {
+    /// Shards in all.
+    pub(super) fn shards(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn slot(&self, k: usize) -> std::sync::RwLockReadGuard<'_, Option<mpsc::Sender<Job>>> {
+        self.slots[k]
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The queue of shard `k` if it runs here and has not stopped.
+    fn local(&self, k: usize) -> Option<mpsc::Sender<Job>> {
+        self.slot(k).as_ref().filter(|tx| !tx.is_closed()).cloned()
+    }
+
+    /// Whether shard `k` was started here (it may have stopped since).
+    pub(super) fn holds(&self, k: usize) -> bool {
+        self.slot(k).is_some()
+    }
+
+    /// Whether shard `k` runs here.
+    pub(super) fn runs(&self, k: usize) -> bool {
+        self.local(k).is_some()
+    }
+
+    /// Forgets shard `k`: its task ends once its queue is empty, and new calls go elsewhere.
+    pub(super) fn drop_shard(&self, k: usize) {
+        *self.slots[k]
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// The shards running here.
+    pub(super) fn running(&self) -> Vec<usize> {
+        (0..self.shards()).filter(|&k| self.runs(k)).collect()
+    }
+
+    /// Starts shard `k` here: takes its next fencing token, rebuilds its venue from the latest
+    /// snapshot plus the journal after it, and spawns its matching task.
+    pub(super) async fn open_shard(&self, k: usize) -> Result<(), MarketError> {
+        let shards = self.shards();
+        let started = Instant::now();
+        // Every shard registers every symbol (an unused book costs a few KB) so that its
+        // venue validates names the same way; it only ever sees its own symbols' orders.
+        let mut venue = Venue::new(&self.specs)?.with_order_ids(k as u64 + 1, shards as u64);
+        let mut seq = 0;
+        let mut token = 0;
+        let mut replayed = 0u64;
+        if let Some(journal) = &self.config.journal {
+            token = journal.fence(k).await?;
+            if let Some((at, snapshot)) = journal.snapshot(k).await? {
+                venue = Venue::restore(&self.specs, &snapshot)
+                    .map_err(|source| MarketError::Restore { shard: k, source })?;
+                seq = at;
+            }
+            for batch in journal.tail(k, seq).await? {
+                venue.set_time(batch.at_ms);
+                for (i, command) in batch.commands.iter().enumerate() {
+                    let s = batch.first_seq + i as u64;
+                    if s > seq {
+                        // Refusals replay as refusals; nothing to do with either.
+                        let _ = command.apply(&mut venue);
+                        seq = s;
+                        replayed += 1;
+                    }
+                }
+            }
+        }
+        {
+            let mut ids = self.client_ids();
+            for (account, client_id) in venue.client_order_ids() {
+                ids.insert((account.to_string(), client_id.to_string()), k);
+            }
+        }
+        self.counters[k].durable_seq.store(seq, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(SHARD_QUEUE);
+        let shard = Shard {
+            index: k,
+            publisher: Publisher::new(self.config.events.clone(), venue.symbols().to_vec()),
+            venue,
+            seq,
+            token,
+            journal: self.config.journal.clone(),
+            counters: self.counters.clone(),
+            snapshot_every: self.config.snapshot_every,
+            since_snapshot: 0,
+            uncertain: None,
+        };
+        // A task, not an OS thread: handing a job over and the answer back are wake-ups
+        // inside the runtime, where waking a parked thread costs tens of microseconds.
+        tokio::spawn(shard.run(rx));
+        *self.slots[k]
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+        if self.config.journal.is_some() {
+            tracing::info!(
+                shard = k,
+                token,
+                replayed,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "shard rebuilt from the journal"
+            );
+        }
+        Ok(())
+    }
+
+    fn client_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), usize>> {
+        // Updated by single inserts, so a poisoned lock is still consistent.
+        self.client_orders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How long a call forwarded to another replica may wait: long enough for a dead owner's
+    /// lease to expire and a new owner to rebuild the shard and answer.
+    fn forward_timeout(&self) -> Duration {
+        self.config
+            .cluster
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.lease * 2 + Duration::from_secs(3))
+    }
+
+    /// Runs `call` on shard `k`, here or on its owner.
+    pub(super) async fn call(&self, k: usize, call: Call) -> Answer {
+        self.call_within(k, call, self.forward_timeout()).await
+    }
+
+    async fn call_within(&self, k: usize, call: Call, timeout: Duration) -> Answer {
+        if let Some(tx) = self.local(k) {
+            return execute(&tx, call).await;
+        }
+        match &self.config.cluster {
+            Some(cluster) => super::remote::forward(cluster, k, &call, timeout).await,
+            None => Answer::Failed(stopped()),
+        }
+    }
+
+    /// Runs `call` on shard `k` only if it runs here (a call forwarded by another replica).
+    pub(super) async fn call_here(&self, k: usize, call: Call) -> Answer {
+        match self.local(k) {
+            Some(tx) => execute(&tx, call).await,
+            None => Answer::Failed(fenced()),
+        }
+    }
+}
+
+/// Hands `call` to a shard's task and waits for its answer.
+async fn execute(tx: &mpsc::Sender<Job>, call: Call) -> Answer {
+    match call {
+        Call::Commands(commands) => {
+            let (reply, answer) = oneshot::channel();
+            if tx.send(Job::Commands(commands, reply)).await.is_err() {
+                return Answer::Failed(stopped());
+            }
+            match answer.await {
+                Ok(outcomes) => {
+                    Answer::Results(outcomes.into_iter().map(|o| outcome(Some(o))).collect())
+                }
+                Err(_) => Answer::Failed(stopped()),
+            }
+        }
+        read => {
+            let (reply, answer) = oneshot::channel();
+            let job = Job::Read(Box::new(move |s| {
+                let _ = reply.send(s.answer(read));
+            }));
+            if tx.send(job).await.is_err() {
+                return Answer::Failed(stopped());
+            }
+            answer.await.unwrap_or(Answer::Failed(stopped()))
+        }
+    }
+}
+
 impl Market {
     /// A market trading `symbols` (decimal tick and lot sizes) on `config.shards` matching
     /// tasks spawned on the current tokio runtime, each rebuilt from its latest journal
-    /// snapshot plus the journal after it.
+    /// snapshot plus the journal after it. In a cluster this replica runs the shards whose
+    /// leases it holds (none, if its role does not match orders).
     pub async fn start(
         symbols: &[SymbolDecl],
         config: MarketConfig,
@@ -139,122 +339,91 @@ impl Market {
                 lot_size: s.lot_size.clone(),
             })
             .collect();
+        let infos = Venue::new(&specs)?
+            .symbols()
+            .iter()
+            .map(|s| SymbolInfo {
+                symbol: s.symbol.clone(),
+                price_scale: s.price_scale,
+                tick: s.tick,
+                quantity_scale: s.quantity_scale,
+                lot: s.lot,
+            })
+            .collect();
         let counters: Arc<Vec<ShardCounters>> =
             Arc::new((0..shards).map(|_| ShardCounters::default()).collect());
-        let mut infos = Vec::new();
-        let mut senders = Vec::with_capacity(shards);
-        let mut client_orders = HashMap::new();
-        let started = Instant::now();
-        let mut replayed = 0u64;
-        for k in 0..shards {
-            // Every shard registers every symbol (an unused book costs a few KB) so that its
-            // venue validates names the same way; it only ever sees its own symbols' orders.
-            let mut venue = Venue::new(&specs)?.with_order_ids(k as u64 + 1, shards as u64);
-            let mut seq = 0;
-            if let Some(journal) = &config.journal {
-                if let Some((at, snapshot)) = journal.snapshot(k).await? {
-                    venue = Venue::restore(&specs, &snapshot)
-                        .map_err(|source| MarketError::Restore { shard: k, source })?;
-                    seq = at;
-                }
-                for batch in journal.tail(k, seq).await? {
-                    venue.set_time(batch.at_ms);
-                    for (i, command) in batch.commands.iter().enumerate() {
-                        let s = batch.first_seq + i as u64;
-                        if s > seq {
-                            // Refusals replay as refusals; nothing to do with either.
-                            let _ = command.apply(&mut venue);
-                            seq = s;
-                            replayed += 1;
-                        }
-                    }
-                }
-            }
-            for (account, client_id) in venue.client_order_ids() {
-                client_orders.insert((account.to_string(), client_id.to_string()), k);
-            }
-            if infos.is_empty() {
-                infos = venue
-                    .symbols()
-                    .iter()
-                    .map(|s| SymbolInfo {
-                        symbol: s.symbol.clone(),
-                        price_scale: s.price_scale,
-                        tick: s.tick,
-                        quantity_scale: s.quantity_scale,
-                        lot: s.lot,
-                    })
-                    .collect();
-            }
-            counters[k].durable_seq.store(seq, Ordering::Relaxed);
-            let (tx, rx) = mpsc::channel(SHARD_QUEUE);
-            let shard = Shard {
-                index: k,
-                publisher: Publisher::new(config.events.clone(), venue.symbols().to_vec()),
-                venue,
-                seq,
-                journal: config.journal.clone(),
-                counters: counters.clone(),
-                snapshot_every: config.snapshot_every,
-                since_snapshot: 0,
-                uncertain: None,
-            };
-            // A task, not an OS thread: handing a job over and the answer back are wake-ups
-            // inside the runtime, where waking a parked thread costs tens of microseconds.
-            tokio::spawn(shard.run(rx));
-            senders.push(tx);
-        }
-        if config.journal.is_some() {
-            tracing::info!(
-                shards,
-                replayed,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "market rebuilt from the journal"
-            );
-        }
         let rate = Arc::new(AtomicU64::new(0));
-        spawn_rate_ticker(counters.clone(), rate.clone());
-        Ok(Market {
+        let inner = Arc::new(Inner {
             symbols: infos,
-            shards: senders,
-            client_orders: Mutex::new(client_orders),
-            counters,
-            rate,
-            journaled: config.journal.is_some(),
-        })
+            specs,
+            slots: (0..shards).map(|_| RwLock::new(None)).collect(),
+            client_orders: Mutex::new(HashMap::new()),
+            counters: counters.clone(),
+            rate: rate.clone(),
+            config,
+        });
+        match inner.config.cluster.clone() {
+            None => {
+                for k in 0..shards {
+                    inner.open_shard(k).await?;
+                }
+            }
+            Some(cluster) => {
+                if cluster.role.matches_orders() {
+                    super::ownership::start(&inner, cluster).await;
+                }
+            }
+        }
+        spawn_rate_ticker(counters, rate);
+        Ok(Market { inner })
     }
 
     /// The symbol table.
     pub fn symbols(&self) -> &[SymbolInfo] {
-        &self.symbols
+        &self.inner.symbols
+    }
+
+    /// The shards running on this replica.
+    pub fn running_shards(&self) -> Vec<usize> {
+        self.inner.running()
+    }
+
+    /// Gives up this replica's shards (at shutdown), so another replica takes them at once
+    /// rather than after their leases expire.
+    pub async fn release(&self) {
+        if let Some(cluster) = &self.inner.config.cluster {
+            super::ownership::release_all(&self.inner, cluster).await;
+        }
+    }
+
+    fn shards(&self) -> usize {
+        self.inner.shards()
     }
 
     /// The shard of `symbol`; unknown symbols go to shard 0, whose venue rejects them.
     fn shard_of(&self, symbol: &str) -> usize {
-        self.symbols
+        self.inner
+            .symbols
             .iter()
             .position(|s| s.symbol == symbol)
-            .map_or(0, |i| i % self.shards.len())
+            .map_or(0, |i| i % self.shards())
     }
 
     /// The shard that assigned `order_id`.
     fn shard_of_order(&self, order_id: u64) -> usize {
-        (order_id.saturating_sub(1) % self.shards.len() as u64) as usize
-    }
-
-    fn client_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), usize>> {
-        // Updated by single inserts, so a poisoned lock is still consistent.
-        self.client_orders
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        (order_id.saturating_sub(1) % self.shards() as u64) as usize
     }
 
     /// Where `order`'s client order id was first seen, reserving it for `shard` if nowhere.
     fn reserve(&self, order: &OrderRequest, shard: usize) -> usize {
+        if self.inner.config.cluster.is_some() {
+            return shard;
+        }
         let Some(id) = &order.client_order_id else {
             return shard;
         };
         *self
+            .inner
             .client_ids()
             .entry((order.account.clone(), id.clone()))
             .or_insert(shard)
@@ -270,7 +439,7 @@ impl Market {
     pub async fn submit_batch(&self, orders: &[OrderRequest]) -> Vec<Result<OrderResult, Reject>> {
         let mut results: Vec<Option<Result<OrderResult, Reject>>> = vec![None; orders.len()];
         let mut per_shard: Vec<(Vec<usize>, Vec<Command>)> =
-            vec![(Vec::new(), Vec::new()); self.shards.len()];
+            vec![(Vec::new(), Vec::new()); self.shards()];
         // Orders whose client order id was first seen on another shard's symbol: answered
         // after this batch, which may hold the order that first used the id.
         let mut elsewhere = Vec::new();
@@ -284,26 +453,17 @@ impl Market {
             per_shard[shard].0.push(i);
             per_shard[shard].1.push(journal_command(order));
         }
-        let mut waiting = Vec::new();
-        for (shard, (indices, batch)) in per_shard.into_iter().enumerate() {
-            if batch.is_empty() {
-                continue;
-            }
-            let (tx, rx) = oneshot::channel();
-            let sent = self.shards[shard]
-                .send(Job::Commands(batch, tx))
-                .await
-                .is_ok();
-            waiting.push((indices, sent.then_some(rx)));
-        }
-        for (indices, rx) in waiting {
-            let answers = match rx {
-                Some(rx) => rx.await.unwrap_or_default(),
-                None => Vec::new(),
-            };
-            let mut answers = answers.into_iter();
-            for i in indices {
-                results[i] = Some(outcome(answers.next()));
+        let calls = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (_, batch))| !batch.is_empty())
+            .map(|(shard, (indices, batch))| async move {
+                (indices, self.inner.call(shard, Call::Commands(batch)).await)
+            });
+        for (indices, answer) in futures_util::future::join_all(calls).await {
+            let answers = answer.results(indices.len());
+            for (i, r) in indices.into_iter().zip(answers) {
+                results[i] = Some(r);
             }
         }
         for (i, first_seen) in elsewhere {
@@ -325,42 +485,33 @@ impl Market {
     /// The order `order` repeats, if the shard where its client order id was first seen
     /// accepted one; `None` moves the id to the order's own shard.
     async fn earlier_order(&self, shard: usize, order: &OrderRequest) -> Option<OrderResult> {
-        let (account, client_id) = (order.account.clone(), order.client_order_id.clone()?);
-        let earlier = self
-            .read(shard, move |s| s.venue.client_order(&account, &client_id))
+        let (account, client_order_id) = (order.account.clone(), order.client_order_id.clone()?);
+        let earlier = match self
+            .inner
+            .call(
+                shard,
+                Call::ClientOrder {
+                    account,
+                    client_order_id,
+                },
+            )
             .await
-            .ok()
-            .flatten();
+        {
+            Answer::Earlier(earlier) => earlier,
+            _ => None,
+        };
         if earlier.is_none() {
-            self.client_ids().insert(
+            self.inner.client_ids().insert(
                 (order.account.clone(), order.client_order_id.clone()?),
                 self.shard_of(&order.symbol),
             );
         }
-        earlier.map(result)
+        earlier
     }
 
     async fn command(&self, shard: usize, command: Command) -> Result<OrderResult, Reject> {
-        let (tx, rx) = oneshot::channel();
-        self.shards[shard]
-            .send(Job::Commands(vec![command], tx))
-            .await
-            .map_err(|_| stopped())?;
-        outcome(rx.await.ok().and_then(|mut v| v.pop()))
-    }
-
-    /// Runs `f` on shard `shard`'s state between batches.
-    async fn read<T: Send + 'static>(
-        &self,
-        shard: usize,
-        f: impl FnOnce(&Shard) -> T + Send + 'static,
-    ) -> Result<T, Reject> {
-        let (tx, rx) = oneshot::channel();
-        let job = Job::Read(Box::new(move |s| {
-            let _ = tx.send(f(s));
-        }));
-        self.shards[shard].send(job).await.map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())
+        let answer = self.inner.call(shard, Call::Commands(vec![command])).await;
+        answer.results(1).pop().unwrap_or_else(|| Err(stopped()))
     }
 
     /// Cancels `order_id` if `account` owns it and it trades `symbol`.
@@ -405,142 +556,135 @@ impl Market {
     /// Depth of `symbol` and the sequence number of the last change published on its
     /// `book:<symbol>` room, taken together so a subscriber can join the change stream.
     pub async fn book(&self, symbol: &str, levels: u32) -> Result<(u64, BookDepth), Reject> {
-        let name = symbol.to_string();
-        self.read(self.shard_of(symbol), move |s| {
-            let room_seq = s.publisher.book_seq(&name);
-            s.venue.depth(&name, levels).map(|d| {
-                let levels = |side: Vec<(i64, u64)>| {
-                    side.into_iter()
-                        .map(|(price, quantity)| Level { price, quantity })
-                        .collect()
-                };
-                (
-                    room_seq,
-                    BookDepth {
-                        symbol: d.symbol,
-                        sequence: d.sequence,
-                        bids: levels(d.bids),
-                        asks: levels(d.asks),
-                    },
-                )
-            })
-        })
-        .await?
-        .map_err(reject)
+        let call = Call::Book {
+            symbol: symbol.to_string(),
+            levels,
+        };
+        match self.inner.call(self.shard_of(symbol), call).await {
+            Answer::Book(book) => book,
+            other => Err(other.failure()),
+        }
     }
 
     /// Best prices and last trade of `symbol`.
     pub async fn quote(&self, symbol: &str) -> Result<Quote, Reject> {
-        let name = symbol.to_string();
-        self.read(self.shard_of(symbol), move |s| s.venue.quote(&name))
-            .await?
-            .map(quote)
-            .map_err(reject)
+        let call = Call::Quote {
+            symbol: symbol.to_string(),
+        };
+        match self.inner.call(self.shard_of(symbol), call).await {
+            Answer::Quote(quote) => quote,
+            other => Err(other.failure()),
+        }
     }
 
     /// `account`'s order `order_id`.
     pub async fn order(&self, account: &str, order_id: u64) -> Result<OrderInfo, Reject> {
-        let account = account.to_string();
-        self.read(self.shard_of_order(order_id), move |s| {
-            s.venue.order(&account, order_id)
-        })
-        .await?
-        .map(info)
-        .map_err(reject)
+        let call = Call::Order {
+            account: account.to_string(),
+            order_id,
+        };
+        match self.inner.call(self.shard_of_order(order_id), call).await {
+            Answer::Order(order) => order,
+            other => Err(other.failure()),
+        }
     }
 
     /// `account`'s latest orders across all shards, newest (highest id) first.
     pub async fn orders(&self, account: &str, open_only: bool, limit: u32) -> Vec<OrderInfo> {
-        let limit = limit.min(1000) as usize;
+        let limit = limit.min(1000);
+        let calls = (0..self.shards()).map(|shard| {
+            let call = Call::Orders {
+                account: account.to_string(),
+                open_only,
+                limit,
+            };
+            self.inner.call(shard, call)
+        });
         let mut all = Vec::new();
-        for shard in 0..self.shards.len() {
-            let account = account.to_string();
-            if let Ok(orders) = self
-                .read(shard, move |s| {
-                    s.venue.orders_of(&account, open_only, limit)
-                })
-                .await
-            {
+        for answer in futures_util::future::join_all(calls).await {
+            if let Answer::Orders(orders) = answer {
                 all.extend(orders);
             }
         }
         all.sort_unstable_by_key(|o| std::cmp::Reverse(o.order_id));
-        all.truncate(limit);
-        all.into_iter().map(info).collect()
+        all.truncate(limit as usize);
+        all
     }
 
     /// `symbol`'s latest trades, newest first.
     pub async fn trades(&self, symbol: &str, limit: u32) -> Result<Vec<Trade>, Reject> {
-        let name = symbol.to_string();
-        let limit = limit.min(1000) as usize;
-        self.read(self.shard_of(symbol), move |s| {
-            s.venue.trades_of(&name, limit)
-        })
-        .await?
-        .map(|t| t.into_iter().map(trade).collect())
-        .map_err(reject)
+        let call = Call::Trades {
+            symbol: symbol.to_string(),
+            limit: limit.min(1000),
+        };
+        match self.inner.call(self.shard_of(symbol), call).await {
+            Answer::Trades(trades) => trades,
+            other => Err(other.failure()),
+        }
     }
 
     /// What `/api/engine/stats` shows: rates, queue and journal positions, book sizes and
-    /// each shard's state hash.
+    /// each shard's state hash; in a cluster also which replica runs each shard (a shard
+    /// running elsewhere reports its state from there).
     pub async fn stats(&self) -> serde_json::Value {
         let mut shards = Vec::new();
         let mut queued_total = 0;
-        for (k, sender) in self.shards.iter().enumerate() {
-            let queued = sender.max_capacity() - sender.capacity();
-            queued_total += queued;
-            let c = &self.counters[k];
+        for k in 0..self.shards() {
             let symbols: Vec<String> = self
+                .inner
                 .symbols
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| i % self.shards.len() == k)
+                .filter(|(i, _)| i % self.shards() == k)
                 .map(|(_, s)| s.symbol.clone())
                 .collect();
-            let state = self
-                .read(k, move |s| {
-                    let books: serde_json::Map<String, serde_json::Value> = symbols
-                        .iter()
-                        .filter_map(|sym| {
-                            let d = s.venue.depth(sym, u32::MAX).ok()?;
-                            let q = s.venue.quote(sym).ok()?;
-                            Some((
-                                sym.clone(),
-                                serde_json::json!({
-                                    "bid_levels": d.bids.len(),
-                                    "ask_levels": d.asks.len(),
-                                    "last_price_ticks": q.last_price,
-                                }),
-                            ))
-                        })
-                        .collect();
-                    serde_json::json!({
-                        "open_orders": s.venue.engine().open_orders(),
-                        "state_hash": format!("{:016x}", s.venue.engine().state_hash()),
-                        "books": books,
-                    })
-                })
+            let owner = match &self.inner.config.cluster {
+                Some(cluster) => super::ownership::owner(cluster, k).await,
+                None => None,
+            };
+            let here = self.inner.runs(k);
+            let state = match self
+                .inner
+                .call_within(k, Call::State { symbols }, Duration::from_secs(2))
                 .await
-                .unwrap_or(serde_json::Value::Null);
-            shards.push(serde_json::json!({
+            {
+                Answer::State(state) => state,
+                _ => serde_json::Value::Null,
+            };
+            let mut entry = serde_json::json!({
                 "shard": k,
-                "commands": c.commands.load(Ordering::Relaxed),
-                "durable_seq": c.durable_seq.load(Ordering::Relaxed),
-                "journal_batches": c.batches.load(Ordering::Relaxed),
-                "journal_errors": c.journal_errors.load(Ordering::Relaxed),
-                "queued_jobs": queued,
+                "runs_here": here,
+                "owner": owner,
                 "state": state,
-            }));
+            });
+            if here {
+                let c = &self.inner.counters[k];
+                let queued = self
+                    .inner
+                    .local(k)
+                    .map_or(0, |tx| tx.max_capacity() - tx.capacity());
+                queued_total += queued;
+                entry["commands"] = c.commands.load(Ordering::Relaxed).into();
+                entry["durable_seq"] = c.durable_seq.load(Ordering::Relaxed).into();
+                entry["journal_batches"] = c.batches.load(Ordering::Relaxed).into();
+                entry["journal_errors"] = c.journal_errors.load(Ordering::Relaxed).into();
+                entry["queued_jobs"] = queued.into();
+            }
+            shards.push(entry);
         }
-        serde_json::json!({
-            "orders_per_second": self.rate.load(Ordering::Relaxed),
+        let mut stats = serde_json::json!({
+            "orders_per_second": self.inner.rate.load(Ordering::Relaxed),
             "journal": {
-                "enabled": self.journaled,
+                "enabled": self.inner.config.journal.is_some(),
                 // Jobs waiting for a shard are not yet journaled: this is the journal's lag.
                 "lag_jobs": queued_total,
             },
             "shards": shards,
-        })
+        });
+        if let Some(cluster) = &self.inner.config.cluster {
+            stats["replica"] = cluster.describe(&self.inner.running());
+        }
+        stats
     }
 }
 
@@ -548,6 +692,7 @@ fn outcome(answer: Option<Outcome>) -> Result<OrderResult, Reject> {
     match answer {
         Some(Outcome::Done(r)) => r.map(result).map_err(reject),
         Some(Outcome::Unavailable) => Err(unavailable()),
+        Some(Outcome::Fenced) => Err(fenced()),
         None => Err(stopped()),
     }
 }
@@ -577,11 +722,13 @@ fn spawn_rate_ticker(counters: Arc<Vec<ShardCounters>>, rate: Arc<AtomicU64>) {
 }
 
 /// One matching shard: the only code that touches its venue.
-struct Shard {
+pub(super) struct Shard {
     index: usize,
     venue: Venue,
     /// Sequence number of the last command executed (= journaled).
     seq: u64,
+    /// This run's fencing token: journal writes carrying an older one are refused.
+    token: u64,
     journal: Option<Arc<Journal>>,
     publisher: Publisher,
     counters: Arc<Vec<ShardCounters>>,
@@ -589,6 +736,15 @@ struct Shard {
     since_snapshot: u64,
     /// A batch whose journal write failed without saying whether it committed.
     uncertain: Option<Batch>,
+}
+
+/// What a batch's journal write came to.
+enum Durability {
+    Written,
+    /// Not known to be on disk: the batch is refused.
+    Unknown,
+    /// Another replica holds the shard now: the batch is refused and this run ends.
+    Fenced,
 }
 
 impl Shard {
@@ -602,13 +758,26 @@ impl Shard {
                     Err(_) => break,
                 }
             }
-            self.process(&mut batch).await;
+            if !self.process(&mut batch).await {
+                tracing::warn!(
+                    shard = self.index,
+                    token = self.token,
+                    "another replica took this shard over; it stops here"
+                );
+                jobs.close();
+                while let Ok(job) = jobs.try_recv() {
+                    if let Job::Commands(commands, reply) = job {
+                        let _ = reply.send(commands.iter().map(|_| Outcome::Fenced).collect());
+                    }
+                }
+                return;
+            }
         }
     }
 
     /// Journals the batch's commands in one commit, then executes and answers every job in
-    /// arrival order.
-    async fn process(&mut self, jobs: &mut Vec<Job>) {
+    /// arrival order; false once the shard has been taken over.
+    async fn process(&mut self, jobs: &mut Vec<Job>) -> bool {
         let at_ms = now_ms();
         // References, not copies: the batch is only serialised; it is cloned only when a
         // write fails and must be kept.
@@ -620,14 +789,18 @@ impl Shard {
             })
             .flatten()
             .collect();
-        let durable = commands.is_empty() || self.make_durable(at_ms, &commands).await;
+        let durability = if commands.is_empty() {
+            Durability::Written
+        } else {
+            self.make_durable(at_ms, &commands).await
+        };
         drop(commands);
         self.venue.set_time(at_ms);
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
-            match job {
-                Job::Read(f) => f(self),
-                Job::Commands(commands, reply) if durable => {
+            match (job, &durability) {
+                (Job::Read(f), _) => f(self),
+                (Job::Commands(commands, reply), Durability::Written) => {
                     let answers: Vec<Outcome> = commands
                         .iter()
                         .map(|c| {
@@ -638,36 +811,135 @@ impl Shard {
                         .collect();
                     replies.push((reply, answers));
                 }
-                Job::Commands(commands, reply) => {
-                    let _ = reply.send(commands.iter().map(|_| Outcome::Unavailable).collect());
+                (Job::Commands(commands, reply), refused) => {
+                    let answer = || match refused {
+                        Durability::Fenced => Outcome::Fenced,
+                        _ => Outcome::Unavailable,
+                    };
+                    let _ = reply.send(commands.iter().map(|_| answer()).collect());
                 }
             }
         }
         // Published before anyone is answered: a client that gets its fill over HTTP finds
         // the same fill already on its WebSocket rooms.
-        self.publisher.flush();
+        self.publisher.flush().await;
         for (reply, answers) in replies {
             let _ = reply.send(answers);
         }
-        self.maybe_snapshot(at_ms).await;
+        if matches!(durability, Durability::Fenced) {
+            return false;
+        }
+        self.maybe_snapshot(at_ms).await
     }
 
-    /// Writes the batch; false if it is not known to be on disk.
-    async fn make_durable(&mut self, at_ms: u64, commands: &[&Command]) -> bool {
+    /// Answers a read (any call but commands).
+    fn answer(&self, call: Call) -> Answer {
+        match call {
+            Call::Commands(_) => Answer::Failed(stopped()),
+            Call::ClientOrder {
+                account,
+                client_order_id,
+            } => Answer::Earlier(
+                self.venue
+                    .client_order(&account, &client_order_id)
+                    .map(result),
+            ),
+            Call::Book { symbol, levels } => {
+                let room_seq = self.publisher.book_seq(&symbol);
+                Answer::Book(
+                    self.venue
+                        .depth(&symbol, levels)
+                        .map(|d| {
+                            let levels = |side: Vec<(i64, u64)>| {
+                                side.into_iter()
+                                    .map(|(price, quantity)| Level { price, quantity })
+                                    .collect()
+                            };
+                            (
+                                room_seq,
+                                BookDepth {
+                                    symbol: d.symbol,
+                                    sequence: d.sequence,
+                                    bids: levels(d.bids),
+                                    asks: levels(d.asks),
+                                },
+                            )
+                        })
+                        .map_err(reject),
+                )
+            }
+            Call::Quote { symbol } => {
+                Answer::Quote(self.venue.quote(&symbol).map(quote).map_err(reject))
+            }
+            Call::Order { account, order_id } => Answer::Order(
+                self.venue
+                    .order(&account, order_id)
+                    .map(info)
+                    .map_err(reject),
+            ),
+            Call::Orders {
+                account,
+                open_only,
+                limit,
+            } => Answer::Orders(
+                self.venue
+                    .orders_of(&account, open_only, limit as usize)
+                    .into_iter()
+                    .map(info)
+                    .collect(),
+            ),
+            Call::Trades { symbol, limit } => Answer::Trades(
+                self.venue
+                    .trades_of(&symbol, limit as usize)
+                    .map(|t| t.into_iter().map(trade).collect())
+                    .map_err(reject),
+            ),
+            Call::State { symbols } => {
+                let books: serde_json::Map<String, serde_json::Value> = symbols
+                    .iter()
+                    .filter_map(|sym| {
+                        let d = self.venue.depth(sym, u32::MAX).ok()?;
+                        let q = self.venue.quote(sym).ok()?;
+                        Some((
+                            sym.clone(),
+                            serde_json::json!({
+                                "bid_levels": d.bids.len(),
+                                "ask_levels": d.asks.len(),
+                                "last_price_ticks": q.last_price,
+                            }),
+                        ))
+                    })
+                    .collect();
+                Answer::State(serde_json::json!({
+                    "open_orders": self.venue.engine().open_orders(),
+                    "state_hash": format!("{:016x}", self.venue.engine().state_hash()),
+                    "durable_seq": self.seq,
+                    "fencing_token": self.token,
+                    "books": books,
+                }))
+            }
+        }
+    }
+
+    /// Writes the batch and says whether it is known to be on disk.
+    async fn make_durable(&mut self, at_ms: u64, commands: &[&Command]) -> Durability {
         let counters = self.counters.clone();
         let counters = &counters[self.index];
         let n = commands.len() as u64;
         let Some(journal) = self.journal.clone() else {
             self.seq += n;
             counters.commands.fetch_add(n, Ordering::Relaxed);
-            return true;
+            return Durability::Written;
         };
         if !self.resolve_uncertain(&journal).await {
-            return false;
+            return Durability::Unknown;
         }
         let first_seq = self.seq + 1;
         let started = Instant::now();
-        match journal.append(self.index, first_seq, at_ms, commands).await {
+        match journal
+            .append(self.index, self.token, first_seq, at_ms, commands)
+            .await
+        {
             Ok(()) => {
                 metrics::histogram!("journal_commit_seconds").record(started.elapsed());
                 metrics::histogram!("journal_batch_commands").record(n as f64);
@@ -677,8 +949,9 @@ impl Shard {
                 metrics::counter!("matching_commands_total").increment(n);
                 counters.batches.fetch_add(1, Ordering::Relaxed);
                 counters.durable_seq.store(self.seq, Ordering::Relaxed);
-                true
+                Durability::Written
             }
+            Err(JournalError::Fenced { .. }) => Durability::Fenced,
             Err(e) => {
                 counters.journal_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(shard = self.index, error = %e, "journal write failed; the batch is refused");
@@ -687,7 +960,7 @@ impl Shard {
                     at_ms,
                     commands: commands.iter().map(|c| (*c).clone()).collect(),
                 });
-                false
+                Durability::Unknown
             }
         }
     }
@@ -721,15 +994,18 @@ impl Shard {
         }
     }
 
-    async fn maybe_snapshot(&mut self, at_ms: u64) {
-        let Some(journal) = &self.journal else { return };
+    /// Snapshots the shard when due; false if it turned out to be taken over.
+    async fn maybe_snapshot(&mut self, at_ms: u64) -> bool {
+        let Some(journal) = &self.journal else {
+            return true;
+        };
         if self.snapshot_every == 0 || self.since_snapshot < self.snapshot_every {
-            return;
+            return true;
         }
         let started = Instant::now();
         let snapshot = self.venue.snapshot();
         match journal
-            .save_snapshot(self.index, self.seq, at_ms, &snapshot)
+            .save_snapshot(self.index, self.token, self.seq, at_ms, &snapshot)
             .await
         {
             Ok(()) => {
@@ -740,8 +1016,13 @@ impl Shard {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "journal snapshot"
                 );
+                true
             }
-            Err(e) => tracing::warn!(shard = self.index, error = %e, "journal snapshot failed"),
+            Err(JournalError::Fenced { .. }) => false,
+            Err(e) => {
+                tracing::warn!(shard = self.index, error = %e, "journal snapshot failed");
+                true
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ async fn market(shards: usize) -> Market {
             snapshot_every: 0,
             journal: None,
             events: None,
+            cluster: None,
         },
     )
     .await
@@ -161,6 +162,7 @@ async fn journaled(dir: &std::path::Path, snapshot_every: u64) -> Market {
             snapshot_every,
             journal: Some(Arc::new(journal)),
             events: None,
+            cluster: None,
         },
     )
     .await
@@ -211,4 +213,37 @@ async fn a_restarted_market_rebuilds_the_same_books_from_its_journal() {
         assert_eq!((again.order_id, again.duplicate), (first_id, true));
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+#[tokio::test]
+async fn a_market_whose_shards_were_started_elsewhere_can_no_longer_write_them() {
+    let dir = std::env::temp_dir().join(format!("bourse-fence-{}", std::process::id()));
+    let first = journaled(&dir, 0).await;
+    first
+        .submit(&order("AAPL", Side::Buy, 100, 1, "a"))
+        .await
+        .expect("accepted while it is the only one");
+    // Another host starts the same shards: each takes the next fencing token.
+    let second = journaled(&dir, 0).await;
+    let refused = first
+        .submit(&order("AAPL", Side::Buy, 101, 1, "a"))
+        .await
+        .expect_err("the first host was fenced out");
+    assert_eq!(refused.code, RejectCode::Unavailable, "{}", refused.message);
+    assert!(
+        refused.message.contains("not executed"),
+        "{}",
+        refused.message
+    );
+    assert!(
+        first.running_shards().len() < 2,
+        "the fenced shard stopped on the first host"
+    );
+    second
+        .submit(&order("AAPL", Side::Buy, 102, 1, "a"))
+        .await
+        .expect("the new owner writes");
+    let stats = second.stats().await;
+    assert_eq!(stats["shards"][0]["state"]["open_orders"], 2, "{stats}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

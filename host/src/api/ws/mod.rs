@@ -1,0 +1,483 @@
+//! `/ws`: real-time rooms over one WebSocket.
+//!
+//! Client messages: `{"op":"subscribe","room":"book:AAPL"}`, `{"op":"unsubscribe",...}`,
+//! `{"op":"snapshot","room":"book:AAPL"}` and `{"op":"ping"}`. Events arrive as
+//! `{"room":"trades:AAPL","seq":7,"data":{...}}`, numbered per room so a gap is visible.
+//! A `book:<symbol>` subscription starts with a snapshot carrying the sequence number of the
+//! last change it includes; later changes give each touched level's new total (0: gone), so a
+//! client that sees a gap asks for a new snapshot. The room `orders` is the caller's own order
+//! updates and fills and needs credentials (`Authorization: Bearer` on the upgrade request,
+//! or `?token=` where a browser cannot set headers).
+//!
+//! Every connection is a session (its id comes with each `subscribed` or `snapshot`). A client
+//! that reconnects, to this replica or another, with `?session=<id>` gets its rooms back and
+//! every event it was not sent while away, as far back as the rooms keep them; a `subscribe`
+//! with `"after": N` does the same for one room.
+
+mod sessions;
+
+pub use sessions::Sessions;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::bindings::bourse::platform::types::Principal;
+use crate::capabilities::events::{Event, HOST_ROOMS, Subscription};
+use crate::capabilities::market::{price_text, quantity_text};
+use sessions::Record;
+
+/// Rooms one connection may hold.
+const MAX_ROOMS: usize = 64;
+/// Largest client message.
+const MAX_MESSAGE: usize = 16 * 1024;
+/// Book levels per side in a snapshot unless the client asks otherwise.
+const SNAPSHOT_DEPTH: u32 = 50;
+
+#[derive(serde::Deserialize)]
+pub(super) struct Params {
+    token: Option<String>,
+    session: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ClientMessage {
+    op: String,
+    #[serde(default)]
+    room: Option<String>,
+    #[serde(default)]
+    depth: Option<u32>,
+    /// Replay the room's kept events after this sequence number first.
+    #[serde(default)]
+    after: Option<u64>,
+}
+
+/// Authenticates (if credentials are presented) and upgrades.
+pub(super) async fn upgrade(
+    State(app): State<Arc<AppState>>,
+    Query(params): Query<Params>,
+    mut headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let request_id = super::request_id();
+    if let Some(token) = params.token
+        && !headers.contains_key(header::AUTHORIZATION)
+    {
+        match HeaderValue::from_str(&format!("Bearer {token}")) {
+            Ok(v) => {
+                headers.insert(header::AUTHORIZATION, v);
+            }
+            Err(_) => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_token",
+                    "the token query parameter has characters a token cannot have",
+                    &request_id,
+                )
+                .into_response();
+            }
+        }
+    }
+    let principal = match super::dispatch::authenticate(&app, &headers, &request_id).await {
+        Ok(p) => p,
+        Err(response) => return *response,
+    };
+    let resume = params.session;
+    if let Some(id) = &resume
+        && !sessions::valid_id(id)
+    {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_session",
+            "session must be 8-64 characters of [a-zA-Z0-9-], as a `session` message gave it",
+            &request_id,
+        )
+        .into_response();
+    }
+    ws.max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| Session::run(app, principal, resume, socket))
+}
+
+/// A room this connection holds.
+struct Held {
+    /// The name the client uses.
+    name: String,
+    /// The task forwarding its events.
+    task: tokio::task::JoinHandle<()>,
+    /// The last sequence number sent.
+    last: Arc<std::sync::atomic::AtomicU64>,
+}
+
+struct Session {
+    app: Arc<AppState>,
+    id: String,
+    principal: Option<Principal>,
+    /// Hub room → what this connection holds of it.
+    rooms: HashMap<String, Held>,
+    /// Events for the socket, with the room and number they advance once written.
+    outbox: mpsc::Sender<(Option<(String, u64)>, Value)>,
+    /// What was last written to the session store.
+    saved: Record,
+}
+
+/// How often a session's positions are written to the session store.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn error(code: &str, message: impl Into<String>) -> Value {
+    json!({"type": "error", "error": {"code": code, "message": message.into()}})
+}
+
+/// Events a socket may have queued before its room forwarders wait for it.
+const OUTBOX: usize = 1024;
+
+impl Session {
+    async fn run(
+        app: Arc<AppState>,
+        principal: Option<Principal>,
+        resume: Option<String>,
+        mut socket: WebSocket,
+    ) {
+        metrics::gauge!("websocket_sessions").increment(1.0);
+        let (outbox, mut events) = mpsc::channel(OUTBOX);
+        let mut closing = app.closing.clone();
+        let mut session = Session {
+            app,
+            id: sessions::new_id(),
+            principal,
+            rooms: HashMap::new(),
+            outbox,
+            saved: Record::default(),
+        };
+        if let Some(id) = resume {
+            for message in session.resume(id).await {
+                if socket
+                    .send(Message::Text(message.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    session.close().await;
+                    return;
+                }
+            }
+        }
+        let mut save = tokio::time::interval(SAVE_EVERY);
+        save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let out: Option<Value> = tokio::select! {
+                message = socket.recv() => match message {
+                    Some(Ok(Message::Text(text))) => Some(session.handle(text.as_str()).await),
+                    Some(Ok(Message::Binary(_))) => Some(error("invalid_message", "messages are JSON text")),
+                    Some(Ok(_)) => None,
+                    Some(Err(_)) | None => break,
+                },
+                event = events.recv() => match event {
+                    Some((position, out)) => {
+                        if socket.send(Message::Text(out.to_string().into())).await.is_err() {
+                            break;
+                        }
+                        // Counted as sent only once written: a resumed session may see an
+                        // event twice (numbers tell), never miss one.
+                        if let Some((room, seq)) = position
+                            && let Some(held) = session.rooms.get(&room)
+                        {
+                            held.last.store(seq, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        None
+                    }
+                    None => None,
+                },
+                _ = save.tick() => {
+                    session.save().await;
+                    None
+                }
+                _ = closing.changed() => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    break;
+                }
+            };
+            if let Some(out) = out
+                && socket
+                    .send(Message::Text(out.to_string().into()))
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+        session.close().await;
+    }
+
+    async fn close(&mut self) {
+        self.save().await;
+        for (_, held) in self.rooms.drain() {
+            held.task.abort();
+        }
+        metrics::gauge!("websocket_sessions").decrement(1.0);
+    }
+
+    fn record(&self) -> Record {
+        Record {
+            principal: self.principal.as_ref().map(|p| p.id.clone()),
+            rooms: self
+                .rooms
+                .values()
+                .map(|h| {
+                    (
+                        h.name.clone(),
+                        h.last.load(std::sync::atomic::Ordering::Relaxed),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes the session's rooms and positions if they changed.
+    async fn save(&mut self) {
+        let record = self.record();
+        if record != self.saved {
+            let hub = &self.app.runtime.platform().events;
+            self.app.sessions.save(hub, &self.id, &record).await;
+            self.saved = record;
+        }
+    }
+
+    /// Takes session `id` over: its rooms, each caught up from where it was left.
+    async fn resume(&mut self, id: String) -> Vec<Value> {
+        let hub = &self.app.runtime.platform().events;
+        let me = self.principal.as_ref().map(|p| p.id.clone());
+        let Some(record) = self
+            .app
+            .sessions
+            .load(hub, &id)
+            .await
+            .filter(|r| r.principal == me)
+        else {
+            return vec![json!({"type": "session", "session": self.id, "resumed": false})];
+        };
+        self.id = id;
+        let mut out = vec![json!({
+            "type": "session",
+            "session": self.id,
+            "resumed": true,
+            "rooms": record.rooms,
+        })];
+        for (room, last) in &record.rooms {
+            out.push(self.join(room, "subscribe", Some(*last), None).await);
+        }
+        self.save().await;
+        out
+    }
+
+    /// Forwards `room`'s events after sequence number `floor` to this socket, under the name
+    /// the client used: first `backlog` (kept events it missed), then live ones.
+    fn forward(
+        &mut self,
+        hub_room: String,
+        name: String,
+        mut events: Subscription,
+        floor: u64,
+        backlog: Vec<Event>,
+    ) {
+        let outbox = self.outbox.clone();
+        let last = Arc::new(std::sync::atomic::AtomicU64::new(floor));
+        let room = name.clone();
+        let key = hub_room.clone();
+        let task = tokio::spawn(async move {
+            let mut floor = floor;
+            let mut backlog = backlog.into_iter();
+            loop {
+                let next = match backlog.next() {
+                    Some(e) => Ok(e),
+                    None => events.recv().await,
+                };
+                let out = match next {
+                    Ok(e) if e.seq > floor => {
+                        floor = e.seq;
+                        (
+                            Some((key.clone(), e.seq)),
+                            json!({"room": room, "seq": e.seq, "data": &*e.data}),
+                        )
+                    }
+                    Ok(_) => continue,
+                    // The client sees the gap in the sequence numbers and re-snapshots.
+                    Err(RecvError::Lagged(missed)) => (
+                        None,
+                        json!({"type": "lagged", "room": room, "missed": missed}),
+                    ),
+                    Err(RecvError::Closed) => break,
+                };
+                if outbox.send(out).await.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Some(old) = self.rooms.insert(hub_room, Held { name, task, last }) {
+            old.task.abort();
+        }
+    }
+
+    async fn handle(&mut self, text: &str) -> Value {
+        let message: ClientMessage = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) => {
+                return error(
+                    "invalid_message",
+                    format!("expected {{\"op\": ..., \"room\": ...}}: {e}"),
+                );
+            }
+        };
+        let room = message.room.unwrap_or_default();
+        match message.op.as_str() {
+            "ping" => json!({"type": "pong"}),
+            op @ ("subscribe" | "snapshot") => {
+                let reply = self.join(&room, op, message.after, message.depth).await;
+                self.save().await;
+                reply
+            }
+            "unsubscribe" => match self.resolve(&room) {
+                Ok(hub_room) => {
+                    if let Some(held) = self.rooms.remove(&hub_room) {
+                        held.task.abort();
+                    }
+                    self.save().await;
+                    json!({"type": "unsubscribed", "room": room})
+                }
+                Err(e) => e,
+            },
+            other => error(
+                "invalid_op",
+                format!("op {other:?} is not subscribe, unsubscribe, snapshot or ping"),
+            ),
+        }
+    }
+
+    /// Subscribes to `room` (`op` subscribe or snapshot), replaying its kept events after
+    /// `after` if given. A book room whose missed changes are no longer all kept starts again
+    /// from a snapshot.
+    async fn join(
+        &mut self,
+        room: &str,
+        op: &str,
+        after: Option<u64>,
+        depth: Option<u32>,
+    ) -> Value {
+        let hub_room = match self.resolve(room) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        if !self.rooms.contains_key(&hub_room) && self.rooms.len() >= MAX_ROOMS {
+            return error(
+                "too_many_rooms",
+                format!("a connection may hold {MAX_ROOMS} rooms"),
+            );
+        }
+        let is_book = room.starts_with("book:");
+        if op == "snapshot" && !is_book {
+            return error("invalid_room", "snapshots exist for book:<symbol> rooms");
+        }
+        // Subscribe before reading history or the snapshot, so no event between is missed.
+        let hub = self.app.runtime.platform().events.clone();
+        let events = hub.subscribe(&hub_room);
+        if let (Some(after), "subscribe") = (after, op) {
+            let history = hub.history(&hub_room, after).await;
+            if !(is_book && history.missed > 0) {
+                let replayed = history.events.len();
+                self.forward(hub_room, room.to_string(), events, after, history.events);
+                return json!({
+                    "type": "subscribed", "room": room, "session": self.id,
+                    "after": after, "replayed": replayed, "missed": history.missed,
+                });
+            }
+        }
+        if let Some(symbol) = room.strip_prefix("book:") {
+            match self.book(symbol, depth.unwrap_or(SNAPSHOT_DEPTH)).await {
+                Ok((seq, data)) => {
+                    self.forward(hub_room, room.to_string(), events, seq, Vec::new());
+                    json!({"type": "snapshot", "room": room, "seq": seq, "data": data, "session": self.id})
+                }
+                Err(e) => e,
+            }
+        } else {
+            self.forward(hub_room, room.to_string(), events, 0, Vec::new());
+            json!({"type": "subscribed", "room": room, "session": self.id})
+        }
+    }
+
+    /// The hub room behind a client's room name, or why it may not have it.
+    fn resolve(&self, room: &str) -> Result<String, Value> {
+        if room == "orders" {
+            return match &self.principal {
+                Some(p) => Ok(format!("orders:{}", p.id)),
+                None => Err(error(
+                    "unauthenticated",
+                    "the orders room needs credentials: Authorization: Bearer on the upgrade, or ?token=",
+                )),
+            };
+        }
+        let market = &self.app.runtime.platform().market;
+        for prefix in ["book:", "trades:"] {
+            if let Some(symbol) = room.strip_prefix(prefix) {
+                if market.symbols().iter().any(|s| s.symbol == symbol) {
+                    return Ok(room.to_string());
+                }
+                return Err(error(
+                    "unknown_symbol",
+                    format!("symbol {symbol:?} is not traded here"),
+                ));
+            }
+        }
+        let valid = crate::capabilities::events::valid_room(room)
+            && !HOST_ROOMS.iter().any(|p| room.starts_with(p));
+        if valid {
+            Ok(room.to_string())
+        } else {
+            Err(error(
+                "invalid_room",
+                format!(
+                    "room {room:?} is not book:<symbol>, trades:<symbol>, orders, or a name of [a-zA-Z0-9:_.-]"
+                ),
+            ))
+        }
+    }
+
+    async fn book(&self, symbol: &str, depth: u32) -> Result<(u64, Value), Value> {
+        let market = &self.app.runtime.platform().market;
+        let Some(spec) = market.symbols().iter().find(|s| s.symbol == symbol) else {
+            return Err(error(
+                "unknown_symbol",
+                format!("symbol {symbol:?} is not traded here"),
+            ));
+        };
+        let spec = bourse_matching::venue::SymbolInfo {
+            symbol: spec.symbol.clone(),
+            price_scale: spec.price_scale,
+            tick: spec.tick,
+            quantity_scale: spec.quantity_scale,
+            lot: spec.lot,
+        };
+        let (seq, depth) = market
+            .book(symbol, depth.clamp(1, 1000))
+            .await
+            .map_err(|r| error("unavailable", r.message))?;
+        let side =
+            |levels: &[crate::bindings::bourse::platform::types::Level]| -> Vec<[String; 2]> {
+                levels
+                    .iter()
+                    .map(|l| [price_text(&spec, l.price), quantity_text(&spec, l.quantity)])
+                    .collect()
+            };
+        Ok((
+            seq,
+            json!({"symbol": symbol, "bids": side(&depth.bids), "asks": side(&depth.asks)}),
+        ))
+    }
+}

@@ -1,0 +1,246 @@
+//! Events through Redis: one script numbers an event in its room, keeps it in the room's
+//! capped stream (the history reconnecting clients catch up from) and publishes it on the
+//! cluster's events channel, so the number, the history and the delivery order agree on every
+//! replica. Publishes queue to one writer task that sends whatever has queued as one pipeline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Cluster;
+use crate::capabilities::events::{Event, History};
+
+/// KEYS: the room's counter and stream. ARGV: channel, room, source, payload, events kept,
+/// how long an idle room's keys live (ms). Returns the event's number.
+const PUBLISH: &str = r#"
+local seq = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if tonumber(ARGV[5]) > 0 then
+  redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], seq .. '-1', 's', ARGV[3], 'd', ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\t' .. seq .. '\t' .. ARGV[3] .. '\t' .. ARGV[4])
+return seq
+"#;
+
+/// How long a room's number and history outlive its last event.
+const ROOM_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Most events one pipeline carries.
+const MAX_PIPELINE: usize = 512;
+
+struct Outgoing {
+    source: String,
+    room: String,
+    data: Arc<RawValue>,
+    reply: Option<oneshot::Sender<u64>>,
+}
+
+/// The Redis side of the event hub.
+pub struct Bus {
+    cluster: Arc<Cluster>,
+    writer: mpsc::UnboundedSender<Outgoing>,
+    retain: usize,
+}
+
+impl Bus {
+    /// Starts the writer; rooms keep their latest `retain` events.
+    pub fn start(cluster: Arc<Cluster>, retain: usize) -> Arc<Bus> {
+        let (writer, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write(cluster.clone(), queue, retain));
+        Arc::new(Bus {
+            cluster,
+            writer,
+            retain,
+        })
+    }
+
+    /// The cluster it publishes in.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
+    fn counter_key(&self, room: &str) -> String {
+        self.cluster.key(&format!("room:{room}:seq"))
+    }
+
+    fn stream_key(&self, room: &str) -> String {
+        self.cluster.key(&format!("room:{room}"))
+    }
+
+    /// Queues an event; its number, when it has one, goes to `reply`.
+    pub(crate) fn send(
+        &self,
+        source: &str,
+        room: &str,
+        data: Arc<RawValue>,
+        reply: Option<oneshot::Sender<u64>>,
+    ) {
+        let _ = self.writer.send(Outgoing {
+            source: source.to_string(),
+            room: room.to_string(),
+            data,
+            reply,
+        });
+    }
+
+    /// Publishes events in order and waits for their numbers (0: not published).
+    pub(crate) async fn publish_all(
+        &self,
+        source: &str,
+        events: Vec<(String, Arc<RawValue>)>,
+    ) -> Vec<u64> {
+        let mut waiting = Vec::with_capacity(events.len());
+        for (room, data) in events {
+            let (tx, rx) = oneshot::channel();
+            self.send(source, &room, data, Some(tx));
+            waiting.push(rx);
+        }
+        let mut seqs = Vec::with_capacity(waiting.len());
+        for rx in waiting {
+            seqs.push(rx.await.unwrap_or(0));
+        }
+        seqs
+    }
+
+    /// `room`'s kept events after `after`.
+    pub(crate) async fn history(&self, room: &str, after: u64) -> History {
+        let mut conn = self.cluster.redis.clone();
+        let entries: redis::Value = match redis::cmd("XRANGE")
+            .arg(self.stream_key(room))
+            .arg(format!("{}-0", after + 1))
+            .arg("+")
+            .arg("COUNT")
+            .arg(self.retain.max(1))
+            .query_async(&mut conn)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(room, error = %e, "cannot read the room's history");
+                return History::default();
+            }
+        };
+        let events = parse_entries(room, entries);
+        let first = match events.first() {
+            Some(e) => e.seq,
+            None => {
+                let current: Option<u64> = redis::cmd("GET")
+                    .arg(self.counter_key(room))
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or(None);
+                current.unwrap_or(0) + 1
+            }
+        };
+        History {
+            missed: first.saturating_sub(after + 1),
+            events,
+        }
+    }
+}
+
+/// Sends queued events, a pipeline at a time, and hands out their numbers.
+async fn write(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<Outgoing>, retain: usize) {
+    let script = redis::Script::new(PUBLISH);
+    let channel = cluster.events_channel();
+    let ttl = ROOM_TTL.as_millis() as u64;
+    let mut batch = Vec::with_capacity(MAX_PIPELINE);
+    while let Some(first) = queue.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_PIPELINE {
+            match queue.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        let mut pipe = redis::pipe();
+        for o in &batch {
+            pipe.cmd("EVALSHA")
+                .arg(script.get_hash())
+                .arg(2)
+                .arg(cluster.key(&format!("room:{}:seq", o.room)))
+                .arg(cluster.key(&format!("room:{}", o.room)))
+                .arg(&channel)
+                .arg(&o.room)
+                .arg(&o.source)
+                .arg(o.data.get())
+                .arg(retain)
+                .arg(ttl);
+        }
+        let mut conn = cluster.redis.clone();
+        let mut result: redis::RedisResult<Vec<u64>> = pipe.query_async(&mut conn).await;
+        if matches!(&result, Err(e) if e.kind() == redis::ErrorKind::NoScriptError) {
+            // First use on this Redis (or after a restart of it): load the script once.
+            let loaded: redis::RedisResult<String> = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(PUBLISH)
+                .query_async(&mut conn)
+                .await;
+            if loaded.is_ok() {
+                result = pipe.query_async(&mut conn).await;
+            }
+        }
+        let seqs = match result {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                metrics::counter!("events_unpublished_total").increment(batch.len() as u64);
+                tracing::warn!(events = batch.len(), error = %e, "events could not be published through Redis");
+                Vec::new()
+            }
+        };
+        for (i, o) in batch.drain(..).enumerate() {
+            if let Some(reply) = o.reply {
+                let _ = reply.send(seqs.get(i).copied().unwrap_or(0));
+            }
+        }
+    }
+}
+
+/// An event from the events channel: `room \t seq \t source \t payload`.
+pub(crate) fn parse_event(payload: &[u8]) -> Option<Event> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut parts = text.splitn(4, '\t');
+    let room = parts.next()?;
+    let seq = parts.next()?.parse().ok()?;
+    let source = parts.next()?;
+    super::event(room, seq, source, parts.next()?)
+}
+
+fn text(v: &redis::Value) -> Option<String> {
+    match v {
+        redis::Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        redis::Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// `XRANGE` entries (`[id, [field, value, …]]`) as events.
+fn parse_entries(room: &str, entries: redis::Value) -> Vec<Event> {
+    let redis::Value::Array(entries) = entries else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let redis::Value::Array(parts) = entry else {
+                return None;
+            };
+            let id = text(parts.first()?)?;
+            let seq: u64 = id.split('-').next()?.parse().ok()?;
+            let redis::Value::Array(fields) = parts.get(1)? else {
+                return None;
+            };
+            let (mut source, mut data) = (String::new(), None);
+            for pair in fields.chunks(2) {
+                match (pair.first().and_then(text).as_deref(), pair.get(1)) {
+                    (Some("s"), Some(v)) => source = text(v)?,
+                    (Some("d"), Some(v)) => data = text(v),
+                    _ => {}
+                }
+            }
+            super::event(room, seq, &source, &data?)
+        })
+        .collect()
+}

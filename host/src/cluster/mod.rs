@@ -1,0 +1,246 @@
+//! Several replicas as one platform, through Redis: who this replica is, the channel every
+//! replica listens on (events for the WebSocket rooms, and answers to commands it forwarded
+//! to a shard's owner), and the names of the keys they share.
+//!
+//! A cluster is the set of replicas that share one journal, so its name defaults to a digest
+//! of the database address: replicas pointed at the same Postgres find each other, and
+//! unrelated deployments sharing one Redis never do. `BOURSE_CLUSTER` overrides it.
+
+pub mod bus;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use sha2::Digest;
+use tokio::sync::oneshot;
+
+use crate::capabilities::events::{Event, EventHub};
+use crate::config::Role;
+
+/// This replica's place in the cluster.
+pub struct Cluster {
+    /// This replica's id (`BOURSE_REPLICA_ID`, else host name, process id and a random part).
+    pub replica: String,
+    /// Prefix of every shared key: `bourse:<cluster>:`.
+    pub prefix: String,
+    /// What this replica runs.
+    pub role: Role,
+    /// How long a shard lease lasts without renewal.
+    pub lease: Duration,
+    pub(crate) redis: ConnectionManager,
+    client: redis::Client,
+    /// Whether the listening connection is up.
+    link: AtomicBool,
+    /// Forwarded commands waiting for their answer, by request id.
+    replies: Mutex<HashMap<u64, oneshot::Sender<String>>>,
+    next_request: AtomicU64,
+}
+
+/// Why the cluster could not be joined.
+#[derive(Debug, thiserror::Error)]
+#[error("cluster Redis: {0}")]
+pub struct ClusterError(#[from] pub redis::RedisError);
+
+/// The cluster name for replicas sharing `database_url` (or, without one, `data_dir`).
+pub fn default_name(database_url: Option<&str>, data_dir: &std::path::Path) -> String {
+    let identity = match database_url {
+        // Credentials and options do not change which database it is.
+        Some(url) => {
+            let rest = url.split_once("://").map_or(url, |(_, r)| r);
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+            rest.split('?').next().unwrap_or(rest).to_string()
+        }
+        None => std::fs::canonicalize(data_dir)
+            .unwrap_or_else(|_| data_dir.to_path_buf())
+            .display()
+            .to_string(),
+    };
+    hex::encode(&sha2::Sha256::digest(identity.as_bytes())[..6])
+}
+
+fn default_replica_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let random = getrandom::u32().unwrap_or(0);
+    let host = if host.is_empty() { "replica" } else { &host };
+    format!("{host}-{}-{random:08x}", std::process::id())
+}
+
+impl Cluster {
+    /// Joins cluster `name` through `redis_url` as `replica` (generated when `None`).
+    pub async fn join(
+        redis_url: &str,
+        name: &str,
+        replica: Option<String>,
+        role: Role,
+        lease: Duration,
+    ) -> Result<Arc<Cluster>, ClusterError> {
+        let client = redis::Client::open(redis_url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(5));
+        let redis = ConnectionManager::new_with_config(client.clone(), config).await?;
+        Ok(Arc::new(Cluster {
+            replica: replica.unwrap_or_else(default_replica_id),
+            prefix: format!("bourse:{name}:"),
+            role,
+            lease,
+            redis,
+            client,
+            link: AtomicBool::new(false),
+            replies: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
+        }))
+    }
+
+    /// A shared key: `bourse:<cluster>:<suffix>`.
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.prefix)
+    }
+
+    /// The channel every replica hears events on.
+    fn events_channel(&self) -> String {
+        self.key("events")
+    }
+
+    /// The channel this replica hears answers to its forwarded commands on.
+    pub(crate) fn reply_channel(&self) -> String {
+        self.key(&format!("reply:{}", self.replica))
+    }
+
+    /// Whether the listening connection to Redis is up.
+    pub fn linked(&self) -> bool {
+        self.link.load(Ordering::Relaxed)
+    }
+
+    /// A connection of its own, for blocking commands that would stall the shared one.
+    pub(crate) async fn dedicated(
+        &self,
+    ) -> Result<redis::aio::MultiplexedConnection, ClusterError> {
+        Ok(self.client.get_multiplexed_async_connection().await?)
+    }
+
+    /// Registers a forwarded command; its answer arrives on the returned receiver.
+    pub(crate) fn expect_reply(&self) -> (u64, oneshot::Receiver<String>) {
+        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock_replies().insert(id, tx);
+        (id, rx)
+    }
+
+    /// Forgets a forwarded command that will not be waited for any more.
+    pub(crate) fn forget_reply(&self, id: u64) {
+        self.lock_replies().remove(&id);
+    }
+
+    fn lock_replies(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<String>>> {
+        self.replies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Listens, for as long as the process lives, to the events channel (delivering to `hub`'s
+    /// subscribers) and to this replica's answers. After a reconnect, and whenever a room's
+    /// numbers jump, the missed events are read back from the room's history first, so local
+    /// subscribers still see every number in order.
+    pub fn listen(self: &Arc<Self>, hub: Arc<EventHub>) {
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let events = cluster.events_channel();
+            let replies = cluster.reply_channel();
+            loop {
+                match cluster.client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if let Err(e) = pubsub.subscribe(&[&events, &replies]).await {
+                            tracing::warn!(error = %e, "cannot subscribe to the cluster channels");
+                        } else {
+                            cluster.link.store(true, Ordering::Relaxed);
+                            for (room, last) in hub.listened_rooms() {
+                                if last > 0 {
+                                    catch_up(&hub, &room, last).await;
+                                }
+                            }
+                            let mut messages = pubsub.into_on_message();
+                            while let Some(message) = messages.next().await {
+                                let payload = message.get_payload_bytes();
+                                if message.get_channel_name() == events {
+                                    if let Some(event) = bus::parse_event(payload) {
+                                        let last = hub.delivered(&event.room);
+                                        if last > 0 && event.seq > last + 1 {
+                                            catch_up(&hub, &event.room, last).await;
+                                        }
+                                        hub.deliver(event);
+                                    }
+                                } else {
+                                    cluster.answer(payload);
+                                }
+                            }
+                            tracing::warn!("lost the cluster channel connection; reconnecting");
+                        }
+                        cluster.link.store(false, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot reach Redis for the cluster channels")
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+
+    /// Hands an answer (`<id>\t<json>`) to the forwarded command waiting for it.
+    fn answer(&self, payload: &[u8]) {
+        let Ok(text) = std::str::from_utf8(payload) else {
+            return;
+        };
+        let Some((id, body)) = text.split_once('\t') else {
+            return;
+        };
+        let Ok(id) = id.parse::<u64>() else { return };
+        if let Some(waiting) = self.lock_replies().remove(&id) {
+            let _ = waiting.send(body.to_string());
+        }
+    }
+
+    /// What `/ready` and `/api/engine/stats` say about this replica.
+    pub fn describe(&self, owned: &[usize]) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.replica,
+            "role": self.role.as_str(),
+            "cluster": self.prefix.trim_end_matches(':'),
+            "owned_shards": owned,
+            "redis": if self.linked() { "ok" } else { "down" },
+        })
+    }
+}
+
+/// Delivers `room`'s kept events after `last` to this replica's subscribers.
+async fn catch_up(hub: &EventHub, room: &str, last: u64) {
+    let history = hub.history(room, last).await;
+    if history.missed > 0 {
+        tracing::warn!(
+            room,
+            missed = history.missed,
+            "events fell out of the room's history"
+        );
+    }
+    for event in history.events {
+        hub.deliver(event);
+    }
+}
+
+/// An event as the listener hands it on.
+pub(crate) fn event(room: &str, seq: u64, source: &str, data: &str) -> Option<Event> {
+    let data = serde_json::value::RawValue::from_string(data.to_string()).ok()?;
+    Some(Event {
+        room: room.to_string(),
+        seq,
+        source: source.to_string(),
+        data: Arc::from(data),
+    })
+}
