@@ -54,6 +54,15 @@ impl Replicas {
     }
 }
 
+impl Drop for Replicas {
+    /// A failed test still leaves no host process behind.
+    fn drop(&mut self) {
+        for i in 0..self.hosts.len() {
+            self.kill(i);
+        }
+    }
+}
+
 /// `GET url`'s JSON body, with `token` as bearer credentials if given.
 pub async fn get_json(url: &str, token: Option<&str>) -> Value {
     let mut request = reqwest::Client::new().get(url);

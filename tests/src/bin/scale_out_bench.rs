@@ -3,15 +3,15 @@
 //! ```text
 //! scripts/build-release.sh target/dist
 //! BOURSE_RELEASE_DIST=target/dist cargo run --release -p bourse-tests --bin scale-out-bench -- \
-//!     [--trades 300] [--clients 1000] [--seconds 5] [--runs 3]
+//!     [--trades 300] [--clients 1000] [--traders 16] [--seconds 5] [--runs 3]
 //! ```
 //!
 //! Latency: an order crossing a resting one is sent to replica A; the clock stops when the
 //! trade reaches a WebSocket client of replica B (the books run on A, so the event crosses
 //! Redis). The baseline row, measured in the same run, stops the clock at a client of A.
 //! Fan-out: `--clients` WebSocket clients, half on each replica, subscribed to one trades
-//! room while orders cross through both replicas; events delivered per second to all of
-//! them together. Host processes, Redis, Postgres and the clients share the machine's cores.
+//! room while `--traders` clients cross orders through both replicas; events delivered per
+//! second to all of them together. Host processes, Redis, Postgres and the clients share the machine's cores.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -98,12 +98,13 @@ async fn latencies(
     Ok(out)
 }
 
-/// Events per second delivered to `clients` subscribers (half on each replica) while four
-/// traders cross orders through both replicas for `seconds`.
+/// Events per second delivered to `clients` subscribers (half on each replica) while
+/// `traders` clients cross orders through both replicas for `seconds`.
 async fn fan_out(
     urls: &[String],
     keys: &[String],
     clients: usize,
+    traders: usize,
     seconds: u64,
 ) -> anyhow::Result<(f64, f64)> {
     let delivered = Arc::new(AtomicU64::new(0));
@@ -128,15 +129,15 @@ async fn fan_out(
     }
     let published = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut traders = Vec::new();
-    for t in 0..4usize {
+    let mut placing = Vec::new();
+    for t in 0..traders {
         let (url, key, stop, published) = (
             urls[t % 2].clone(),
             keys[t % keys.len()].clone(),
             stop.clone(),
             published.clone(),
         );
-        traders.push(tokio::spawn(async move {
+        placing.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let side = if t % 2 == 0 { "buy" } else { "sell" };
             while !stop.load(Ordering::Relaxed) {
@@ -154,7 +155,7 @@ async fn fan_out(
     let wall = started.elapsed().as_secs_f64();
     counting.store(false, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
-    for t in traders {
+    for t in placing {
         let _ = t.await;
     }
     for r in readers {
@@ -170,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
     let clients = flag("--clients", 1000)?;
     let seconds = flag("--seconds", 5)? as u64;
     let runs = flag("--runs", 3)?;
+    let traders = flag("--traders", 16)?.max(2);
     let cluster = Replicas::start(2, &[("BOURSE_MATCHING_SHARDS", "1")]).await;
     let urls = [cluster.url(0), cluster.url(1)];
     replicas::settled(&urls, 1).await;
@@ -186,8 +188,14 @@ async fn main() -> anyhow::Result<()> {
             summarise(b, Duration::from_secs(1)),
             summarise(a, Duration::from_secs(1)),
         );
-        let (events, placed) =
-            fan_out(&urls, &[maker.clone(), taker.clone()], clients, seconds).await?;
+        let (events, placed) = fan_out(
+            &urls,
+            &[maker.clone(), taker.clone()],
+            clients,
+            traders,
+            seconds,
+        )
+        .await?;
         println!(
             "run {run}: order on A -> trade on B's client p50 {:.0} µs p99 {:.0} µs | on A's client p50 {:.0} µs p99 {:.0} µs | fan-out {events:.0} events/s to {clients} clients ({placed:.0} orders/s)",
             b.p50_us, b.p99_us, a.p50_us, a.p99_us

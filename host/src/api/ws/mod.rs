@@ -124,7 +124,7 @@ struct Session {
     /// Hub room → what this connection holds of it.
     rooms: HashMap<String, Held>,
     /// Events for the socket, with the room and number they advance once written.
-    outbox: mpsc::Sender<(Option<(String, u64)>, Value)>,
+    outbox: mpsc::Sender<(Option<(String, u64)>, String)>,
     /// What was last written to the session store.
     saved: Record,
 }
@@ -181,7 +181,7 @@ impl Session {
                 },
                 event = events.recv() => match event {
                     Some((position, out)) => {
-                        if socket.send(Message::Text(out.to_string().into())).await.is_err() {
+                        if socket.send(Message::Text(out.into())).await.is_err() {
                             break;
                         }
                         // Counted as sent only once written: a resumed session may see an
@@ -291,6 +291,9 @@ impl Session {
         let last = Arc::new(std::sync::atomic::AtomicU64::new(floor));
         let room = name.clone();
         let key = hub_room.clone();
+        // Written as text around the payload as published: no parse and re-serialise of
+        // every event for every subscriber.
+        let room_json = Value::from(name.as_str()).to_string();
         let task = tokio::spawn(async move {
             let mut floor = floor;
             let mut backlog = backlog.into_iter();
@@ -304,14 +307,18 @@ impl Session {
                         floor = e.seq;
                         (
                             Some((key.clone(), e.seq)),
-                            json!({"room": room, "seq": e.seq, "data": &*e.data}),
+                            format!(
+                                r#"{{"room":{room_json},"seq":{},"data":{}}}"#,
+                                e.seq,
+                                e.data.get()
+                            ),
                         )
                     }
                     Ok(_) => continue,
                     // The client sees the gap in the sequence numbers and re-snapshots.
                     Err(RecvError::Lagged(missed)) => (
                         None,
-                        json!({"type": "lagged", "room": room, "missed": missed}),
+                        json!({"type": "lagged", "room": room, "missed": missed}).to_string(),
                     ),
                     Err(RecvError::Closed) => break,
                 };
