@@ -169,7 +169,7 @@ impl Cluster {
                             while let Some(message) = messages.next().await {
                                 let payload = message.get_payload_bytes();
                                 if message.get_channel_name() == events {
-                                    if let Some(event) = bus::parse_event(payload) {
+                                    for event in bus::parse_events(payload) {
                                         let last = hub.delivered(&event.room);
                                         if last > 0 && event.seq > last + 1 {
                                             catch_up(&hub, &event.room, last).await;
