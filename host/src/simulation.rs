@@ -505,6 +505,10 @@ impl Simulations {
             ran_on,
         };
         self.remember(entry.clone());
+        // With the event bus, the instance running it publishes progress to every replica.
+        if runtime.platform().events.bus().is_some() {
+            return entry;
+        }
         tokio::spawn(async move {
             let room = format!("simulations:{id}");
             loop {
