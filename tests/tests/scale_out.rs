@@ -273,3 +273,80 @@ async fn killing_the_replica_that_runs_the_books_loses_no_acknowledged_order() {
     }
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_refresh_tokens_and_rate_limits_are_shared_by_every_replica() {
+    let env = [
+        ("JWT_SECRET", "scale-out-jwt-secret-0123456789abcdef"),
+        // 5 requests/s per principal, burst 10: across both replicas, not each.
+        ("BOURSE_RATE_LIMIT_PRINCIPAL", "5"),
+    ];
+    let cluster = Replicas::start(2, &env).await;
+    let (a, b) = (cluster.url(0), cluster.url(1));
+    let client = reqwest::Client::new();
+    let user = bourse_tests::unique("u");
+    let credentials = json!({"username": user, "password": "correct horse battery"});
+    let r = client
+        .post(format!("{a}/api/auth/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 201, "registered through A");
+    let login: Value = client
+        .post(format!("{b}/api/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    let access = login["access_token"].as_str().expect("signed in through B");
+    let refresh = login["refresh_token"].as_str().expect("refresh token");
+    let me = get_json(&format!("{a}/api/auth/me"), Some(access)).await;
+    assert_eq!(me["id"], user.as_str(), "B's token works on A: {me}");
+    let renewed = client
+        .post(format!("{a}/api/auth/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(renewed.status(), 200, "B's refresh token is honoured by A");
+    let reused: Value = client
+        .post(format!("{b}/api/auth/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        reused["error"]["code"], "refresh_token_reused",
+        "A spent it, so B sees the reuse: {reused}"
+    );
+
+    // Thirty requests, alternating replicas, as fast as they go: one bucket serves them all.
+    let (mut ok, mut limited) = (0, 0);
+    for i in 0..30 {
+        let url = if i % 2 == 0 { &a } else { &b };
+        let r = client
+            .get(format!("{url}/api/auth/me"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("answered");
+        match r.status().as_u16() {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(limited > 0, "the shared bucket ran out: {ok} ok");
+    assert!(
+        ok <= 13,
+        "one bucket of 10 (plus a little refill) across both replicas, not 10 each: {ok} ok"
+    );
+    cluster.stop().await;
+}
