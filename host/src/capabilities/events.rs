@@ -23,6 +23,8 @@ use crate::runtime::HostState;
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// Longest room name.
 pub const MAX_ROOM_LEN: usize = 128;
+/// Longest a publish waits for its events to reach this replica's own subscribers.
+const DELIVERY_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
 /// Events each room keeps for reconnecting clients unless configured otherwise.
 pub const DEFAULT_RETAIN: usize = 1000;
 
@@ -216,9 +218,13 @@ impl EventHub {
                 let seqs = bus.publish_all(source, events).await;
                 // Answered only once this replica's own subscribers have the events, as
                 // without Redis: a client told "done" finds the event already on its socket.
-                for (room, &seq) in rooms.iter().zip(&seqs) {
-                    self.wait_delivered(room, seq).await;
-                }
+                // Bounded as a whole: a listener that is reconnecting holds nobody up long.
+                let _ = tokio::time::timeout(DELIVERY_PATIENCE, async {
+                    for (room, &seq) in rooms.iter().zip(&seqs) {
+                        self.wait_delivered(room, seq).await;
+                    }
+                })
+                .await;
                 seqs
             }
             None => events
@@ -278,25 +284,22 @@ impl EventHub {
         self.delivered.notify_waiters();
     }
 
-    /// Waits (briefly) until event `seq` of `room` has reached this replica's subscribers.
+    /// Waits until event `seq` of `room` has reached this replica's subscribers (if it has
+    /// any).
     async fn wait_delivered(&self, room: &str, seq: u64) {
-        const PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
-        let _ = tokio::time::timeout(PATIENCE, async {
-            loop {
-                let woken = self.delivered.notified();
-                let done = match self.lock().get(room) {
-                    Some(r) => {
-                        r.seq >= seq || r.sender.as_ref().is_none_or(|s| s.receiver_count() == 0)
-                    }
-                    None => true,
-                };
-                if done || seq == 0 {
-                    return;
+        loop {
+            let woken = self.delivered.notified();
+            let done = match self.lock().get(room) {
+                Some(r) => {
+                    r.seq >= seq || r.sender.as_ref().is_none_or(|s| s.receiver_count() == 0)
                 }
-                woken.await;
+                None => true,
+            };
+            if done || seq == 0 {
+                return;
             }
-        })
-        .await;
+            woken.await;
+        }
     }
 
     /// The last sequence number delivered in `room` here (0: none yet).

@@ -125,8 +125,9 @@ struct Session {
     rooms: HashMap<String, Held>,
     /// Events for the socket, with the room and number they advance once written.
     outbox: mpsc::Sender<(Option<(String, u64)>, String)>,
-    /// What was last written to the session store.
+    /// What was last written to the session store, and when.
     saved: Record,
+    saved_at: std::time::Instant,
 }
 
 /// How often a session's positions are written to the session store.
@@ -156,6 +157,7 @@ impl Session {
             rooms: HashMap::new(),
             outbox,
             saved: Record::default(),
+            saved_at: std::time::Instant::now(),
         };
         if let Some(id) = resume {
             for message in session.resume(id).await {
@@ -241,12 +243,16 @@ impl Session {
     }
 
     /// Writes the session's rooms and positions if they changed.
+    /// Writes the session's rooms and positions if they changed, and now and then anyway so
+    /// that a quiet connection's session does not expire under it.
     async fn save(&mut self) {
         let record = self.record();
-        if record != self.saved {
+        let stale = self.saved_at.elapsed() > sessions::SESSION_TTL / 3;
+        if record != self.saved || (stale && !record.rooms.is_empty()) {
             let hub = &self.app.runtime.platform().events;
             self.app.sessions.save(hub, &self.id, &record).await;
             self.saved = record;
+            self.saved_at = std::time::Instant::now();
         }
     }
 
