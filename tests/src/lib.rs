@@ -55,6 +55,29 @@ pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
 }
 
+/// Removes keys matching `pattern` that an earlier run left in the shared Redis: a
+/// component's key-value keys are the same in every run, so a test that depends on what is
+/// (not) stored starts from a clean slate.
+pub async fn clear_redis_keys(pattern: &str) {
+    let client = redis::Client::open(redis_url()).expect("Redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis on 127.0.0.1:6379 (see README)");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS");
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .expect("DEL");
+    }
+}
+
 /// A random lower-case hex suffix for names that must not collide between runs.
 pub fn unique(prefix: &str) -> String {
     let n = getrandom::u64().unwrap_or_else(|_| std::process::id() as u64);

@@ -50,6 +50,9 @@ async fn import(host: &TestHost, symbol: &str, body: String, content_type: &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
+    // An import is announced when it changes the stored latest state; a previous run's
+    // state in the shared Redis would make the first imports here change nothing.
+    bourse_tests::clear_redis_keys("bourse:kv:signals:default:signals:latest").await;
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(host.ws_url())
         .await

@@ -5,7 +5,9 @@
 
 use axum::Router;
 use axum::routing::get;
-use bourse_tests::{Backend, TestHost, manifest_from, postgres_server, redis_url, unique};
+use bourse_tests::{
+    Backend, TestHost, clear_redis_keys, manifest_from, postgres_server, redis_url, unique,
+};
 
 /// A manifest as a Spin user would write it: no `tool.bourse` tables at all.
 fn manifest(redis_grant: &str, pg_grant: &str) -> bourse::manifest::Manifest {
@@ -63,28 +65,6 @@ fn grants() -> (String, String) {
         format!("\"redis://{}\"", host_of(&redis_url())),
         format!("\"postgres://{}\"", host_of(&postgres_server())),
     )
-}
-
-/// Removes keys an earlier run left in the shared Redis: the listing assertions want a clean
-/// store, and the component's keys are the same in every run.
-async fn clear_redis_keys(pattern: &str) {
-    let client = redis::Client::open(redis_url()).expect("Redis URL");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis on 127.0.0.1:6379 (see README)");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(pattern)
-        .query_async(&mut conn)
-        .await
-        .expect("KEYS");
-    if !keys.is_empty() {
-        let _: i64 = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .expect("DEL");
-    }
 }
 
 async fn text(host: &TestHost, method: reqwest::Method, path: &str, body: &str) -> (u16, String) {
