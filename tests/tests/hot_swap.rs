@@ -47,13 +47,25 @@ async fn upload(h: &TestHost, name: &str, bytes: Vec<u8>, token: Option<&str>) -
         .pool_max_idle_per_host(0)
         .build()
         .expect("client");
-    let mut req = client
-        .post(format!("{}/admin/components/{name}", h.url))
-        .body(bytes);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let response = req.send().await.expect("upload reaches the host");
+    // An oversized upload races the host's early answer: the client may still be writing the
+    // body when the host closes the connection, and then sees a broken pipe instead of the
+    // answer. Only such a body is sent again; the answer is what is checked.
+    let oversized = bytes.len() > bourse::runtime::MAX_COMPONENT_BYTES;
+    let mut attempt = 0;
+    let response = loop {
+        attempt += 1;
+        let mut req = client
+            .post(format!("{}/admin/components/{name}", h.url))
+            .body(bytes.clone());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        match req.send().await {
+            Ok(r) => break r,
+            Err(e) if oversized && e.is_request() && attempt < 10 => continue,
+            Err(e) => panic!("upload reaches the host: {e:?}"),
+        }
+    };
     let status = response.status().as_u16();
     (status, response.json().await.expect("JSON answer"))
 }

@@ -223,6 +223,22 @@ async fn killing_the_replica_that_runs_the_books_loses_no_acknowledged_order() {
             }
         }));
     }
+    // A client of B follows a book: when B takes the shard over, the room carries the
+    // whole book (what A executed but never published included).
+    let mut follower = connect(&b, "").await;
+    send(
+        &mut follower,
+        json!({"op": "subscribe", "room": "book:AAPL"}),
+    )
+    .await;
+    let watcher = tokio::spawn(async move {
+        loop {
+            let m = next(&mut follower).await;
+            if m["room"] == "book:AAPL" && m["data"]["type"] == "snapshot" {
+                return m;
+            }
+        }
+    });
     tokio::time::sleep(Duration::from_millis(2500)).await;
     killed.store(true, std::sync::atomic::Ordering::Relaxed);
     cluster.kill(0);
@@ -236,6 +252,11 @@ async fn killing_the_replica_that_runs_the_books_loses_no_acknowledged_order() {
     for c in clients {
         let _ = c.await;
     }
+    let announced = tokio::time::timeout(Duration::from_secs(5), watcher)
+        .await
+        .expect("the takeover announced the book")
+        .expect("watcher");
+    assert!(announced["data"]["bids"].is_array(), "{announced}");
     let acked = acked.lock().expect("lock").clone();
     let before = acked.iter().filter(|(after, _)| !after).count();
     let after = acked.len() - before;

@@ -271,7 +271,10 @@ impl EventHub {
         let Some(entry) = rooms.get_mut(&event.room) else {
             return;
         };
-        if event.seq <= entry.seq && event.seq != 0 {
+        // A 1 after a higher number is a room whose numbering started again (its keys expired
+        // or Redis lost them); anything else at or below the last delivered is a repeat.
+        let restarted = event.seq == 1 && entry.seq > 1;
+        if event.seq <= entry.seq && event.seq != 0 && !restarted {
             return;
         }
         entry.seq = event.seq;
@@ -299,6 +302,14 @@ impl EventHub {
                 return;
             }
             woken.await;
+        }
+    }
+
+    /// The last number given in `room`, cluster-wide when events are shared.
+    pub async fn last_seq(&self, room: &str) -> u64 {
+        match self.bus.get() {
+            Some(bus) => bus.last_seq(room).await,
+            None => self.lock().get(room).map_or(0, |r| r.seq),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::capabilities::events::{Event, History};
 /// KEYS: per event, its room's counter then its room's stream. ARGV: channel, events kept,
 /// how long an idle room's keys live (ms), then per event: room, source, payload. Publishes
 /// one message holding every event as `room \t seq \t source \t length \t payload`; returns
-/// the events' numbers. The keys' lives are extended every 64th event rather than every one.
+/// the events' numbers.
 const PUBLISH: &str = r#"
 local kept = tonumber(ARGV[2])
 local seqs = {}
@@ -26,11 +26,10 @@ for i = 1, #KEYS / 2 do
   local counter, stream = KEYS[2 * i - 1], KEYS[2 * i]
   local room, source, payload = ARGV[3 * i + 1], ARGV[3 * i + 2], ARGV[3 * i + 3]
   local seq = redis.call('INCR', counter)
-  local refresh = seq % 64 == 1
-  if refresh then redis.call('PEXPIRE', counter, ARGV[3]) end
+  redis.call('PEXPIRE', counter, ARGV[3])
   if kept > 0 then
     redis.pcall('XADD', stream, 'MAXLEN', '~', kept, seq .. '-1', 's', source, 'd', payload)
-    if refresh then redis.call('PEXPIRE', stream, ARGV[3]) end
+    redis.call('PEXPIRE', stream, ARGV[3])
   end
   seqs[i] = seq
   parts[i] = room .. '\t' .. seq .. '\t' .. source .. '\t' .. string.len(payload) .. '\t' .. payload
@@ -43,6 +42,9 @@ return seqs
 const ROOM_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Most events one script call carries.
 const MAX_PER_CALL: usize = 512;
+/// Most payload bytes one script call (and so one channel message) carries: far below what
+/// Redis lets a subscriber fall behind by before it drops the connection (8 MB by default).
+const MAX_BYTES_PER_CALL: usize = 1 << 20;
 
 struct Outgoing {
     source: String,
@@ -55,7 +57,6 @@ struct Outgoing {
 pub struct Bus {
     cluster: Arc<Cluster>,
     writer: mpsc::UnboundedSender<Outgoing>,
-    retain: usize,
 }
 
 impl Bus {
@@ -63,11 +64,7 @@ impl Bus {
     pub fn start(cluster: Arc<Cluster>, retain: usize) -> Arc<Bus> {
         let (writer, queue) = mpsc::unbounded_channel();
         tokio::spawn(write(cluster.clone(), queue, retain));
-        Arc::new(Bus {
-            cluster,
-            writer,
-            retain,
-        })
+        Arc::new(Bus { cluster, writer })
     }
 
     /// The cluster it publishes in.
@@ -118,15 +115,27 @@ impl Bus {
         seqs
     }
 
+    /// The last number given in `room` (0: none).
+    pub(crate) async fn last_seq(&self, room: &str) -> u64 {
+        let mut conn = self.cluster.redis.clone();
+        redis::cmd("GET")
+            .arg(self.counter_key(room))
+            .query_async::<Option<u64>>(&mut conn)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+
     /// `room`'s kept events after `after`.
     pub(crate) async fn history(&self, room: &str, after: u64) -> History {
         let mut conn = self.cluster.redis.clone();
         let entries: redis::Value = match redis::cmd("XRANGE")
             .arg(self.stream_key(room))
             .arg(format!("{}-0", after + 1))
+            // No COUNT: the stream is capped already, and it may hold a little more than
+            // `retain` (MAXLEN ~), all of which a catch-up needs.
             .arg("+")
-            .arg("COUNT")
-            .arg(self.retain.max(1))
             .query_async(&mut conn)
             .await
         {
@@ -162,10 +171,14 @@ async fn write(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<Outgoin
     let ttl = ROOM_TTL.as_millis() as u64;
     let mut batch = Vec::with_capacity(MAX_PER_CALL);
     while let Some(first) = queue.recv().await {
+        let mut bytes = first.data.get().len();
         batch.push(first);
-        while batch.len() < MAX_PER_CALL {
+        while batch.len() < MAX_PER_CALL && bytes < MAX_BYTES_PER_CALL {
             match queue.try_recv() {
-                Ok(o) => batch.push(o),
+                Ok(o) => {
+                    bytes += o.data.get().len();
+                    batch.push(o);
+                }
                 Err(_) => break,
             }
         }

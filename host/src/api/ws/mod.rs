@@ -309,7 +309,9 @@ impl Session {
                     None => events.recv().await,
                 };
                 let out = match next {
-                    Ok(e) if e.seq > floor => {
+                    // The room's numbering started again: the client sees the number fall
+                    // and starts over (a book room from a new snapshot).
+                    Ok(e) if e.seq > floor || (e.seq == 1 && floor > 1) => {
                         floor = e.seq;
                         (
                             Some((key.clone(), e.seq)),

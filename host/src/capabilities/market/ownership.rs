@@ -62,65 +62,82 @@ pub(super) async fn start(market: &Arc<Inner>, cluster: Arc<Cluster>) {
 
 /// One round: renew what this replica holds, stop what it lost, take what is free.
 async fn tick(market: &Arc<Inner>, cluster: &Arc<Cluster>, renewed: &mut [Option<Instant>]) {
+    renew_held(market, cluster, renewed).await;
+    let mut conn = cluster.redis.clone();
+    let lease_ms = cluster.lease.as_millis() as u64;
+    for shard in 0..renewed.len() {
+        if market.holds(shard) {
+            continue;
+        }
+        let taken: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(lease_key(cluster, shard))
+            .arg(&cluster.replica)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease_ms)
+            .query_async(&mut conn)
+            .await;
+        if !matches!(taken, Ok(Some(_))) {
+            continue;
+        }
+        let taken_at = Instant::now();
+        match market.open_shard(shard).await {
+            Ok(()) => {
+                renewed[shard] = Some(taken_at);
+                tracing::info!(shard, replica = %cluster.replica, "took the shard's lease; the shard runs here");
+                super::remote::serve(Arc::downgrade(market), cluster.clone(), shard);
+            }
+            Err(e) => {
+                tracing::error!(shard, error = %e, "took the shard's lease but cannot start it; giving it back");
+                let _ = release(cluster, shard).await;
+            }
+        }
+        // Rebuilding a shard takes time: keep the others' leases (and this one's) alive
+        // before rebuilding the next.
+        renew_held(market, cluster, renewed).await;
+    }
+}
+
+/// Renews the leases of the shards started here; stops those whose lease is gone.
+async fn renew_held(market: &Arc<Inner>, cluster: &Arc<Cluster>, renewed: &mut [Option<Instant>]) {
     let mut conn = cluster.redis.clone();
     let lease_ms = cluster.lease.as_millis() as u64;
     for (shard, renewed) in renewed.iter_mut().enumerate() {
-        let key = lease_key(cluster, shard);
-        if market.holds(shard) {
-            if !market.runs(shard) {
-                // Its task ended: taken over (fenced) or stopped.
+        if !market.holds(shard) {
+            continue;
+        }
+        if !market.runs(shard) {
+            // Its task ended: taken over (fenced) or stopped.
+            market.drop_shard(shard);
+            let _ = release(cluster, shard).await;
+            *renewed = None;
+            continue;
+        }
+        // The lease is counted from before the request: its answer may come late.
+        let asked_at = Instant::now();
+        let result: redis::RedisResult<i64> = redis::Script::new(RENEW)
+            .key(lease_key(cluster, shard))
+            .arg(&cluster.replica)
+            .arg(lease_ms)
+            .invoke_async(&mut conn)
+            .await;
+        match result {
+            Ok(1) => *renewed = Some(asked_at),
+            Ok(_) => {
+                tracing::warn!(
+                    shard,
+                    "the shard's lease passed to another replica; stopping it here"
+                );
                 market.drop_shard(shard);
-                let _ = release(cluster, shard).await;
                 *renewed = None;
-                continue;
             }
-            let result: redis::RedisResult<i64> = redis::Script::new(RENEW)
-                .key(&key)
-                .arg(&cluster.replica)
-                .arg(lease_ms)
-                .invoke_async(&mut conn)
-                .await;
-            match result {
-                Ok(1) => *renewed = Some(Instant::now()),
-                Ok(_) => {
-                    tracing::warn!(
-                        shard,
-                        "the shard's lease passed to another replica; stopping it here"
-                    );
+            Err(e) => {
+                // Without Redis this replica cannot prove it still holds the lease: once it
+                // may have expired, another replica may have the shard.
+                if renewed.is_none_or(|at| at.elapsed() >= cluster.lease) {
+                    tracing::warn!(shard, error = %e, "cannot renew the shard's lease; stopping it here");
                     market.drop_shard(shard);
                     *renewed = None;
-                }
-                Err(e) => {
-                    // Without Redis this replica cannot prove it still holds the lease: once
-                    // it may have expired, another replica may have the shard.
-                    if renewed.is_none_or(|at| at.elapsed() >= cluster.lease) {
-                        tracing::warn!(shard, error = %e, "cannot renew the shard's lease; stopping it here");
-                        market.drop_shard(shard);
-                        *renewed = None;
-                    }
-                }
-            }
-        } else {
-            let taken: redis::RedisResult<Option<String>> = redis::cmd("SET")
-                .arg(&key)
-                .arg(&cluster.replica)
-                .arg("NX")
-                .arg("PX")
-                .arg(lease_ms)
-                .query_async(&mut conn)
-                .await;
-            if !matches!(taken, Ok(Some(_))) {
-                continue;
-            }
-            match market.open_shard(shard).await {
-                Ok(()) => {
-                    *renewed = Some(Instant::now());
-                    tracing::info!(shard, replica = %cluster.replica, "took the shard's lease; the shard runs here");
-                    super::remote::serve(Arc::downgrade(market), cluster.clone(), shard);
-                }
-                Err(e) => {
-                    tracing::error!(shard, error = %e, "took the shard's lease but cannot start it; giving it back");
-                    let _ = release(cluster, shard).await;
                 }
             }
         }

@@ -67,6 +67,48 @@ impl Publisher {
         }
     }
 
+    /// Publishes the whole book of each symbol `mine` picks as a `snapshot` event on its book
+    /// room. A shard started on a replica (a takeover, or a restart) does this first: what its
+    /// previous owner executed but never published is then in the books clients rebuild, and
+    /// later snapshots carry the room's current number rather than 0.
+    pub(super) async fn announce(&mut self, venue: &Venue, mine: impl Fn(usize) -> bool) {
+        let Some(events) = self.events.clone() else {
+            return;
+        };
+        let mut out = Vec::new();
+        let mut indices = Vec::new();
+        for (i, spec) in self.symbols.iter().enumerate() {
+            if !mine(i) {
+                continue;
+            }
+            let Ok(depth) = venue.depth(&spec.symbol, u32::MAX) else {
+                continue;
+            };
+            let side = |levels: &[(i64, u64)]| -> Vec<[String; 2]> {
+                levels
+                    .iter()
+                    .map(|&(p, q)| [price_text(spec, p), quantity_text(spec, q)])
+                    .collect()
+            };
+            let data = json!({
+                "type": "snapshot",
+                "symbol": spec.symbol,
+                "bids": side(&depth.bids),
+                "asks": side(&depth.asks),
+            });
+            if let Ok(raw) = serde_json::value::to_raw_value(&data) {
+                out.push((format!("book:{}", spec.symbol), Arc::from(raw)));
+                indices.push(i);
+            }
+        }
+        let seqs = events.publish_batch("market", out).await;
+        for (i, seq) in indices.into_iter().zip(seqs) {
+            if seq > 0 {
+                self.book_seq[i] = seq;
+            }
+        }
+    }
+
     /// The last sequence number published on `symbol`'s book room (0 before any).
     pub(super) fn book_seq(&self, symbol: &str) -> u64 {
         self.symbols

@@ -48,6 +48,18 @@ fn unreachable(message: String) -> Answer {
     })
 }
 
+/// A forwarded call being waited for.
+struct Waiting<'a> {
+    cluster: &'a Cluster,
+    id: u64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.cluster.forget_reply(self.id);
+    }
+}
+
 /// Runs `call` on shard `shard` wherever it runs, waiting at most `timeout`.
 pub(super) async fn forward(
     cluster: &Cluster,
@@ -56,6 +68,8 @@ pub(super) async fn forward(
     timeout: Duration,
 ) -> Answer {
     let (id, answer) = cluster.expect_reply();
+    // However this ends — answered, timed out, or the caller gone — the wait is forgotten.
+    let _waiting = Waiting { cluster, id };
     let request = Outgoing {
         id,
         reply: cluster.reply_channel(),
@@ -63,7 +77,6 @@ pub(super) async fn forward(
         call,
     };
     let Ok(text) = serde_json::to_string(&request) else {
-        cluster.forget_reply(id);
         return Answer::Failed(super::convert::stopped());
     };
     let mut conn = cluster.redis.clone();
@@ -73,7 +86,6 @@ pub(super) async fn forward(
         .query_async(&mut conn)
         .await;
     if let Err(e) = pushed {
-        cluster.forget_reply(id);
         return unreachable(format!(
             "shard {shard} runs on another replica, which cannot be reached through Redis ({e}); the command was not sent, retry"
         ));
@@ -85,13 +97,10 @@ pub(super) async fn forward(
                 "the answer of shard {shard}'s owner is unreadable: {e}"
             ))
         }),
-        _ => {
-            cluster.forget_reply(id);
-            unreachable(format!(
-                "no replica running shard {shard} answered within {} ms, so the outcome is unknown; retry with the same client_order_id",
-                timeout.as_millis()
-            ))
-        }
+        _ => unreachable(format!(
+            "no replica running shard {shard} answered within {} ms, so the outcome is unknown; retry with the same client_order_id",
+            timeout.as_millis()
+        )),
     }
 }
 

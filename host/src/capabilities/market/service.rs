@@ -222,10 +222,14 @@ impl Inner {
             }
         }
         self.counters[k].durable_seq.store(seq, Ordering::Relaxed);
+        let mut publisher = Publisher::new(self.config.events.clone(), venue.symbols().to_vec());
+        if self.config.cluster.is_some() {
+            publisher.announce(&venue, |i| i % shards == k).await;
+        }
         let (tx, rx) = mpsc::channel(SHARD_QUEUE);
         let shard = Shard {
             index: k,
-            publisher: Publisher::new(self.config.events.clone(), venue.symbols().to_vec()),
+            publisher,
             venue,
             seq,
             token,
