@@ -17,19 +17,22 @@ use crate::capabilities::events::{Event, History};
 /// KEYS: per event, its room's counter then its room's stream. ARGV: channel, events kept,
 /// how long an idle room's keys live (ms), then per event: room, source, payload. Publishes
 /// one message holding every event as `room \t seq \t source \t length \t payload`; returns
-/// the events' numbers.
+/// the events' numbers. A room's keys get their full life back once half of it has passed
+/// (a read per event rather than two writes), so a room in use never expires.
 const PUBLISH: &str = r#"
 local kept = tonumber(ARGV[2])
+local half = tonumber(ARGV[3]) / 2
 local seqs = {}
 local parts = {}
 for i = 1, #KEYS / 2 do
   local counter, stream = KEYS[2 * i - 1], KEYS[2 * i]
   local room, source, payload = ARGV[3 * i + 1], ARGV[3 * i + 2], ARGV[3 * i + 3]
   local seq = redis.call('INCR', counter)
-  redis.call('PEXPIRE', counter, ARGV[3])
+  local refresh = seq == 1 or redis.call('PTTL', counter) < half
+  if refresh then redis.call('PEXPIRE', counter, ARGV[3]) end
   if kept > 0 then
     redis.pcall('XADD', stream, 'MAXLEN', '~', kept, seq .. '-1', 's', source, 'd', payload)
-    redis.call('PEXPIRE', stream, ARGV[3])
+    if refresh then redis.call('PEXPIRE', stream, ARGV[3]) end
   end
   seqs[i] = seq
   parts[i] = room .. '\t' .. seq .. '\t' .. source .. '\t' .. string.len(payload) .. '\t' .. payload
