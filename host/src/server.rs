@@ -89,6 +89,7 @@ impl Host {
             s => s.clone(),
         };
         let events = Arc::new(EventHub::new(4096, config.event_retain as usize));
+        events.spawn_pruner();
         // Replicas sharing Redis share events; those sharing Postgres too share the books,
         // each shard running on the replica that holds its lease.
         let cluster = match &config.redis_url {

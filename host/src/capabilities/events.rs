@@ -184,6 +184,37 @@ impl EventHub {
             || self.followed.load(Ordering::Relaxed)
     }
 
+    /// Forgets rooms nobody here listens to any more (and, in process, that keep no history
+    /// either), so that clients subscribing to ever new room names cannot grow the hub
+    /// without bound. Through Redis the numbering and history live there, not here.
+    pub fn prune(&self) -> usize {
+        let shared = self.bus.get().is_some();
+        let mut rooms = self.lock();
+        let before = rooms.len();
+        rooms.retain(|_, r| {
+            r.sender.as_ref().is_some_and(|s| s.receiver_count() > 0)
+                || (!shared && !r.history.is_empty())
+        });
+        before - rooms.len()
+    }
+
+    /// Prunes the hub every minute for as long as it lives.
+    pub fn spawn_pruner(self: &Arc<Self>) {
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(hub) = hub.upgrade() else { break };
+                let pruned = hub.prune();
+                if pruned > 0 {
+                    tracing::debug!(pruned, "forgot rooms nobody listens to");
+                }
+            }
+        });
+    }
+
     /// Rooms somebody here listens to, with the last sequence number delivered to them.
     pub(crate) fn listened_rooms(&self) -> Vec<(String, u64)> {
         self.lock()
@@ -417,6 +448,21 @@ mod tests {
             hub.publish("c", "r", "{nope").await,
             Err(PublishError::InvalidPayload(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn rooms_nobody_listens_to_are_forgotten() {
+        let hub = EventHub::new(8, 3);
+        let kept = hub.subscribe("watched");
+        for room in ["a", "b", "c"] {
+            drop(hub.subscribe(room));
+        }
+        hub.publish("c", "a", "{}").await.expect("published");
+        // "a" keeps its history for clients that come back; "b" and "c" have nothing.
+        assert_eq!(hub.prune(), 2);
+        assert_eq!(hub.lock().len(), 2);
+        drop(kept);
+        assert_eq!(hub.prune(), 1, "the watched room once its subscriber left");
     }
 
     #[tokio::test]
