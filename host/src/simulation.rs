@@ -7,7 +7,7 @@
 //! memory) and by the host's resident-memory bound; crossing either stops the run with a
 //! status saying which, and the host goes on serving.
 
-mod delegate;
+pub(crate) mod delegate;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -78,6 +78,18 @@ pub async fn get_json(url: &str, token: Option<&str>) -> Value {
         .expect("JSON")
 }
 
+/// `POST url` with a JSON `body` (and `token` as bearer credentials if given) → (status,
+/// JSON body; null if it has none).
+pub async fn post_json(url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// `GET url/ready`'s body.
 pub async fn ready(url: &str) -> Value {
     get_json(&format!("{url}/ready"), None).await

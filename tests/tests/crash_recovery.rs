@@ -110,16 +110,12 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
     }
     // Repeating an acknowledged POST after the restart returns the same order.
     for a in acked.iter().step_by(97) {
-        let repeat: Value = client
-            .post(format!("{}/api/orders", host.url))
-            .bearer_auth(&a.key)
-            .json(&a.body)
-            .send()
-            .await
-            .expect("answered")
-            .json()
-            .await
-            .expect("JSON");
+        let (_, repeat) = bourse_tests::replicas::post_json(
+            &format!("{}/api/orders", host.url),
+            Some(&a.key),
+            &a.body,
+        )
+        .await;
         assert_eq!(
             repeat["order_id"], a.order_id,
             "{} → {repeat}",

@@ -7,20 +7,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bourse_tests::replicas::{self, Replicas, get_json};
+use bourse_tests::replicas::{self, Replicas, get_json, post_json};
 use bourse_tests::ws::{Ws, connect, next, send};
 use serde_json::{Value, json};
 
 async fn place(url: &str, key: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/orders"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("answered");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    post_json(&format!("{url}/api/orders"), Some(key), &body).await
 }
 
 fn limit(symbol: &str, side: &str, price: &str, quantity: &str) -> Value {
@@ -307,42 +299,17 @@ async fn sign_in_refresh_tokens_and_rate_limits_are_shared_by_every_replica() {
     let client = reqwest::Client::new();
     let user = bourse_tests::unique("u");
     let credentials = json!({"username": user, "password": "correct horse battery"});
-    let r = client
-        .post(format!("{a}/api/auth/register"))
-        .json(&credentials)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(r.status(), 201, "registered through A");
-    let login: Value = client
-        .post(format!("{b}/api/auth/login"))
-        .json(&credentials)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let (status, _) = post_json(&format!("{a}/api/auth/register"), None, &credentials).await;
+    assert_eq!(status, 201, "registered through A");
+    let (_, login) = post_json(&format!("{b}/api/auth/login"), None, &credentials).await;
     let access = login["access_token"].as_str().expect("signed in through B");
     let refresh = login["refresh_token"].as_str().expect("refresh token");
     let me = get_json(&format!("{a}/api/auth/me"), Some(access)).await;
     assert_eq!(me["id"], user.as_str(), "B's token works on A: {me}");
-    let renewed = client
-        .post(format!("{a}/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(renewed.status(), 200, "B's refresh token is honoured by A");
-    let reused: Value = client
-        .post(format!("{b}/api/auth/refresh"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let spend = json!({"refresh_token": refresh});
+    let (status, _) = post_json(&format!("{a}/api/auth/refresh"), None, &spend).await;
+    assert_eq!(status, 200, "B's refresh token is honoured by A");
+    let (_, reused) = post_json(&format!("{b}/api/auth/refresh"), None, &spend).await;
     assert_eq!(
         reused["error"]["code"], "refresh_token_reused",
         "A spent it, so B sees the reuse: {reused}"

@@ -62,13 +62,14 @@ pub fn default_name(database_url: Option<&str>, data_dir: &std::path::Path) -> S
     hex::encode(&sha2::Sha256::digest(identity.as_bytes())[..6])
 }
 
+/// The host name (where the platform gives one) and this process's id, as simulation
+/// claims already name it.
 fn default_replica_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
-    let random = getrandom::u32().unwrap_or(0);
     let host = if host.is_empty() { "replica" } else { &host };
-    format!("{host}-{}-{random:08x}", std::process::id())
+    format!("{host}-{}", crate::simulation::delegate::instance_id())
 }
 
 impl Cluster {
