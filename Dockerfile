@@ -4,6 +4,8 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 RUN rustup target add wasm32-wasip2
+# The dashboard's front end is built with npm (bookworm: Node 18, which its Vite 6 supports).
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN scripts/build-release.sh /dist
 

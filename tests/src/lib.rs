@@ -294,6 +294,29 @@ impl TestHost {
         Self::read(req.send().await.expect("request reaches the host")).await
     }
 
+    /// A component's swap history as `"<via> <outcome>"`, newest first (e.g. `"upload live"`).
+    pub async fn swap_trail(&self, component: &str) -> Vec<String> {
+        let (status, history) = self
+            .get(
+                &format!("/admin/components/{component}/history"),
+                Some(ADMIN_TOKEN),
+            )
+            .await;
+        assert_eq!(status, 200, "{history}");
+        history
+            .as_array()
+            .expect("history rows")
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["via"].as_str().unwrap_or(""),
+                    r["outcome"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
     /// `method path` with an optional raw JSON body → (status, JSON body).
     pub async fn call(
         &self,

@@ -33,7 +33,16 @@ async fn platform_routes(h: &TestHost, backend: Backend) {
         .iter()
         .map(|c| c["name"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(names, ["auth", "order-handler", "signals", "simulation"]);
+    assert_eq!(
+        names,
+        [
+            "auth",
+            "dashboard",
+            "order-handler",
+            "signals",
+            "simulation"
+        ]
+    );
     for c in components.as_array().expect("a list") {
         assert_eq!(c["status"], "loaded", "{c}");
         assert!(

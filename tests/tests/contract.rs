@@ -24,7 +24,10 @@ fn every_component_honours_its_world() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 4, "order-handler, auth, simulation and signals");
+    assert_eq!(
+        checked, 5,
+        "order-handler, auth, simulation, signals and dashboard"
+    );
 }
 
 #[test]
@@ -95,6 +98,23 @@ fn an_import_the_world_does_not_grant_is_named() {
     let text = err.to_string();
     assert!(
         text.contains("imports `bourse:platform/market@0.1.0`, which world bourse:platform/simulation does not grant"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_dashboard_world_grants_no_imports() {
+    // The signals component serves HTTP too, but with stores and the network behind it.
+    let bytes = built_component("signals.wasm");
+    let err = check(
+        &bytes,
+        &workspace().join("wit"),
+        "bourse:platform/dashboard",
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("imports `fermyon:spin/key-value@2.0.0`, which world bourse:platform/dashboard does not grant"),
         "{text}"
     );
 }

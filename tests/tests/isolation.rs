@@ -165,7 +165,7 @@ async fn sql_tables_live_in_the_components_own_schema_in_postgres() {
     .fetch_one(&pool)
     .await
     .expect("host table from migrations");
-    assert_eq!(loads.0, 4);
+    assert_eq!(loads.0, 5, "every component of spin.toml");
     pool.close().await;
     h.stop().await;
 }

@@ -25,6 +25,8 @@ fn dockerfile_runs_the_release_script_and_starts_its_output() {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     for required in [
         "RUN rustup target add wasm32-wasip2",
+        // `bourse build` runs scripts/build-dashboard.sh, which needs npm.
+        "RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*",
         "RUN scripts/build-release.sh /dist",
         "COPY --from=build --chown=bourse:bourse /dist /app",
         "WORKDIR /app",

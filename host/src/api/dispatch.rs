@@ -13,6 +13,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::bindings::bourse::platform::types::Principal;
 use crate::bindings::exports::bourse::platform::authenticator::AuthError;
+use crate::manifest::Route;
 
 /// Header carrying the authenticated principal to components (JSON); never taken from clients.
 pub const PRINCIPAL_HEADER: &str = "x-bourse-principal";
@@ -32,9 +33,8 @@ pub async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Res
         )
         .into_response();
     };
-    let component = route.component.clone();
     let label = crate::telemetry::RouteLabel(route.pattern.clone());
-    let mut response = serve(app, request, component, request_id).await;
+    let mut response = serve(app, request, route, request_id).await;
     response.extensions_mut().insert(label);
     response
 }
@@ -164,14 +164,11 @@ pub(super) async fn authenticate(
     }
 }
 
-async fn serve(
-    app: &AppState,
-    request: Request,
-    component: String,
-    request_id: String,
-) -> Response {
+/// Serves `request` with `route`'s component, after the role, credential and rate checks.
+async fn serve(app: &AppState, request: Request, route: &Route, request_id: String) -> Response {
+    let component = &route.component;
     let path = request.uri().path().to_string();
-    let roles = app.runtime.roles_of(&component);
+    let roles = app.runtime.roles_of(component);
     if roles.iter().any(|r| r == "simulation")
         && let Err(e) = app.runtime.check_memory()
     {
@@ -203,19 +200,21 @@ async fn serve(
         // Spin has no auth layer and no rate limits: the request reaches the component as the
         // client sent it, `x-bourse-principal` included (which is why this mode is for local
         // development only).
-        return call_component(app, &component, parts, body, request_id).await;
+        return call_component(app, component, parts, body, request_id).await;
     }
     parts.headers.remove(PRINCIPAL_HEADER);
     let principal = match authenticate(app, &parts.headers, &request_id).await {
         Ok(p) => p,
         Err(response) => return *response,
     };
+    // A public pattern opens `path` only if it is at least as specific as the route serving
+    // it: the dashboard's public `/...` must not open `/api/orders/...`.
     let public = app
         .runtime
         .manifest()
         .public
         .as_ref()
-        .is_none_or(|p| p.find(&path).is_some());
+        .is_none_or(|p| p.covers(&path, route));
     if principal.is_none() && !public {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -240,7 +239,7 @@ async fn serve(
             parts.headers.insert(PRINCIPAL_HEADER, value);
         }
     }
-    call_component(app, &component, parts, body, request_id).await
+    call_component(app, component, parts, body, request_id).await
 }
 
 async fn call_component(

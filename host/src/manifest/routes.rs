@@ -92,6 +92,17 @@ impl RouteTable {
         self.routes.iter().find(|r| r.matches(&parts))
     }
 
+    /// Whether this table (the manifest's `public_routes`) opens `path`, which `serving`
+    /// serves: only a pattern at least as specific as the serving route counts. A public
+    /// catch-all (`/...`) thus opens what the catch-all route serves and nothing a more
+    /// specific route serves; matching the raw path alone would make `/...` open every route.
+    pub fn covers(&self, path: &str, serving: &Route) -> bool {
+        // The most specific matching pattern comes first: if it does not reach the serving
+        // route's specificity, no other pattern does.
+        self.find(path)
+            .is_some_and(|public| public.specificity() >= serving.specificity())
+    }
+
     /// Every route.
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter()
@@ -150,6 +161,56 @@ mod tests {
         let t = table(&[("/api/orders/...", "orders")]);
         assert!(t.find("/api/orders").is_some());
         assert!(t.find("/api/orders/7").is_some());
+    }
+
+    #[test]
+    fn a_public_pattern_opens_only_paths_served_by_routes_no_more_specific_than_itself() {
+        let routes = table(&[
+            ("/...", "dashboard"),
+            ("/api/orders/...", "orders"),
+            ("/api/auth/...", "auth"),
+            ("/api/book/...", "book"),
+            ("/api/symbols", "sym"),
+        ]);
+        let public = table(&[
+            ("/...", ""),
+            ("/api/auth/login", ""),
+            ("/api/book/...", ""),
+            ("/api/symbols", ""),
+        ]);
+        let open = |path: &str| {
+            let serving = routes.find(path).expect("a route serves it");
+            public.covers(path, serving)
+        };
+        // The catch-all's own paths.
+        for path in [
+            "/",
+            "/index.html",
+            "/assets/index-1.js",
+            "/api/no-such-route",
+        ] {
+            assert!(open(path), "{path}");
+        }
+        // A more specific public pattern than its route (exact inside a wildcard).
+        assert!(open("/api/auth/login"));
+        // Equal patterns; an exact public route.
+        assert!(open("/api/book/AAPL"));
+        assert!(open("/api/symbols"));
+        // `/...` matches these paths, but their routes are more specific than it.
+        for path in [
+            "/api/orders",
+            "/api/orders/7",
+            "/api/auth/me",
+            "/api/auth/login/x",
+        ] {
+            assert!(!open(path), "{path}");
+        }
+        // A parameter is less specific than a literal: `/api/:x/...` does not open `/api/book/...`.
+        let params = table(&[("/api/:x/...", "")]);
+        let serving = routes.find("/api/book/AAPL").expect("book");
+        assert!(!params.covers("/api/book/AAPL", serving));
+        // An empty table opens nothing.
+        assert!(!table(&[]).covers("/", routes.find("/").expect("dashboard")));
     }
 
     #[test]
