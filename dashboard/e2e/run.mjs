@@ -95,6 +95,22 @@ const row = (page, testId, ...texts) => {
   return rows.first();
 };
 
+/** The ladder's row for exactly this price and quantity. */
+const level = (page, price, qty) =>
+  page
+    .getByTestId("book")
+    .locator(`tr:has(td:nth-child(1):text-is("${price}")):has(td:nth-child(2):text-is("${qty}"))`)
+    .first();
+
+/** What each page shows once it has drawn (the phone pass waits for it before measuring). */
+const PAGES = {
+  trade: ["Trade", "[data-testid=book] table"],
+  signals: ["Signals", "[data-testid=signals-table] table"],
+  simulations: ["Simulations", "form[aria-label='New simulation']"],
+  components: ["Components", "[data-testid=components-table] table"],
+  health: ["Health", "[data-testid=health-status] .pill"],
+};
+
 async function main() {
   const browser = await launch();
   try {
@@ -132,17 +148,17 @@ async function main() {
 
     step = "a resting sell shows in the book";
     await placeOrder(alice, "sell", "101.25", "10");
-    await row(alice, "book", "101.25", "10").waitFor();
+    await level(alice, "101.25", "10").waitFor();
     await row(alice, "open-orders", "101.25").waitFor();
     await bob.getByTestId("symbol").selectOption("AAPL");
-    await row(bob, "book", "101.25", "10").waitFor();
+    await level(bob, "101.25", "10").waitFor();
     log("alice's ask is in both ladders");
 
     step = "crossing orders trade";
     await placeOrder(bob, "buy", "101.30", "4");
     await row(bob, "trades", "101.25").waitFor();
     await row(alice, "trades", "101.25").waitFor();
-    await row(alice, "book", "101.25", "6").waitFor();
+    await level(alice, "101.25", "6").waitFor();
     await row(alice, "fills", "101.25", "maker").waitFor();
     await row(bob, "fills", "101.25", "taker").waitFor();
     await row(alice, "open-orders", "101.25", "partially filled").waitFor();
@@ -157,11 +173,15 @@ async function main() {
     await alice.getByLabel("New price").fill("104.5");
     await alice.getByLabel("New price").press("Enter");
     await row(alice, "open-orders", "104.5").waitFor();
-    await row(alice, "book", "104.5", "5").waitFor();
+    await level(alice, "104.5", "5").waitFor();
     await row(alice, "open-orders", "104.5").getByRole("button", { name: /^Cancel/ }).click();
     await row(alice, "open-orders", "104.5").waitFor({ state: "detached" });
     await row(alice, "book", "104.5").waitFor({ state: "detached" });
     log("amended to 104.5 by keyboard, then cancelled: gone from orders and book");
+    // What is left of the first sell goes too, so a rerun against the same host starts clean.
+    await row(alice, "open-orders", "101.25").getByRole("button", { name: /^Cancel/ }).click();
+    await row(alice, "book", "101.25").waitFor({ state: "detached" });
+    await row(bob, "book", "101.25").waitFor({ state: "detached" });
 
     step = "signals and a backtest";
     await alice.goto(`${base}/#/signals`);
@@ -224,10 +244,10 @@ async function main() {
     await phone.getByLabel("API key or operator token").fill(adminToken);
     await phone.getByRole("button", { name: "Use key" }).click();
     await phone.waitForURL(/#\/trade$/);
-    for (const name of ["trade", "signals", "simulations", "components", "health"]) {
+    for (const [name, [title, drawn]] of Object.entries(PAGES)) {
       await phone.goto(`${base}/#/${name}`);
-      await phone.locator("main h1").first().waitFor();
-      await phone.waitForTimeout(300);
+      await phone.waitForFunction((t) => document.title === t, `${title} · Bourse`);
+      await phone.locator(drawn).first().waitFor();
       const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 1, `${name} is ${overflow} px wider than a phone screen`);
       await shot(phone, `${name}-phone`);

@@ -25,7 +25,8 @@ interface Options {
 
 let refreshing: Promise<void> | null = null;
 
-async function refreshIfDue(): Promise<void> {
+/** Refreshes the access token when it expires within a minute (before a call or a connect). */
+export async function refreshIfDue(): Promise<void> {
   const token = session.refreshToken();
   if (!token || session.expiresIn() > 60) return;
   refreshing ??= (async () => {
@@ -36,8 +37,9 @@ async function refreshIfDue(): Promise<void> {
         anonymous: true,
       });
       session.save(pair.access_token, pair.refresh_token, pair.expires_in, pair.principal);
-    } catch {
-      session.clear();
+    } catch (e) {
+      // Only a refused refresh token ends the sign-in; a network blip or a busy server does not.
+      if (e instanceof ApiError && e.status === 401) session.clear();
     } finally {
       refreshing = null;
     }

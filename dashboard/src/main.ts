@@ -119,6 +119,8 @@ function signIn(root: HTMLElement): void {
   const submit = (kind: "login" | "register") => async (ev: Event) => {
     ev.preventDefault();
     const form = (ev.target as HTMLElement).closest("form")!;
+    // "Create account" is not the submit button: check the fields the way submitting would.
+    if (!form.reportValidity()) return;
     const v = formValues(form);
     inline(error, null);
     try {

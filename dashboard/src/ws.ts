@@ -1,6 +1,7 @@
 // The live connection: one WebSocket per tab, rooms subscribed by whichever page is showing,
 // reconnected with backoff and resumed with the server's session id so no event is skipped.
 
+import { refreshIfDue } from "./api";
 import * as session from "./session";
 
 /** What the server sends: room events `{room, seq, data}` and replies with a `type`. */
@@ -22,6 +23,7 @@ let sessionId: string | null = null;
 let retry = 0;
 let timer: number | undefined;
 let up = false;
+let connecting = false;
 
 function url(): string {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
@@ -40,6 +42,16 @@ function setUp(value: boolean): void {
 
 function connect(): void {
   clearTimeout(timer);
+  if (connecting) return;
+  connecting = true;
+  // The upgrade is authenticated by the token in its URL: an expired one would be refused.
+  void refreshIfDue().finally(() => {
+    connecting = false;
+    open();
+  });
+}
+
+function open(): void {
   const ws = new WebSocket(url());
   socket = ws;
   ws.onopen = () => {

@@ -59,8 +59,9 @@ async fn the_dashboard_works_in_a_real_browser() {
 
     let screenshots = root.join("target/dashboard-screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
-    let output = Command::new("node")
-        .arg("e2e/run.mjs")
+    // coreutils' timeout: a hung browser fails the test instead of stalling the run.
+    let output = Command::new("timeout")
+        .args(["600", "node", "e2e/run.mjs"])
         .current_dir(&dashboard)
         .env("BOURSE_URL", &host.url)
         .env("ADMIN_TOKEN", ADMIN_TOKEN)

@@ -18,9 +18,10 @@ struct Asset {
 // `static ASSETS: &[Asset]`, one entry per file of dashboard/dist.
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
-/// The page may load scripts, styles and images from its own origin only (inline styles and
-/// `data:` images are what the UI's charts use), talk to the API and `/ws` on its own origin,
-/// and may not be framed or have its base URL or form targets redirected.
+/// The page may load scripts, styles and images from its own origin only (inline styles: the
+/// charts library adds a `<style>` element for its attribution; `data:`: the empty favicon),
+/// open the API and `/ws` (ws:/wss:), and may not be framed or have its base URL or form
+/// targets redirected.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// How long a browser may keep a file without asking again.

@@ -151,7 +151,16 @@ export const render: Render = (root) => {
     }
   }
 
-  void refresh();
-  const timer = window.setInterval(() => void refresh(), 2000);
+  // One refresh at a time: on a slow host, polls must not pile up.
+  let busy = false;
+  const tick = () => {
+    if (busy) return;
+    busy = true;
+    void refresh().finally(() => {
+      busy = false;
+    });
+  };
+  tick();
+  const timer = window.setInterval(tick, 2000);
   return () => window.clearInterval(timer);
 };

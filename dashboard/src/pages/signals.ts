@@ -76,8 +76,12 @@ export const render: Render = (root) => {
     ),
   );
 
-  const charts: IChartApi[] = [];
   let history: IChartApi | null = null;
+  let bt: IChartApi | null = null;
+  // Each history load draws only if it is still the latest (a keyboard user arrowing through
+  // the picker starts several) and the page is still open.
+  let historyLoad = 0;
+  let disposed = false;
 
   async function loadLatest(): Promise<void> {
     try {
@@ -99,15 +103,14 @@ export const render: Render = (root) => {
   }
 
   async function loadHistory(name: string): Promise<void> {
-    history?.remove();
-    const i = charts.indexOf(history!);
-    if (i >= 0) charts.splice(i, 1);
-    history = dateChart(historyChart);
-    charts.push(history);
+    const load = ++historyLoad;
     try {
       const answer = await api<{ points: { date: string; value?: number; regime?: Regime; state?: string; risk_on?: number; risk_off?: number }[] }>(
         `/api/signals/${name}/history`,
       );
+      if (disposed || load !== historyLoad) return;
+      history?.remove();
+      history = dateChart(historyChart);
       const bands = regimeBands(history);
       const line = history.addSeries(LineSeries, { color: "#4c9aff", lineWidth: 2, priceLineVisible: false });
       const pts = answer.points;
@@ -179,14 +182,11 @@ export const render: Render = (root) => {
     );
   }
 
-  let bt: IChartApi | null = null;
   function drawBacktest(r: Backtest): void {
+    if (disposed) return;
     btChart.hidden = false;
     bt?.remove();
-    const i = charts.indexOf(bt!);
-    if (i >= 0) charts.splice(i, 1);
     bt = dateChart(btChart, { rightPriceScale: { mode: PriceScaleMode.Logarithmic, borderColor: "#263240" } });
-    charts.push(bt);
     const bands = regimeBands(bt);
     const strategy = bt.addSeries(LineSeries, { color: "#4c9aff", lineWidth: 2, title: "strategy", priceLineVisible: false });
     const hold = bt.addSeries(LineSeries, { color: "#d1d4dc", lineWidth: 1, title: `buy-and-hold ${r.risk_on}`, priceLineVisible: false });
@@ -229,6 +229,8 @@ export const render: Render = (root) => {
   });
   return () => {
     off();
-    charts.forEach((c) => c.remove());
+    disposed = true;
+    history?.remove();
+    bt?.remove();
   };
 };

@@ -3,6 +3,7 @@
 
 import { CandlestickSeries, type IChartApiBase } from "lightweight-charts";
 import { api } from "../api";
+import * as session from "../session";
 import * as ws from "../ws";
 import { h, fill, field, formValues, table, num } from "../dom";
 import * as notify from "../notify";
@@ -43,13 +44,16 @@ interface Bars {
   bars: { start: number; open: number; high: number; low: number; close: number; volume: number; trades: number }[];
 }
 
-// Runs started from this tab, newest first, kept across page switches.
+// Runs started from this tab, newest first, kept across page switches (not across sign-ins).
 const runs: { id: string; status: string }[] = [];
+session.onChange(() => runs.splice(0));
 const ticks = (t: number | null | undefined) => (t === null || t === undefined ? "–" : (t / 100).toFixed(2));
 
 export const render: Render = (root) => {
   const formBox = h("div");
   const runBox = h("div", { "data-testid": "simulation-run" });
+  // Outside runBox, which is redrawn every 250 ms: the button keeps keyboard focus.
+  const stopButton = h("button", { type: "button", hidden: true, onclick: () => watching && void stop(watching) }, "Stop");
   const chartBox = h("div", { class: "chart", "data-testid": "simulation-chart", hidden: true });
   const summaryBox = h("div", { "data-testid": "simulation-summary" });
   const runsBox = h("div");
@@ -60,7 +64,7 @@ export const render: Render = (root) => {
       "div",
       { class: "grid" },
       h("div", { class: "card span-4" }, h("h2", {}, "New run"), formBox, h("h2", {}, "Runs from this tab"), runsBox),
-      h("div", { class: "card span-8" }, h("h2", {}, "Run"), runBox, chartBox, summaryBox),
+      h("div", { class: "card span-8" }, h("h2", {}, "Run"), runBox, stopButton, chartBox, summaryBox),
     ),
   );
 
@@ -68,6 +72,8 @@ export const render: Render = (root) => {
   let chart: IChartApiBase<number> | null = null;
   let poll: number | undefined;
   let finished: string | null = null;
+  let watching: string | null = null;
+  let disposed = false;
 
   function drawRuns(): void {
     fill(
@@ -89,7 +95,7 @@ export const render: Render = (root) => {
       entry.status = view.status;
       drawRuns();
     }
-    const running = view.status === "running";
+    stopButton.hidden = view.status !== "running";
     fill(
       runBox,
       h("p", {}, h("span", { class: "mono" }, view.id), " ", h("span", { class: `pill ${view.status}`, "data-testid": "simulation-status" }, view.status), view.reason ? h("span", { class: "muted" }, ` · ${view.reason}`) : null),
@@ -105,7 +111,6 @@ export const render: Render = (root) => {
             h("div", { class: "tile" }, h("b", {}, `${(p.elapsed_ms / 1000).toFixed(1)} s`), "elapsed"),
           )
         : h("p", { class: "muted" }, "Waiting for the runner…"),
-      running ? h("button", { type: "button", onclick: () => void stop(view.id) }, "Stop") : null,
     );
   }
 
@@ -127,6 +132,8 @@ export const render: Render = (root) => {
     if (!symbol) return;
     try {
       const bars = await api<Bars>(`/api/simulations/${view.id}/bars?symbol=${encodeURIComponent(symbol)}`);
+      // The user may have left, or turned to another run, meanwhile.
+      if (disposed || watching !== view.id) return;
       chart?.remove();
       chartBox.hidden = false;
       chart = numberChart(chartBox);
@@ -155,7 +162,8 @@ export const render: Render = (root) => {
 
   async function refresh(id: string): Promise<void> {
     try {
-      onView(await api<View>(`/api/simulations/${id}`));
+      const view = await api<View>(`/api/simulations/${id}`);
+      if (!disposed && watching === id) onView(view);
     } catch (e) {
       window.clearInterval(poll);
       notify.error(e);
@@ -166,6 +174,8 @@ export const render: Render = (root) => {
     stopWatching?.();
     window.clearInterval(poll);
     finished = null;
+    watching = id;
+    stopButton.hidden = true;
     fill(summaryBox);
     chartBox.hidden = true;
     fill(runBox, h("p", { class: "muted" }, `Loading ${id}…`));
@@ -217,6 +227,7 @@ export const render: Render = (root) => {
           try {
             const view = await api<View>("/api/simulations", { method: "POST", body });
             runs.unshift({ id: view.id, status: view.status });
+            if (disposed) return;
             drawRuns();
             watch(view.id);
           } catch (err) {
@@ -257,6 +268,7 @@ export const render: Render = (root) => {
   else fill(runBox, h("p", { class: "muted" }, "Start a run to watch it here."));
 
   return () => {
+    disposed = true;
     stopWatching?.();
     window.clearInterval(poll);
     chart?.remove();

@@ -54,8 +54,9 @@ type Level = [string, string];
 
 const LADDER_DEPTH = 12;
 const TRADES_KEPT = 60;
-// Fills seen over this tab's connection, kept across page switches.
+// Fills seen over this tab's connection, kept across page switches (not across sign-ins).
 const fills: Fill[] = [];
+session.onChange(() => fills.splice(0));
 
 /** A book side keyed by price (as a number, so "101.3" and "101.30" are one level). */
 class Side {
@@ -107,6 +108,9 @@ export const render: Render = (root) => {
   const bids = new Side();
   const asks = new Side();
   let bookSeq = 0;
+  // A snapshot was asked for: deltas wait for it.
+  let resyncing = false;
+  let disposed = false;
   let trades: Trade[] = [];
   const seen = new Set<string>();
   const undo: (() => void)[] = [];
@@ -178,23 +182,30 @@ export const render: Render = (root) => {
     drawTrades();
   }
 
+  function resync(room: string): void {
+    if (resyncing) return;
+    resyncing = true;
+    ws.snapshot(room);
+  }
+
   function onBook(msg: ws.Message): void {
-    if (msg.type === "lagged") {
-      ws.snapshot(msg.room!);
-      return;
-    }
-    const data = msg.data as { type: string; bids: Level[]; asks: Level[] };
-    if (msg.type === "snapshot" || data?.type === "snapshot") {
+    const room = msg.room!;
+    if (msg.type === "lagged") return resync(room);
+    const data = msg.data as { type: string; bids: Level[]; asks: Level[] } | undefined;
+    if (!data || msg.seq === undefined) return;
+    // Numbers going back to 1 mean the room started over (its history was lost).
+    const restarted = msg.seq === 1 && bookSeq > 1;
+    if (msg.type === "snapshot" || (data.type === "snapshot" && (msg.seq > bookSeq || restarted))) {
+      // The reply to subscribe/snapshot, or a shard (re)started: the whole book.
       bids.replace(data.bids);
       asks.replace(data.asks);
-      bookSeq = msg.seq ?? 0;
-    } else if (data?.type === "delta" && msg.seq !== undefined) {
-      if (msg.seq <= bookSeq) return;
-      if (msg.seq !== bookSeq + 1) {
-        // A gap: the ladder is no longer exact; ask for a fresh snapshot.
-        ws.snapshot(msg.room!);
-        return;
-      }
+      bookSeq = msg.seq;
+      resyncing = false;
+    } else if (data.type === "delta") {
+      if (restarted) return resync(room);
+      if (resyncing || msg.seq <= bookSeq) return;
+      // A gap: the ladder is no longer exact.
+      if (msg.seq !== bookSeq + 1) return resync(room);
       bids.apply(data.bids);
       asks.apply(data.asks);
       bookSeq = msg.seq;
@@ -205,6 +216,7 @@ export const render: Render = (root) => {
   }
 
   async function selectSymbol(next: string): Promise<void> {
+    if (disposed) return;
     symbolUndo.forEach((f) => f());
     symbolUndo = [];
     symbol = next;
@@ -213,6 +225,7 @@ export const render: Render = (root) => {
     bids.replace([]);
     asks.replace([]);
     bookSeq = 0;
+    resyncing = false;
     trades = [];
     seen.clear();
     drawLadder();
@@ -227,7 +240,8 @@ export const render: Render = (root) => {
     );
     try {
       const recent = await api<{ trades: Trade[] }>(`/api/trades/${encodeURIComponent(symbol)}?limit=${TRADES_KEPT}`);
-      if (next === symbol) addTrades(recent.trades.slice().reverse(), false);
+      // Newest first, as the API lists them, after any live trade that came in meanwhile.
+      if (next === symbol) addTrades(recent.trades, false);
     } catch (e) {
       notify.error(e);
     }
@@ -353,6 +367,10 @@ export const render: Render = (root) => {
           const body: Record<string, string> = {};
           if (price.value.trim() && price.value.trim() !== o.price) body.price = price.value.trim();
           if (quantity.value.trim() && quantity.value.trim() !== o.remaining_quantity) body.quantity = quantity.value.trim();
+          if (Object.keys(body).length === 0) {
+            notify.inline(error, new Error("Change the price or the quantity first."));
+            return;
+          }
           try {
             const r = await api<OrderResult>(`/api/orders/${o.order_id}`, { method: "PATCH", body });
             notify.ok(`Order ${r.order_id} amended: ${r.status.replace("_", " ")}`);
@@ -396,10 +414,16 @@ export const render: Render = (root) => {
     );
   }
 
+  let pending: number | undefined;
   if (principal) {
-    let pending: number | undefined;
+    let lastSeq = 0;
     undo.push(
       ws.subscribe("orders", (msg) => {
+        // A resumed session may repeat events it had sent: each is counted once.
+        if (msg.seq !== undefined) {
+          if (msg.seq <= lastSeq && msg.seq !== 1) return;
+          lastSeq = msg.seq;
+        }
         const updates = (msg.data as { updates?: ({ type: string } & Fill)[] } | undefined)?.updates ?? [];
         for (const u of updates) if (u.type === "fill") fills.unshift(u);
         fills.splice(100);
@@ -418,6 +442,7 @@ export const render: Render = (root) => {
   void (async () => {
     try {
       specs = await api<SymbolSpec[]>("/api/symbols");
+      if (disposed) return;
       fill(picker, specs.map((s) => h("option", { value: s.symbol }, s.symbol)));
       const remembered = storedSymbol();
       await selectSymbol(specs.some((s) => s.symbol === remembered) ? remembered! : (specs[0]?.symbol ?? ""));
@@ -427,6 +452,8 @@ export const render: Render = (root) => {
   })();
 
   return () => {
+    disposed = true;
+    window.clearTimeout(pending);
     symbolUndo.forEach((f) => f());
     undo.forEach((f) => f());
   };
