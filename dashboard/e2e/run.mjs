@@ -39,8 +39,11 @@ async function newPage(browser, viewport = LAPTOP) {
   pages.push(page);
   page.on("pageerror", (e) => errors.push(`${step}: page error: ${e.message}`));
   page.on("console", (m) => {
-    // The browser logs refused requests on its own; the API's answers are checked by the steps.
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) errors.push(`${step}: console: ${m.text()}`);
+    // The browser logs refused requests (and, while offline, refused connections) on its own;
+    // the API's answers are checked by the steps.
+    if (m.type() === "error" && !/Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(m.text())) {
+      errors.push(`${step}: console: ${m.text()}`);
+    }
   });
   return page;
 }
@@ -182,6 +185,26 @@ async function main() {
     await row(alice, "open-orders", "101.25").getByRole("button", { name: /^Cancel/ }).click();
     await row(alice, "book", "101.25").waitFor({ state: "detached" });
     await row(bob, "book", "101.25").waitFor({ state: "detached" });
+
+    step = "a dropped connection misses nothing";
+    // Bob's browser goes offline (the live connection drops); a trade happens meanwhile; when
+    // he is back, the connection resumes its session and the trade is in his panel.
+    await bob.context().setOffline(true);
+    await bob.locator(".live:not(.up)").waitFor();
+    const sell = await fetch(`${base}/api/orders`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ symbol: "AAPL", side: "sell", type: "limit", price: "102.5", quantity: "1" }),
+    });
+    assert.equal(sell.status, 201, await sell.text());
+    await placeOrder(alice, "buy", "102.5", "1");
+    await row(alice, "trades", "102.5").waitFor();
+    await bob.context().setOffline(false);
+    const back = Date.now();
+    await bob.locator(".live.up").waitFor({ timeout: 30_000 });
+    log(`bob's connection was back ${Date.now() - back} ms after the network`);
+    await row(bob, "trades", "102.5").waitFor();
+    log("bob was offline during a trade and has it after reconnecting");
 
     step = "signals and a backtest";
     await alice.goto(`${base}/#/signals`);

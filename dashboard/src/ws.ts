@@ -1,5 +1,8 @@
 // The live connection: one WebSocket per tab, rooms subscribed by whichever page is showing,
 // reconnected with backoff and resumed with the server's session id so no event is skipped.
+// A room the server did not restore is subscribed again `after` the last event seen, so the
+// server replays what was missed from the room's kept history; if even that is gone, the
+// room's `resync` callbacks tell the page to reload what it shows.
 
 import { refreshIfDue } from "./api";
 import * as session from "./session";
@@ -16,7 +19,15 @@ export interface Message {
 
 type Handler = (msg: Message) => void;
 
-const rooms = new Map<string, { handlers: Set<Handler>; extra: Record<string, unknown> }>();
+interface Room {
+  handlers: Set<Handler>;
+  resyncs: Set<() => void>;
+  extra: Record<string, unknown>;
+  /** Number of the last event delivered (0: none yet). */
+  lastSeq: number;
+}
+
+const rooms = new Map<string, Room>();
 const statusListeners = new Set<(up: boolean) => void>();
 let socket: WebSocket | null = null;
 let sessionId: string | null = null;
@@ -59,7 +70,7 @@ function open(): void {
     setUp(true);
     // Without a session to resume, every room is subscribed afresh; with one, the server's
     // `session` reply says which rooms it restored (see onMessage).
-    if (!sessionId) for (const room of rooms.keys()) send({ op: "subscribe", room, ...rooms.get(room)!.extra });
+    if (!sessionId) for (const room of rooms.keys()) resubscribe(room);
   };
   ws.onmessage = (ev) => {
     let msg: Message;
@@ -84,36 +95,60 @@ function onMessage(msg: Message): void {
   if (msg.type === "session") {
     const restored = new Set(Object.keys((msg.rooms as Record<string, number>) ?? {}));
     if (msg.resumed !== true) restored.clear();
-    for (const room of rooms.keys()) {
-      if (!restored.has(room)) send({ op: "subscribe", room, ...rooms.get(room)!.extra });
-    }
+    for (const room of rooms.keys()) if (!restored.has(room)) resubscribe(room);
     for (const room of restored) if (!rooms.has(room)) send({ op: "unsubscribe", room });
     return;
   }
   // Room events (no `type`), book snapshots and overflow notices reach the room's handlers;
   // plain acknowledgements (subscribed, unsubscribed) do not.
-  const forRoom = msg.type === undefined || msg.type === "snapshot" || msg.type === "lagged";
-  if (msg.room && forRoom) rooms.get(msg.room)?.handlers.forEach((f) => f(msg));
+  const entry = msg.room ? rooms.get(msg.room) : undefined;
+  if (!entry) return;
+  if (msg.type === "subscribed" && typeof msg.missed === "number" && msg.missed > 0) {
+    entry.resyncs.forEach((f) => f());
+    return;
+  }
+  if (msg.type === undefined || msg.type === "snapshot" || msg.type === "lagged") {
+    if (typeof msg.seq === "number") entry.lastSeq = msg.seq;
+    entry.handlers.forEach((f) => f(msg));
+  }
+}
+
+function resubscribe(room: string): void {
+  const entry = rooms.get(room);
+  if (!entry) return;
+  // Book rooms start from a snapshot anyway; the others replay what came after.
+  const after = entry.lastSeq > 0 && !room.startsWith("book:") ? { after: entry.lastSeq } : {};
+  send({ op: "subscribe", room, ...entry.extra, ...after });
 }
 
 function send(value: unknown): void {
   if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(value));
 }
 
-/** Listens to `room` until the returned function is called. */
-export function subscribe(room: string, handler: Handler, extra: Record<string, unknown> = {}): () => void {
+/**
+ * Listens to `room` until the returned function is called. `resync` runs when events of the
+ * room were lost for good (a long disconnection): reload what the page shows from the API.
+ */
+export function subscribe(
+  room: string,
+  handler: Handler,
+  extra: Record<string, unknown> = {},
+  resync?: () => void,
+): () => void {
   let entry = rooms.get(room);
   if (!entry) {
-    entry = { handlers: new Set(), extra };
+    entry = { handlers: new Set(), resyncs: new Set(), extra, lastSeq: 0 };
     rooms.set(room, entry);
     send({ op: "subscribe", room, ...extra });
   }
   entry.handlers.add(handler);
+  if (resync) entry.resyncs.add(resync);
   if (!socket) connect();
   return () => {
     const e = rooms.get(room);
     if (!e) return;
     e.handlers.delete(handler);
+    if (resync) e.resyncs.delete(resync);
     if (e.handlers.size === 0) {
       rooms.delete(room);
       send({ op: "unsubscribe", room });
@@ -139,4 +174,14 @@ session.onChange(() => {
   socket = null;
   old?.close();
   if (rooms.size > 0) connect();
+});
+
+// The browser knows before the socket does: a connection that went offline is dead, and one
+// that came back should not wait out its backoff.
+window.addEventListener("offline", () => socket?.close());
+window.addEventListener("online", () => {
+  if (!socket && rooms.size > 0) {
+    retry = 0;
+    connect();
+  }
 });

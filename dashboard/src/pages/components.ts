@@ -214,10 +214,15 @@ export const render: Render = (root) => {
 
   void load();
   let pending: number | undefined;
-  const off = ws.subscribe("components", () => {
-    window.clearTimeout(pending);
-    pending = window.setTimeout(() => void load(), 150);
-  });
+  const off = ws.subscribe(
+    "components",
+    () => {
+      window.clearTimeout(pending);
+      pending = window.setTimeout(() => void load(), 150);
+    },
+    {},
+    () => void load(),
+  );
   return () => {
     off();
     window.clearTimeout(pending);

@@ -223,10 +223,11 @@ export const render: Render = (root) => {
   drawForm();
   void loadLatest();
   void loadHistory("consensus");
-  const off = ws.subscribe("signals", () => {
+  const refresh = () => {
     void loadLatest();
     void loadHistory(historyPick.value);
-  });
+  };
+  const off = ws.subscribe("signals", refresh, {}, refresh);
   return () => {
     off();
     disposed = true;

@@ -233,15 +233,30 @@ export const render: Render = (root) => {
     drawTicket();
     symbolUndo.push(ws.subscribe(`book:${symbol}`, onBook, { depth: 50 }));
     symbolUndo.push(
-      ws.subscribe(`trades:${symbol}`, (msg) => {
-        const data = msg.data as { trades?: Trade[] } | undefined;
-        if (data?.trades) addTrades(data.trades, true);
-      }),
+      ws.subscribe(
+        `trades:${symbol}`,
+        (msg) => {
+          const data = msg.data as { trades?: Trade[] } | undefined;
+          if (data?.trades) addTrades(data.trades, true);
+        },
+        {},
+        () => void loadRecentTrades(next, true),
+      ),
     );
+    await loadRecentTrades(next, false);
+  }
+
+  /** The symbol's latest trades from the API; `resync`: after live trades were lost. */
+  async function loadRecentTrades(next: string, resync: boolean): Promise<void> {
     try {
-      const recent = await api<{ trades: Trade[] }>(`/api/trades/${encodeURIComponent(symbol)}?limit=${TRADES_KEPT}`);
+      const recent = await api<{ trades: Trade[] }>(`/api/trades/${encodeURIComponent(next)}?limit=${TRADES_KEPT}`);
+      if (disposed || next !== symbol) return;
+      if (resync) {
+        trades = [];
+        seen.clear();
+      }
       // Newest first, as the API lists them, after any live trade that came in meanwhile.
-      if (next === symbol) addTrades(recent.trades, false);
+      addTrades(recent.trades, false);
     } catch (e) {
       notify.error(e);
     }
@@ -418,20 +433,25 @@ export const render: Render = (root) => {
   if (principal) {
     let lastSeq = 0;
     undo.push(
-      ws.subscribe("orders", (msg) => {
-        // A resumed session may repeat events it had sent: each is counted once.
-        if (msg.seq !== undefined) {
-          if (msg.seq <= lastSeq && msg.seq !== 1) return;
-          lastSeq = msg.seq;
-        }
-        const updates = (msg.data as { updates?: ({ type: string } & Fill)[] } | undefined)?.updates ?? [];
-        for (const u of updates) if (u.type === "fill") fills.unshift(u);
-        fills.splice(100);
-        drawFills();
-        // Several updates arrive per batch: one reload for them all.
-        window.clearTimeout(pending);
-        pending = window.setTimeout(() => void loadOrders(), 100);
-      }),
+      ws.subscribe(
+        "orders",
+        (msg) => {
+          // A resumed session may repeat events it had sent: each is counted once.
+          if (msg.seq !== undefined) {
+            if (msg.seq <= lastSeq && msg.seq !== 1) return;
+            lastSeq = msg.seq;
+          }
+          const updates = (msg.data as { updates?: ({ type: string } & Fill)[] } | undefined)?.updates ?? [];
+          for (const u of updates) if (u.type === "fill") fills.unshift(u);
+          fills.splice(100);
+          drawFills();
+          // Several updates arrive per batch: one reload for them all.
+          window.clearTimeout(pending);
+          pending = window.setTimeout(() => void loadOrders(), 100);
+        },
+        {},
+        () => void loadOrders(),
+      ),
     );
     void loadOrders();
   }

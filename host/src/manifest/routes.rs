@@ -62,6 +62,20 @@ impl Route {
         })
     }
 
+    /// Whether every literal segment of `other` is the same literal here: `/:a/:b` counts as
+    /// specific as `/api/orders/...` by length, but names no part of it.
+    fn refines(&self, other: &Route) -> bool {
+        self.segments.len() >= other.segments.len()
+            && other
+                .segments
+                .iter()
+                .zip(&self.segments)
+                .all(|(theirs, ours)| match theirs {
+                    Segment::Literal(l) => matches!(ours, Segment::Literal(o) if o == l),
+                    Segment::Param => true,
+                })
+    }
+
     /// Sort key: higher is more specific.
     fn specificity(&self) -> (bool, usize, usize) {
         let literals = self
@@ -97,10 +111,12 @@ impl RouteTable {
     /// catch-all (`/...`) thus opens what the catch-all route serves and nothing a more
     /// specific route serves; matching the raw path alone would make `/...` open every route.
     pub fn covers(&self, path: &str, serving: &Route) -> bool {
-        // The most specific matching pattern comes first: if it does not reach the serving
-        // route's specificity, no other pattern does.
-        self.find(path)
-            .is_some_and(|public| public.specificity() >= serving.specificity())
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.routes.iter().any(|public| {
+            public.matches(&parts)
+                && public.specificity() >= serving.specificity()
+                && public.refines(serving)
+        })
     }
 
     /// Every route.
@@ -209,6 +225,10 @@ mod tests {
         let params = table(&[("/api/:x/...", "")]);
         let serving = routes.find("/api/book/AAPL").expect("book");
         assert!(!params.covers("/api/book/AAPL", serving));
+        // Parameters as long as a literal route do not name it, so they do not open it.
+        let vague = table(&[("/:a/:b", "")]);
+        let serving = routes.find("/api/orders").expect("orders");
+        assert!(!vague.covers("/api/orders", serving));
         // An empty table opens nothing.
         assert!(!table(&[]).covers("/", routes.find("/").expect("dashboard")));
     }
