@@ -21,6 +21,8 @@ interface Options {
   raw?: BodyInit;
   /** Skip the bearer token (sign-in itself). */
   anonymous?: boolean;
+  /** A bearer token other than the signed-in one (checking a pasted key). */
+  token?: string;
 }
 
 let refreshing: Promise<void> | null = null;
@@ -56,10 +58,8 @@ export interface LoginAnswer {
 
 async function request<T>(path: string, opts: Options): Promise<T> {
   const headers: Record<string, string> = {};
-  if (!opts.anonymous) {
-    const token = session.accessToken();
-    if (token) headers.authorization = `Bearer ${token}`;
-  }
+  const token = opts.token ?? (opts.anonymous ? null : session.accessToken());
+  if (token) headers.authorization = `Bearer ${token}`;
   let body: BodyInit | undefined = opts.raw;
   if (opts.body !== undefined) {
     headers["content-type"] = "application/json";
@@ -82,7 +82,7 @@ async function request<T>(path: string, opts: Options): Promise<T> {
   }
   if (!res.ok) {
     const err = (json as { error?: { code?: string; message?: string; request_id?: string } } | null)?.error;
-    if (res.status === 401 && !opts.anonymous && session.signedIn()) session.clear();
+    if (res.status === 401 && !opts.anonymous && !opts.token && session.signedIn()) session.clear();
     throw new ApiError(
       res.status,
       err?.code ?? `http_${res.status}`,
@@ -118,12 +118,7 @@ export async function login(username: string, password: string): Promise<void> {
 
 /** Signs in with an API key or the operator token: whoever it names, per `/api/auth/me`. */
 export async function useToken(token: string): Promise<void> {
-  const res = await fetch("/api/auth/me", { headers: { authorization: `Bearer ${token}` } });
-  const json = await res.json().catch(() => null);
-  if (!res.ok) {
-    throw new ApiError(res.status, json?.error?.code ?? `http_${res.status}`, json?.error?.message ?? "the token was refused");
-  }
-  const principal = (json.principal ?? json) as session.Principal;
+  const principal = await request<session.Principal>("/api/auth/me", { token });
   session.save(token, null, null, principal);
 }
 

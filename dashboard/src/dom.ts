@@ -74,10 +74,6 @@ export function select(name: string, options: [string, string][], value?: string
   return el;
 }
 
-export function input(name: string, attrs: Attrs = {}): HTMLInputElement {
-  return h("input", { name, ...attrs });
-}
-
 export function time(ms: number): string {
   return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
 }
