@@ -368,17 +368,10 @@ impl TestHost {
         (status, json)
     }
 
-    /// Creates an API key for `principal` with `roles` through the auth component.
-    pub async fn api_key(&self, principal: &str, roles: &[&str]) -> String {
-        let body = serde_json::json!({"principal": principal, "roles": roles}).to_string();
-        let (status, json) = self
-            .post("/api/auth/api-keys", Some(ADMIN_TOKEN), &body)
-            .await;
-        assert_eq!(status, 201, "{json}");
-        json["api_key"]
-            .as_str()
-            .expect("api_key in the answer")
-            .to_string()
+    /// Creates an API key for user `username` with `roles` through the auth component
+    /// (registering the user with those roles first if need be).
+    pub async fn api_key(&self, username: &str, roles: &[&str]) -> String {
+        replicas::api_key(&self.url, username, roles).await
     }
 
     /// Stops the host and removes what it created.

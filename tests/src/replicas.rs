@@ -121,17 +121,45 @@ pub async fn settled(urls: &[String], shards: u64) -> Vec<Vec<u64>> {
     panic!("the replicas never settled who runs which shard");
 }
 
-/// An API key for `principal` with `roles`, made through `url`.
-pub async fn api_key(url: &str, principal: &str, roles: &[&str]) -> String {
-    let r: Value = reqwest::Client::new()
+/// An API key for user `username` with `roles`, made through `url` by the operator: the user
+/// is registered first if need be and given `roles` (keys are issued only to existing
+/// accounts, and never with more than their owner's roles).
+pub async fn api_key(url: &str, username: &str, roles: &[&str]) -> String {
+    let client = reqwest::Client::new();
+    let registered = client
+        .post(format!("{url}/api/auth/register"))
+        .json(&serde_json::json!({"username": username, "password": "a long test password"}))
+        .send()
+        .await
+        .expect("answered")
+        .status()
+        .as_u16();
+    assert!(
+        [201, 409].contains(&registered),
+        "registering {username}: {registered}"
+    );
+    let granted = client
+        .post(format!("{url}/api/auth/roles"))
+        .bearer_auth(crate::ADMIN_TOKEN)
+        .json(&serde_json::json!({"username": username, "roles": roles}))
+        .send()
+        .await
+        .expect("answered")
+        .status()
+        .as_u16();
+    assert_eq!(granted, 200, "granting {roles:?} to {username}");
+    let r: Value = client
         .post(format!("{url}/api/auth/api-keys"))
         .bearer_auth(crate::ADMIN_TOKEN)
-        .json(&serde_json::json!({"principal": principal, "roles": roles}))
+        .json(&serde_json::json!({"principal": username, "roles": roles}))
         .send()
         .await
         .expect("answered")
         .json()
         .await
         .expect("JSON");
-    r["api_key"].as_str().expect("api key").to_string()
+    r["api_key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an api key for {username}: {r}"))
+        .to_string()
 }

@@ -71,14 +71,14 @@ async fn platform_routes(h: &TestHost, backend: Backend) {
 async fn auth_routes(h: &TestHost) -> String {
     let (status, me) = h.get("/api/auth/me", Some(ADMIN_TOKEN)).await;
     assert_eq!(status, 200, "{me}");
-    assert_eq!(me["id"], "ops");
+    assert_eq!(me["id"], "operator");
 
     let alice = unique("alice-");
     let key = h.api_key(&alice, &["trader"]).await;
     assert!(key.starts_with("bk_"));
     let (status, me) = h.get("/api/auth/me", Some(&key)).await;
     assert_eq!(status, 200, "{me}");
-    assert_eq!(me["id"], alice.as_str());
+    assert_eq!(me["id"], format!("user:{alice}"));
     assert_eq!(me["roles"], serde_json::json!(["trader"]));
     // A second request is served from the key-value cache and must give the same answer.
     let (status, again) = h.get("/api/auth/me", Some(&key)).await;

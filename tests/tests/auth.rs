@@ -48,7 +48,11 @@ async fn accounts_sign_in_refresh_rotates_and_reuse_revokes_the_family() {
     let session = register_and_login(&host, &alice).await;
     let access = session["access_token"].as_str().expect("access token");
     let (status, me) = host.get("/api/auth/me", Some(access)).await;
-    assert_eq!((status, &me["id"]), (200, &json!(alice)), "{me}");
+    assert_eq!(
+        (status, &me["id"]),
+        (200, &json!(format!("user:{alice}"))),
+        "{me}"
+    );
     assert_eq!(me["roles"], json!(["trader"]));
 
     let again = json!({"username": alice, "password": "another long password"}).to_string();
@@ -108,7 +112,7 @@ async fn accounts_sign_in_refresh_rotates_and_reuse_revokes_the_family() {
 async fn expired_tampered_and_wrongly_signed_tokens_are_refused() {
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
     let secret = JWT_SECRET.as_bytes();
-    let claims = |exp: u64, roles: Value| json!({"sub": "mallory", "roles": roles, "iat": now(), "exp": exp});
+    let claims = |exp: u64, roles: Value| json!({"sub": "user:mallory", "roles": roles, "iat": now(), "exp": exp});
     let valid = jwt(&claims(now() + 60, json!(["trader"])), secret);
     assert_eq!(
         host.get("/api/auth/me", Some(&valid)).await.0,
@@ -116,6 +120,11 @@ async fn expired_tampered_and_wrongly_signed_tokens_are_refused() {
         "a token made with the secret works"
     );
     let expired = jwt(&claims(now() - 1, json!(["trader"])), secret);
+    // Signed before principal ids named their kind: a bare name is nobody now.
+    let bare = jwt(
+        &json!({"sub": "ops", "roles": ["trader"], "iat": now(), "exp": now() + 60}),
+        secret,
+    );
     let other_secret = jwt(
         &claims(now() + 60, json!(["trader"])),
         b"not the secret, but 32 bytes long!",
@@ -138,6 +147,7 @@ async fn expired_tampered_and_wrongly_signed_tokens_are_refused() {
         ("tampered", tampered),
         ("alg none", none),
         ("garbage", "a.b.c".to_string()),
+        ("bare subject", bare),
     ] {
         let (status, body) = host.get("/api/auth/me", Some(&token)).await;
         assert_eq!(status, 401, "{what}: {body}");
@@ -164,7 +174,10 @@ async fn api_keys_and_roles_cannot_escalate_and_revocation_is_immediate() {
     assert_eq!(status, 201, "{own}");
     assert_eq!(own["roles"], json!(["trader"]));
     let key = own["api_key"].as_str().expect("key").to_string();
-    assert_eq!(host.get("/api/auth/me", Some(&key)).await.1["id"], "dave");
+    assert_eq!(
+        host.get("/api/auth/me", Some(&key)).await.1["id"],
+        "user:dave"
+    );
     let (status, _) = create(json!({"roles": ["admin"]})).await;
     assert_eq!(status, 403, "a key cannot have more than its owner");
     let (status, _) = create(json!({"principal": "erin"})).await;

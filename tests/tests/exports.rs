@@ -45,18 +45,18 @@ async fn typed_exports_through_the_host() {
         .authenticate("auth", headers(&[("authorization", &bearer)]))
         .await
         .expect("call completes");
-    assert_eq!(ops.as_ref().map(|p| p.id.as_str()), Ok("ops"));
+    assert_eq!(ops.as_ref().map(|p| p.id.as_str()), Ok("operator"));
     let key = h.api_key("carol", &["trader", "admin"]).await;
     let cases: Vec<AuthCase> = vec![
         (
             "api key",
             headers(&[("authorization", &format!("Bearer {key}"))]),
-            Ok("carol"),
+            Ok("user:carol"),
         ),
         (
             "header name case",
             headers(&[("Authorization", &format!("Bearer {key}"))]),
-            Ok("carol"),
+            Ok("user:carol"),
         ),
         (
             "no header",

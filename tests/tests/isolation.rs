@@ -184,11 +184,15 @@ async fn sql_tables_live_in_the_components_own_file_when_embedded() {
         .await
         .expect("the auth component's own database file exists");
     let tables: Vec<(String,)> =
-        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .fetch_all(&pool)
             .await
             .expect("list tables");
-    assert_eq!(tables, [("api_keys".to_string(),)]);
+    let names: Vec<&str> = tables.iter().map(|(n,)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["api_keys", "login_attempts", "refresh_tokens", "users"]
+    );
     pool.close().await;
     let main = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",

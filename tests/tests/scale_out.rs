@@ -305,7 +305,11 @@ async fn sign_in_refresh_tokens_and_rate_limits_are_shared_by_every_replica() {
     let access = login["access_token"].as_str().expect("signed in through B");
     let refresh = login["refresh_token"].as_str().expect("refresh token");
     let me = get_json(&format!("{a}/api/auth/me"), Some(access)).await;
-    assert_eq!(me["id"], user.as_str(), "B's token works on A: {me}");
+    assert_eq!(
+        me["id"],
+        format!("user:{user}"),
+        "B's token works on A: {me}"
+    );
     let spend = json!({"refresh_token": refresh});
     let (status, _) = post_json(&format!("{a}/api/auth/refresh"), None, &spend).await;
     assert_eq!(status, 200, "B's refresh token is honoured by A");

@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 use spin_sdk::sqlite::{Connection, Value};
 
-const SCHEMA: [&str; 2] = [
+const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS users (
         username TEXT PRIMARY KEY,
         password_hash TEXT NOT NULL,
@@ -21,6 +21,19 @@ const SCHEMA: [&str; 2] = [
         used INTEGER NOT NULL DEFAULT 0,
         revoked INTEGER NOT NULL DEFAULT 0
     )",
+    "CREATE TABLE IF NOT EXISTS api_keys (
+        key_hash TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    )",
+    // Keys were once issued to bare names: `ops` meant the operator (unless a user had taken
+    // that name), any other name a user. Ids now name their kind (see `identity`).
+    "UPDATE api_keys SET principal = CASE
+        WHEN principal = 'ops' AND NOT EXISTS (SELECT 1 FROM users WHERE username = 'ops')
+        THEN 'operator' ELSE 'user:' || principal END
+     WHERE principal NOT LIKE '%:%' AND principal <> 'operator'",
+    crate::throttle::SCHEMA,
 ];
 
 /// How long a refresh token lives.
@@ -31,7 +44,7 @@ const REFRESH_PREFIX: &str = "br_";
 /// A store failure (the detail is logged, not shown).
 pub struct Unavailable(pub String);
 
-fn sql<E: std::fmt::Debug>(e: E) -> Unavailable {
+pub fn sql<E: std::fmt::Debug>(e: E) -> Unavailable {
     Unavailable(format!("sql: {e:?}"))
 }
 
@@ -41,7 +54,8 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn connect() -> Result<Connection, Unavailable> {
+/// A connection to the component's database, with its tables in place.
+pub fn connect() -> Result<Connection, Unavailable> {
     let conn = Connection::open("default").map_err(sql)?;
     for statement in SCHEMA {
         conn.execute(statement, &[]).map_err(sql)?;
@@ -146,25 +160,39 @@ fn random_hex(bytes: usize) -> Result<String, Unavailable> {
     Ok(hex::encode(buf))
 }
 
-/// Issues a refresh token for `username` in `family` (a new family for a fresh login).
-pub fn issue_refresh(username: &str, family: Option<&str>) -> Result<String, Unavailable> {
+/// Issues a refresh token for `username` in `family` (a new family for a fresh login);
+/// `None` if the family was revoked meanwhile (a reuse detected while this one was issued).
+pub fn issue_refresh(username: &str, family: Option<&str>) -> Result<Option<String>, Unavailable> {
     let token = format!("{REFRESH_PREFIX}{}", random_hex(32)?);
     let family = match family {
         Some(f) => f.to_string(),
         None => random_hex(16)?,
     };
-    connect()?
+    let conn = connect()?;
+    conn.execute(
+        "INSERT INTO refresh_tokens (token_hash, username, family, expires_ms) VALUES (?, ?, ?, ?)",
+        &[
+            Value::Text(digest(&token)),
+            Value::Text(username.to_string()),
+            Value::Text(family.clone()),
+            Value::Integer((now_ms() + REFRESH_TTL_MS) as i64),
+        ],
+    )
+    .map_err(sql)?;
+    // A reuse revoking the family between the spend and the insert above would miss this
+    // token: look again now that it is stored, and revoke it with its family.
+    let revoked = conn
         .execute(
-            "INSERT INTO refresh_tokens (token_hash, username, family, expires_ms) VALUES (?, ?, ?, ?)",
-            &[
-                Value::Text(digest(&token)),
-                Value::Text(username.to_string()),
-                Value::Text(family),
-                Value::Integer((now_ms() + REFRESH_TTL_MS) as i64),
-            ],
+            "SELECT 1 FROM refresh_tokens WHERE family = ? AND revoked = 1 LIMIT 1",
+            &[Value::Text(family.clone())],
         )
         .map_err(sql)?;
-    Ok(token)
+    if revoked.rows.is_empty() {
+        Ok(Some(token))
+    } else {
+        revoke_family(&family)?;
+        Ok(None)
+    }
 }
 
 /// What presenting a refresh token found.
@@ -177,46 +205,55 @@ pub enum Refresh {
     Reused,
 }
 
-/// Consumes `token`.
+/// Consumes `token`: one conditional update spends it, so of two requests presenting the same
+/// token at once exactly one gets `Valid`.
 pub fn use_refresh(token: &str) -> Result<Refresh, Unavailable> {
     if !token.starts_with(REFRESH_PREFIX) {
         return Ok(Refresh::Invalid);
     }
     let conn = connect()?;
     let hash = digest(token);
+    let spent = conn
+        .execute(
+            "UPDATE refresh_tokens SET used = 1
+             WHERE token_hash = ? AND used = 0 AND revoked = 0 AND expires_ms > ?
+             RETURNING username, family",
+            &[Value::Text(hash.clone()), Value::Integer(now_ms() as i64)],
+        )
+        .map_err(sql)?;
+    if let Some(row) = spent.rows.first() {
+        let (Some(username), Some(family)) = (text(row.values.first()), text(row.values.get(1)))
+        else {
+            return Err(Unavailable(
+                "refresh_tokens row has unexpected types".into(),
+            ));
+        };
+        return Ok(Refresh::Valid { username, family });
+    }
+    // Not spent: unknown, expired, revoked, or used before (a copy: revoke its family).
     let rows = conn
         .execute(
-            "SELECT username, family, expires_ms, used, revoked FROM refresh_tokens WHERE token_hash = ?",
-            &[Value::Text(hash.clone())],
+            "SELECT family, used, revoked FROM refresh_tokens WHERE token_hash = ?",
+            &[Value::Text(hash)],
         )
         .map_err(sql)?;
     let Some(row) = rows.rows.first() else {
         return Ok(Refresh::Invalid);
     };
-    let (Some(username), Some(family), Some(expires), Some(used), Some(revoked)) = (
+    match (
         text(row.values.first()),
-        text(row.values.get(1)),
+        integer(row.values.get(1)),
         integer(row.values.get(2)),
-        integer(row.values.get(3)),
-        integer(row.values.get(4)),
-    ) else {
-        return Err(Unavailable(
+    ) {
+        (Some(family), Some(used), Some(0)) if used != 0 => {
+            revoke_family(&family)?;
+            Ok(Refresh::Reused)
+        }
+        (Some(_), Some(_), Some(_)) => Ok(Refresh::Invalid),
+        _ => Err(Unavailable(
             "refresh_tokens row has unexpected types".into(),
-        ));
-    };
-    if revoked != 0 || expires <= now_ms() as i64 {
-        return Ok(Refresh::Invalid);
+        )),
     }
-    if used != 0 {
-        revoke_family(&family)?;
-        return Ok(Refresh::Reused);
-    }
-    conn.execute(
-        "UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?",
-        &[Value::Text(hash)],
-    )
-    .map_err(sql)?;
-    Ok(Refresh::Valid { username, family })
 }
 
 /// Revokes the family `token` belongs to (logout); false if the token is unknown.

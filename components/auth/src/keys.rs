@@ -6,14 +6,10 @@ use sha2::{Digest, Sha256};
 use spin_sdk::key_value::Store;
 use spin_sdk::sqlite::{Connection, Value};
 
-use crate::exports::bourse::platform::authenticator::AuthError;
+use crate::accounts;
+use crate::identity;
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS api_keys (
-    key_hash TEXT PRIMARY KEY,
-    principal TEXT NOT NULL,
-    roles TEXT NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
-)";
+use crate::exports::bourse::platform::authenticator::AuthError;
 
 /// Keys issued by Bourse start with this, so a leaked one is easy to recognise in logs.
 const KEY_PREFIX: &str = "bk_";
@@ -23,10 +19,7 @@ fn hash(token: &str) -> String {
 }
 
 fn connect() -> Result<Connection, String> {
-    let conn = Connection::open("default").map_err(|e| format!("sql: {e:?}"))?;
-    conn.execute(SCHEMA, &[])
-        .map_err(|e| format!("sql: {e:?}"))?;
-    Ok(conn)
+    crate::accounts::connect().map_err(|e| e.0)
 }
 
 /// Issues a new key for `principal` with `roles`; returns the key itself.
@@ -76,12 +69,28 @@ pub fn lookup(token: &str) -> Result<Principal, AuthError> {
             "api_keys row has unexpected types".into(),
         ));
     };
+    let granted = accounts::roles_of(roles);
+    // A key never does more than its owner may do now: demoting or deleting the owner takes
+    // the key down with them.
+    let owner_roles: Vec<String> = if id == identity::OPERATOR {
+        identity::OPERATOR_ROLES
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
+    } else {
+        let user = identity::username_of(id)
+            .map(accounts::find_user)
+            .transpose()
+            .map_err(|e| AuthError::Unavailable(e.0))?
+            .flatten()
+            .ok_or(AuthError::InvalidCredentials)?;
+        user.roles
+    };
     let principal = Principal {
         id: id.clone(),
-        roles: roles
-            .split(',')
-            .filter(|r| !r.is_empty())
-            .map(String::from)
+        roles: granted
+            .into_iter()
+            .filter(|r| owner_roles.contains(r))
             .collect(),
     };
     if let Some(cache) = cache {
@@ -115,11 +124,7 @@ fn decode(bytes: &[u8]) -> Option<Principal> {
     let (id, roles) = rest.split_once('\n')?;
     Some(Principal {
         id: id.to_string(),
-        roles: roles
-            .split(',')
-            .filter(|r| !r.is_empty())
-            .map(String::from)
-            .collect(),
+        roles: accounts::roles_of(roles),
     })
 }
 
@@ -150,11 +155,7 @@ pub fn list(principal: &str) -> Result<Vec<KeyInfo>, String> {
                 (Some(Value::Text(h)), Some(Value::Text(r)), Some(Value::Integer(x))) => {
                     Some(KeyInfo {
                         id: h.chars().take(ID_LEN).collect(),
-                        roles: r
-                            .split(',')
-                            .filter(|r| !r.is_empty())
-                            .map(String::from)
-                            .collect(),
+                        roles: accounts::roles_of(r),
                         revoked: *x != 0,
                     })
                 }
@@ -199,4 +200,29 @@ pub fn revoke(principal: Option<&str>, id: &str) -> Result<Option<String>, Strin
         let _ = cache.delete(&format!("apikey:{hash}"));
     }
     Ok(Some(hash))
+}
+
+/// Forgets the cached verification of every key of `principal` (after its roles changed);
+/// returns their hashes, for the host to evict too.
+pub fn forget_cached(principal: &str) -> Result<Vec<String>, String> {
+    let rows = connect()?
+        .execute(
+            "SELECT key_hash FROM api_keys WHERE principal = ? AND revoked = 0",
+            &[Value::Text(principal.to_string())],
+        )
+        .map_err(|e| format!("sql: {e:?}"))?;
+    let hashes: Vec<String> = rows
+        .rows
+        .iter()
+        .filter_map(|row| match row.values.first() {
+            Some(Value::Text(h)) => Some(h.clone()),
+            _ => None,
+        })
+        .collect();
+    if let Ok(cache) = Store::open("default") {
+        for hash in &hashes {
+            let _ = cache.delete(&format!("apikey:{hash}"));
+        }
+    }
+    Ok(hashes)
 }

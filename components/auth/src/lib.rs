@@ -7,6 +7,7 @@
 //! log out, manage API keys and grant roles.
 
 mod accounts;
+mod identity;
 mod jwt;
 mod keys;
 mod passwords;
@@ -66,6 +67,11 @@ impl authenticator::Guest for Component {
             let secret = jwt_secret().ok_or(AuthError::InvalidCredentials)?;
             let claims = jwt::verify(token, &secret, now_seconds())
                 .map_err(|_| AuthError::InvalidCredentials)?;
+            // Tokens signed before ids named their kind carry a bare username: refused, so
+            // one signed for a user called `ops` can never act as the operator.
+            if identity::username_of(&claims.sub).is_none() {
+                return Err(AuthError::InvalidCredentials);
+            }
             return Ok(Principal {
                 id: claims.sub,
                 roles: claims.roles,
@@ -73,8 +79,8 @@ impl authenticator::Guest for Component {
         }
         if is_admin_token(token) {
             return Ok(Principal {
-                id: "ops".to_string(),
-                roles: vec!["ops".to_string(), "admin".to_string()],
+                id: identity::OPERATOR.to_string(),
+                roles: identity::OPERATOR_ROLES.map(String::from).to_vec(),
             });
         }
         keys::lookup(token)
@@ -186,13 +192,6 @@ fn unavailable(request: &Request, detail: &str) -> Response {
     )
 }
 
-fn valid_name(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
-
 fn check_roles(request: &Request, roles: &[String]) -> Result<(), Response> {
     match roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
         Some(bad) => Err(Response::error(
@@ -225,12 +224,23 @@ fn register(request: &Request) -> Response {
         Ok(b) => b,
         Err(r) => return r,
     };
-    if !valid_name(&body.username) {
+    if !identity::valid_username(&body.username) {
         return Response::error(
             request,
             400,
             "invalid_username",
             "username must be 1-64 characters of letters, digits, '-', '_' or '.'",
+        );
+    }
+    if identity::reserved(&body.username) {
+        return Response::error(
+            request,
+            400,
+            "reserved_username",
+            &format!(
+                "the username {:?} is reserved for the platform; choose another",
+                body.username
+            ),
         );
     }
     if let Err(r) = check_password(request, &body.password) {
@@ -244,10 +254,11 @@ fn register(request: &Request) -> Response {
     match accounts::create_user(&body.username, &hash, &roles) {
         Ok(true) => Response::json(
             201,
-            &PrincipalJson {
-                id: body.username,
-                roles,
-            },
+            &serde_json::json!({
+                "id": identity::user_id(&body.username),
+                "username": body.username,
+                "roles": roles,
+            }),
         ),
         Ok(false) => Response::error(
             request,
@@ -275,14 +286,16 @@ fn session(
         );
     };
     let now = now_seconds();
+    let id = identity::user_id(username);
     let claims = jwt::Claims {
-        sub: username.to_string(),
+        sub: id.clone(),
         roles: roles.clone(),
         iat: now,
         exp: now + jwt::ACCESS_TTL_SECONDS,
     };
     let refresh_token = match accounts::issue_refresh(username, family) {
-        Ok(t) => t,
+        Ok(Some(t)) => t,
+        Ok(None) => return refresh_reused(request),
         Err(accounts::Unavailable(e)) => return unavailable(request, &e),
     };
     Response::json(
@@ -292,7 +305,7 @@ fn session(
             "token_type": "Bearer",
             "expires_in": jwt::ACCESS_TTL_SECONDS,
             "refresh_token": refresh_token,
-            "principal": {"id": username, "roles": roles},
+            "principal": {"id": id, "username": username, "roles": roles},
         }),
     )
 }
@@ -303,14 +316,21 @@ fn login(request: &Request) -> Response {
         Err(r) => return r,
     };
     let now = accounts::now_ms();
-    if let Some(seconds) = throttle::retry_after(&body.username, now) {
-        return Response::error(
-            request,
-            429,
-            "too_many_attempts",
-            &format!("too many failed sign-ins; try again in {seconds} s"),
-        )
-        .with_header("retry-after", &seconds.to_string());
+    let client = client_address(request);
+    match throttle::attempt(&body.username, &client, now) {
+        Ok(()) => {}
+        Err(throttle::Refused::Wait(seconds)) => {
+            return Response::error(
+                request,
+                429,
+                "too_many_attempts",
+                &format!("too many sign-in attempts; try again in {seconds} s"),
+            )
+            .with_header("retry-after", &seconds.to_string());
+        }
+        Err(throttle::Refused::Unavailable(accounts::Unavailable(e))) => {
+            return unavailable(request, &e);
+        }
     }
     let user = match accounts::find_user(&body.username) {
         Ok(u) => u,
@@ -325,11 +345,11 @@ fn login(request: &Request) -> Response {
     };
     match user {
         Some(u) if ok => {
-            throttle::succeeded(&u.username);
+            throttle::succeeded(&u.username, &client);
             session(request, &u.username, u.roles, None)
         }
         _ => {
-            throttle::failed(&body.username, now);
+            throttle::failed(now);
             // One answer whether or not the account exists.
             Response::error(
                 request,
@@ -339,6 +359,19 @@ fn login(request: &Request) -> Response {
             )
         }
     }
+}
+
+/// Who is signing in, as far as throttling goes: the client address the host resolved
+/// (`x-bourse-client-ip`, behind its trusted proxies), else Spin's `spin-client-addr` without
+/// its port, else one shared "unknown" client.
+fn client_address(request: &Request) -> String {
+    if let Some(ip) = request.header(bourse_guest::http::CLIENT_IP_HEADER) {
+        return ip.to_string();
+    }
+    request
+        .header("spin-client-addr")
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
 }
 
 fn refresh(request: &Request) -> Response {
@@ -356,14 +389,18 @@ fn refresh(request: &Request) -> Response {
             }
         }
         Ok(accounts::Refresh::Invalid) => invalid_refresh(request),
-        Ok(accounts::Refresh::Reused) => Response::error(
-            request,
-            401,
-            "refresh_token_reused",
-            "this refresh token was already used; every session of that sign-in is revoked",
-        ),
+        Ok(accounts::Refresh::Reused) => refresh_reused(request),
         Err(accounts::Unavailable(e)) => unavailable(request, &e),
     }
+}
+
+fn refresh_reused(request: &Request) -> Response {
+    Response::error(
+        request,
+        401,
+        "refresh_token_reused",
+        "this refresh token was already used; every session of that sign-in is revoked",
+    )
 }
 
 fn invalid_refresh(request: &Request) -> Response {
@@ -391,13 +428,25 @@ fn create_key(request: &Request, caller: &PrincipalJson) -> Response {
         Ok(body) => body,
         Err(response) => return response,
     };
-    let principal = body.principal.unwrap_or_else(|| caller.id.clone());
-    if !valid_name(&principal) {
-        return Response::error(
+    let principal = match body.principal.as_deref() {
+        None => caller.id.clone(),
+        Some(text) => match identity::parse_principal(text) {
+            Some(id) => id,
+            None => {
+                return Response::error(
+                    request,
+                    400,
+                    "invalid_principal",
+                    "principal must be a username (1-64 characters of letters, digits, '-', '_' \
+                     or '.'), a user id `user:<name>` or `operator`",
+                );
+            }
+        },
+    };
+    if !caller.is_admin() && principal != caller.id {
+        return forbidden(
             request,
-            400,
-            "invalid_principal",
-            "principal must be 1-64 characters of letters, digits, '-', '_' or '.'",
+            "keys for another principal need the admin or ops role",
         );
     }
     let roles = body.roles.unwrap_or_else(|| {
@@ -410,19 +459,31 @@ fn create_key(request: &Request, caller: &PrincipalJson) -> Response {
     if let Err(r) = check_roles(request, &roles) {
         return r;
     }
-    if !caller.is_admin() {
-        if principal != caller.id {
-            return forbidden(
-                request,
-                "keys for another principal need the admin or ops role",
-            );
+    // A key is its owner's: one for nobody would act as whoever registers that name later.
+    let owner_roles: Vec<String> = if principal == identity::OPERATOR {
+        identity::OPERATOR_ROLES.map(String::from).to_vec()
+    } else {
+        let name = identity::username_of(&principal).unwrap_or_default();
+        match accounts::find_user(name) {
+            Ok(Some(user)) => user.roles,
+            Ok(None) => {
+                return Response::error(
+                    request,
+                    404,
+                    "unknown_principal",
+                    &format!("no user {name:?}: keys are issued to existing accounts only"),
+                );
+            }
+            Err(accounts::Unavailable(e)) => return unavailable(request, &e),
         }
-        if let Some(extra) = roles.iter().find(|r| !caller.roles.contains(r)) {
-            return forbidden(
-                request,
-                &format!("a key cannot have role {extra:?}, which its owner does not have"),
-            );
-        }
+    };
+    let allowed =
+        |r: &String| owner_roles.contains(r) && (caller.is_admin() || caller.roles.contains(r));
+    if let Some(extra) = roles.iter().find(|r| !allowed(r)) {
+        return forbidden(
+            request,
+            &format!("a key cannot have role {extra:?}, which its owner does not have"),
+        );
     }
     match keys::create(&principal, &roles) {
         Ok(key) => Response::json(
@@ -466,13 +527,25 @@ fn grant(request: &Request, caller: &PrincipalJson) -> Response {
         return r;
     }
     match accounts::set_roles(&body.username, &body.roles) {
-        Ok(true) => Response::json(
-            200,
-            &PrincipalJson {
-                id: body.username,
-                roles: body.roles,
-            },
-        ),
+        Ok(true) => {
+            // The owner's keys are capped by these roles from their next use on.
+            let id = identity::user_id(&body.username);
+            match keys::forget_cached(&id) {
+                Ok(hashes) => {
+                    for hash in hashes {
+                        let _ = events::publish(
+                            "auth:revoked",
+                            &serde_json::json!({ "token_sha256": hash }).to_string(),
+                        );
+                    }
+                }
+                Err(e) => return unavailable(request, &e),
+            }
+            Response::json(
+                200,
+                &serde_json::json!({"id": id, "username": body.username, "roles": body.roles}),
+            )
+        }
         Ok(false) => Response::error(request, 404, "unknown_user", "no such user"),
         Err(accounts::Unavailable(e)) => unavailable(request, &e),
     }

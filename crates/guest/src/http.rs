@@ -15,6 +15,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The header in which the host passes the authenticated principal (JSON) to a component.
 /// The host strips any client-supplied value.
 pub const PRINCIPAL_HEADER: &str = "x-bourse-principal";
+/// Header in which the host passes the client's address (behind its trusted proxies); like
+/// the principal header, never taken from clients.
+pub const CLIENT_IP_HEADER: &str = "x-bourse-client-ip";
 
 /// The header carrying the host's request id, echoed in error bodies.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

@@ -17,6 +17,10 @@ use crate::manifest::Route;
 
 /// Header carrying the authenticated principal to components (JSON); never taken from clients.
 pub const PRINCIPAL_HEADER: &str = "x-bourse-principal";
+/// Header carrying the client's address as the host resolved it (behind its trusted
+/// proxies), for components that count per client (sign-in throttling); never taken from
+/// clients.
+pub const CLIENT_IP_HEADER: &str = "x-bourse-client-ip";
 
 /// Serves every path that is not a platform route.
 pub async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Response {
@@ -203,6 +207,7 @@ async fn serve(app: &AppState, request: Request, route: &Route, request_id: Stri
         return call_component(app, component, parts, body, request_id).await;
     }
     parts.headers.remove(PRINCIPAL_HEADER);
+    parts.headers.remove(CLIENT_IP_HEADER);
     let principal = match authenticate(app, &parts.headers, &request_id).await {
         Ok(p) => p,
         Err(response) => return *response,
@@ -228,6 +233,11 @@ async fn serve(app: &AppState, request: Request, route: &Route, request_id: Stri
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
+    if let Some(ip) = super::access::client_ip(&parts.headers, peer, app.config.trust_forwarded)
+        && let Ok(value) = HeaderValue::from_str(&ip.to_string())
+    {
+        parts.headers.insert(CLIENT_IP_HEADER, value);
+    }
     if let Some(response) =
         rate_limited(app, &parts.headers, peer, principal.as_ref(), &request_id).await
     {

@@ -273,6 +273,11 @@ pub struct BourseComponent {
     /// Most instances running at once; further requests wait briefly, then get 503.
     #[serde(default)]
     pub max_concurrency: Option<u32>,
+    /// Most of its HTTP requests running at once (default: `max_concurrency`), for components
+    /// whose routes are expensive (sign-in hashes passwords): typed calls such as
+    /// `authenticate` are not held back by it.
+    #[serde(default)]
+    pub http_concurrency: Option<u32>,
     /// Instance roles (`BOURSE_ROLE`) that run this component besides `all`; `["api"]` when
     /// absent. One of `api`, `matching`, `simulation`, `auth`.
     #[serde(default)]

@@ -108,6 +108,8 @@ pub struct Limits {
     pub timeout_ms: u64,
     /// Most instances at once.
     pub max_concurrency: u32,
+    /// Most HTTP requests at once (each also takes an instance permit).
+    pub http_concurrency: u32,
 }
 
 /// Default for `max_concurrency`.
@@ -141,6 +143,7 @@ pub struct LoadedComponent {
     proxy: Option<ProxyPre<HostState>>,
     exports: Exports,
     permits: Arc<tokio::sync::Semaphore>,
+    http_permits: Arc<tokio::sync::Semaphore>,
     platform: Arc<Platform>,
 }
 
@@ -313,15 +316,20 @@ impl Runtime {
             .get(name)
             .map(|c| c.tool.bourse.clone())
             .unwrap_or_default();
+        let max_concurrency = tool
+            .max_concurrency
+            .unwrap_or(DEFAULT_MAX_CONCURRENCY)
+            .max(1);
         Limits {
             memory_bytes: (tool.memory_mb.unwrap_or(self.config.memory_mb) as usize) << 20,
             timeout_ms: tool
                 .timeout_ms
                 .unwrap_or(self.config.timeout.as_millis() as u64),
-            max_concurrency: tool
-                .max_concurrency
-                .unwrap_or(DEFAULT_MAX_CONCURRENCY)
-                .max(1),
+            max_concurrency,
+            http_concurrency: tool
+                .http_concurrency
+                .unwrap_or(max_concurrency)
+                .clamp(1, max_concurrency),
         }
     }
 
@@ -389,23 +397,31 @@ impl Runtime {
         &self,
         component: &LoadedComponent,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
-        let busy = || {
-            metrics::counter!("component_calls_total", "component" => component.name.clone(), "outcome" => "busy").increment(1);
-            CallError::Busy {
-                name: component.name.clone(),
-                limit: component.limits.max_concurrency,
-            }
-        };
         metrics::counter!("component_instantiations_total", "component" => component.name.clone())
             .increment(1);
-        match tokio::time::timeout(
-            Duration::from_secs(2),
-            component.permits.clone().acquire_owned(),
+        Self::wait_for(
+            component,
+            &component.permits,
+            component.limits.max_concurrency,
         )
         .await
-        {
+    }
+
+    /// A permit of `permits`, waited for at most 2 s; `Busy` after that.
+    async fn wait_for(
+        component: &LoadedComponent,
+        permits: &Arc<tokio::sync::Semaphore>,
+        limit: u32,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
+        match tokio::time::timeout(Duration::from_secs(2), permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(busy()),
+            _ => {
+                metrics::counter!("component_calls_total", "component" => component.name.clone(), "outcome" => "busy").increment(1);
+                Err(CallError::Busy {
+                    name: component.name.clone(),
+                    limit,
+                })
+            }
         }
     }
 
@@ -460,6 +476,12 @@ impl Runtime {
                 name: name.to_string(),
                 export: "wasi:http/incoming-handler",
             })?;
+        let http_permit = Self::wait_for(
+            &component,
+            &component.http_permits,
+            component.limits.http_concurrency,
+        )
+        .await?;
         let permit = self.permit(&component).await?;
         let request_id = request
             .headers()
@@ -481,7 +503,7 @@ impl Runtime {
         // The guest keeps running after it sets the response (it streams the body), so it runs
         // in its own task, which holds the instance permit until the guest is done.
         let task = tokio::task::spawn(async move {
-            let _permit = permit;
+            let _permits = (http_permit, permit);
             let proxy = proxy.instantiate_async(&mut store).await?;
             proxy
                 .wasi_http_incoming_handler()

@@ -140,6 +140,7 @@ fn candidate_clone(c: &LoadedComponent) -> LoadedComponent {
         proxy: c.proxy.clone(),
         exports: c.exports.clone(),
         permits: c.permits.clone(),
+        http_permits: c.http_permits.clone(),
         platform: c.platform.clone(),
     }
 }

@@ -335,6 +335,9 @@ impl Runtime {
             pre,
             exports,
             permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency as usize)),
+            http_permits: Arc::new(tokio::sync::Semaphore::new(
+                limits.http_concurrency as usize,
+            )),
             platform: self.platform.clone(),
         };
         self.smoke(&loaded).await.map_err(DeployError::Smoke)?;

@@ -124,6 +124,15 @@ impl Command {
         }
     }
 
+    /// The account that issued it, to be changed.
+    fn account_mut(&mut self) -> &mut String {
+        match self {
+            Command::Submit { account, .. }
+            | Command::Cancel { account, .. }
+            | Command::Amend { account, .. } => account,
+        }
+    }
+
     /// The account that issued it.
     pub fn account(&self) -> &str {
         match self {
@@ -141,6 +150,29 @@ impl Command {
             | Command::Amend { symbol, .. } => symbol,
         }
     }
+}
+
+/// The `journal_meta` row recording that accounts carry kinded principal ids.
+const ACCOUNT_IDS: &str = "account ids";
+
+/// What an account written before principal ids named their kind is now: `ops` was whoever
+/// held `ADMIN_TOKEN` (now `operator`), `sim-<n>` a simulation account (now `sim:<n>`), and
+/// any other bare name a user (now `user:<name>`, `operator` included: the operator was never
+/// called that before). Ids with a kind are kept. Distinct old names stay distinct.
+pub fn kinded_account(account: &str) -> String {
+    if account.contains(':') {
+        return account.to_string();
+    }
+    if account == "ops" {
+        return "operator".to_string();
+    }
+    if let Some(n) = account.strip_prefix("sim-")
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        return format!("sim:{n}");
+    }
+    format!("user:{account}")
 }
 
 /// One journal row: a batch of consecutive commands of one shard.
@@ -255,7 +287,88 @@ impl Journal {
                 }
             }
         }
+        journal.migrate_accounts().await?;
         Ok(journal)
+    }
+
+    /// Renames accounts written before principal ids named their kind (see
+    /// [`kinded_account`]), in every journal row and snapshot, once. The marker row is
+    /// inserted first in the same transaction, so of replicas starting together exactly one
+    /// migrates (the others wait on the marker's key, then find it).
+    async fn migrate_accounts(&self) -> Result<(), JournalError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(&self.sql(
+            "INSERT INTO journal_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        ))
+        .bind(ACCOUNT_IDS)
+        .bind("kinded")
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(());
+        }
+        let rows = sqlx::query("SELECT shard, first_seq, commands FROM journal")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut renamed = 0usize;
+        for row in rows {
+            let (shard, first_seq): (i32, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let text: String = row.try_get(2)?;
+            let corrupt = |e: serde_json::Error| JournalError::Corrupt {
+                shard: shard as usize,
+                seq: to_u64(first_seq),
+                problem: e.to_string(),
+            };
+            let mut commands: Vec<Command> = serde_json::from_str(&text).map_err(corrupt)?;
+            for command in &mut commands {
+                let account = command.account_mut();
+                *account = kinded_account(account);
+            }
+            let text = serde_json::to_string(&commands).map_err(corrupt)?;
+            sqlx::query(
+                &self.sql("UPDATE journal SET commands = ? WHERE shard = ? AND first_seq = ?"),
+            )
+            .bind(text)
+            .bind(shard)
+            .bind(first_seq)
+            .execute(&mut *tx)
+            .await?;
+            renamed += 1;
+        }
+        let rows = sqlx::query("SELECT shard, seq, state FROM journal_snapshots")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in rows {
+            let (shard, seq): (i32, i64) = (row.try_get(0)?, row.try_get(1)?);
+            let text: String = row.try_get(2)?;
+            let corrupt = |e: serde_json::Error| JournalError::Corrupt {
+                shard: shard as usize,
+                seq: to_u64(seq),
+                problem: e.to_string(),
+            };
+            let mut snapshot: VenueSnapshot = serde_json::from_str(&text).map_err(corrupt)?;
+            for account in &mut snapshot.accounts {
+                *account = kinded_account(account);
+            }
+            let text = serde_json::to_string(&snapshot).map_err(corrupt)?;
+            sqlx::query(
+                &self.sql("UPDATE journal_snapshots SET state = ? WHERE shard = ? AND seq = ?"),
+            )
+            .bind(text)
+            .bind(shard)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+            renamed += 1;
+        }
+        tx.commit().await?;
+        if renamed > 0 {
+            tracing::info!(
+                rows = renamed,
+                "journal accounts renamed to kinded principal ids"
+            );
+        }
+        Ok(())
     }
 
     fn sql(&self, statement: &str) -> String {

@@ -247,3 +247,49 @@ async fn a_market_whose_shards_were_started_elsewhere_can_no_longer_write_them()
     assert_eq!(stats["shards"][0]["state"]["open_orders"], 2, "{stats}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn accounts_journaled_before_kinded_ids_are_renamed_once_and_keep_their_orders() {
+    for snapshot_every in [0, 4] {
+        let dir = std::env::temp_dir().join(format!(
+            "bourse-kinded-{}-{snapshot_every}",
+            std::process::id()
+        ));
+        {
+            // Orders as a host before kinded ids journaled them.
+            let market = journaled(&dir, snapshot_every).await;
+            for (i, account) in ["ops", "alice", "sim-3", "operator", "ops"]
+                .iter()
+                .enumerate()
+            {
+                let o = order("AAPL", Side::Buy, 100 + i as i64, 1, account);
+                market.submit(&o).await.expect("accepted");
+            }
+            let sql = crate::store::sql::Sql::connect(None, &dir)
+                .await
+                .expect("sqlite");
+            sqlx::query("DELETE FROM journal_meta WHERE name = 'account ids'")
+                .execute(sql.main())
+                .await
+                .expect("marker removed");
+        }
+        for _ in 0..2 {
+            // Twice: the second start must not rename `operator` to `user:operator`.
+            let market = journaled(&dir, snapshot_every).await;
+            let count = |account: &'static str| {
+                let market = &market;
+                async move { market.orders(account, true, 100).await.len() }
+            };
+            assert_eq!(count("operator").await, 2, "ADMIN_TOKEN's orders");
+            assert_eq!(count("user:alice").await, 1);
+            assert_eq!(count("sim:3").await, 1);
+            assert_eq!(
+                count("user:operator").await,
+                1,
+                "a user once named operator"
+            );
+            assert_eq!(count("ops").await + count("alice").await, 0);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
