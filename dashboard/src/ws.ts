@@ -4,7 +4,7 @@
 // server replays what was missed from the room's kept history; if even that is gone, the
 // room's `resync` callbacks tell the page to reload what it shows.
 
-import { refreshIfDue } from "./api";
+import { api, refreshIfDue } from "./api";
 import * as session from "./session";
 
 /** What the server sends: room events `{room, seq, data}` and replies with a `type`. */
@@ -36,11 +36,11 @@ let timer: number | undefined;
 let up = false;
 let connecting = false;
 
-function url(): string {
+function url(ticket: string | null): string {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const params = new URLSearchParams();
-  const token = session.accessToken();
-  if (token) params.set("token", token);
+  // A single-use ticket, not the token: URLs end up in proxy and access logs.
+  if (ticket) params.set("ticket", ticket);
   if (sessionId) params.set("session", sessionId);
   const q = params.toString();
   return `${proto}//${location.host}/ws${q ? `?${q}` : ""}`;
@@ -55,15 +55,30 @@ function connect(): void {
   clearTimeout(timer);
   if (connecting) return;
   connecting = true;
-  // The upgrade is authenticated by the token in its URL: an expired one would be refused.
-  void refreshIfDue().finally(() => {
-    connecting = false;
-    open();
-  });
+  // The upgrade is authenticated by a ticket bought with the access token: an expired token
+  // would be refused, so it is refreshed first.
+  void refreshIfDue()
+    .then(async () => {
+      if (!session.accessToken()) return null;
+      const answer = await api<{ ticket: string }>("/api/ws/ticket", { method: "POST" });
+      return answer.ticket;
+    })
+    .then(
+      (ticket) => {
+        connecting = false;
+        open(ticket);
+      },
+      () => {
+        // No ticket (network or server trouble): try again later, as after a drop.
+        connecting = false;
+        retry = Math.min(retry + 1, 6);
+        timer = window.setTimeout(connect, 250 * 2 ** retry);
+      },
+    );
 }
 
-function open(): void {
-  const ws = new WebSocket(url());
+function open(ticket: string | null): void {
+  const ws = new WebSocket(url(ticket));
   socket = ws;
   ws.onopen = () => {
     retry = 0;

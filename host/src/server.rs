@@ -88,7 +88,11 @@ impl Host {
             s if s.is_empty() => default_symbols(),
             s => s.clone(),
         };
-        let events = Arc::new(EventHub::new(4096, config.event_retain as usize));
+        let events = Arc::new(EventHub::new(
+            crate::capabilities::events::DEFAULT_CAPACITY,
+            config.event_retain as usize,
+            Duration::from_secs(config.event_retain_secs),
+        ));
         events.spawn_pruner();
         // Replicas sharing Redis share events; those sharing Postgres too share the books,
         // each shard running on the replica that holds its lease.
@@ -195,6 +199,10 @@ impl Host {
                     worker: config.role == crate::config::Role::Simulation,
                 },
                 sim_queue: config.sim_queue.clone(),
+                ws_limits: crate::api::ConnectionLimits {
+                    per_ip: config.ws_max_per_ip,
+                    per_principal: config.ws_max_per_principal,
+                },
             },
             shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
             _watcher: watcher,

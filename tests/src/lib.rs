@@ -252,6 +252,9 @@ impl TestHost {
             replica_id: None,
             lease_ms: 3_000,
             event_retain: 1_000,
+            event_retain_secs: 900,
+            ws_max_per_ip: 256,
+            ws_max_per_principal: 32,
         };
         customize(&mut config);
         let host = Host::start(&config, manifest).await.expect("host starts");

@@ -22,7 +22,7 @@ include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 /// charts library adds a `<style>` element for its attribution; `data:`: the empty favicon),
 /// open the API and `/ws` (ws:/wss:), and may not be framed or have its base URL or form
 /// targets redirected.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// How long a browser may keep a file without asking again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

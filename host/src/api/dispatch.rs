@@ -89,6 +89,18 @@ async fn rate_limited(
     None
 }
 
+/// The token of `headers`' `Authorization: Bearer`, if any.
+pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
 /// The principal behind `headers`' credentials, through the manifest's auth component;
 /// `None` when no credentials were presented or no auth component is configured.
 pub(super) async fn authenticate(
@@ -107,15 +119,7 @@ pub(super) async fn authenticate(
     let Some(auth) = auth_component else {
         return Ok(None);
     };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-    else {
+    let Some(token) = bearer(headers) else {
         if headers.contains_key(header::AUTHORIZATION) {
             return Err(Box::new(
                 ApiError::new(

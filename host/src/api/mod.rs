@@ -46,9 +46,12 @@ pub struct ApiConfig {
     pub delegation: crate::simulation::Delegation,
     /// Redis stream of delegated runs.
     pub sim_queue: String,
+    /// WebSocket connections per client IP and per principal.
+    pub ws_limits: ws::ConnectionLimits,
 }
 
 pub use access::{AuthCache, RateLimits, limit as rate_limit};
+pub use ws::ConnectionLimits;
 
 /// State shared by handlers.
 pub struct AppState {
@@ -64,6 +67,10 @@ pub struct AppState {
     pub simulations: Arc<crate::simulation::Simulations>,
     /// WebSocket sessions clients may resume.
     pub sessions: ws::Sessions,
+    /// WebSocket connections held, per client.
+    pub connections: ws::Connections,
+    /// Single-use tickets onto `/ws`.
+    pub tickets: ws::Tickets,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -99,6 +106,8 @@ pub fn router(
         auth_cache,
         simulations,
         sessions: ws::Sessions::default(),
+        connections: ws::Connections::new(config.ws_limits),
+        tickets: ws::Tickets::default(),
     });
     let platform = Router::new()
         .route("/health", get(health))
@@ -107,6 +116,7 @@ pub fn router(
         .route("/api/components", get(components))
         .route("/api/engine/stats", get(engine_stats))
         .route("/ws", get(ws::upgrade))
+        .route("/api/ws/ticket", axum::routing::post(ws::ticket))
         .merge(admin::routes())
         .merge(simulations::routes());
     let application = Router::new().fallback(dispatch::dispatch).layer(

@@ -2,18 +2,26 @@
 //! subscribers (the WebSocket hub, the credential cache).
 //!
 //! Every room numbers its events 1, 2, 3, … so a subscriber can tell when it missed one, and
-//! keeps its latest events (`BOURSE_EVENT_RETAIN`) so a client that reconnects can catch up.
+//! keeps its latest events (`BOURSE_EVENT_RETAIN`, for at most `BOURSE_EVENT_RETAIN_SECS`) so
+//! a client that reconnects can catch up.
 //! On one replica the numbering and the history are in process. With Redis configured they
 //! are in Redis ([`crate::cluster::bus`]): every event is numbered, kept and published by one
 //! script, every replica hears it on one channel and delivers it to its own subscribers, so a
 //! room has one numbering whichever replica published to it or serves its subscribers. The
 //! market's rooms (`book:`, `trades:`, `orders:`) are published by the host alone.
+//!
+//! Invariants: a room costs a few words until events wait in it (its queue of unread events
+//! grows with what its slowest subscriber has not read, up to the hub's capacity, and shrinks
+//! back); a room nobody listens to is forgotten once it keeps no history younger than the
+//! retention age, so neither subscribing nor publishing to ever new names grows the hub for
+//! long.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::bindings::bourse::platform::events::{Host, PublishError};
 use crate::cluster::bus::Bus;
@@ -27,6 +35,13 @@ pub const MAX_ROOM_LEN: usize = 128;
 const DELIVERY_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
 /// Events each room keeps for reconnecting clients unless configured otherwise.
 pub const DEFAULT_RETAIN: usize = 1000;
+/// How long a room keeps its events unless configured otherwise: well past the time a
+/// WebSocket session can be resumed.
+pub const DEFAULT_RETAIN_FOR: Duration = Duration::from_secs(900);
+/// Unread events a room queues for its slowest subscriber before that one lags.
+pub const DEFAULT_CAPACITY: usize = 4096;
+/// A drained queue that had grown beyond this many slots gives its memory back.
+const SHRINK_ABOVE: usize = 64;
 
 /// One published event.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -50,12 +65,12 @@ pub struct History {
     pub missed: u64,
 }
 
-/// The event hub: one broadcast channel per room, made when the room gets its first
-/// subscriber, so a subscriber only ever sees its own rooms' events.
+/// The event hub: one feed per room, so a subscriber only ever sees its own rooms' events.
 pub struct EventHub {
     rooms: Mutex<HashMap<String, Room>>,
     capacity: usize,
     retain: usize,
+    retain_for: Duration,
     subscriptions: Arc<AtomicUsize>,
     /// Whether any room ever had a subscriber (until then nobody can be catching up).
     followed: AtomicBool,
@@ -68,41 +83,164 @@ pub struct EventHub {
 struct Room {
     /// Last sequence number published (in process) or delivered (through Redis).
     seq: u64,
-    sender: Option<broadcast::Sender<Event>>,
-    /// The latest events, in process only (Redis keeps them otherwise).
-    history: VecDeque<Event>,
+    feed: Arc<Feed>,
+    /// The latest events with when they were kept, in process only (Redis keeps them
+    /// otherwise).
+    history: VecDeque<(Instant, Event)>,
 }
 
 impl Room {
-    fn new() -> Room {
+    fn new(capacity: usize) -> Room {
         Room {
             seq: 0,
-            sender: None,
+            feed: Arc::new(Feed {
+                state: Mutex::new(Queue::default()),
+                wake: tokio::sync::Notify::new(),
+                capacity,
+            }),
             history: VecDeque::new(),
         }
+    }
+
+    /// Drops kept events beyond `retain` or older than `retain_for`.
+    fn trim_history(&mut self, retain: usize, retain_for: Duration) {
+        while self.history.len() > retain
+            || self
+                .history
+                .front()
+                .is_some_and(|(at, _)| at.elapsed() >= retain_for)
+        {
+            self.history.pop_front();
+        }
+    }
+}
+
+/// One room's events on their way to its subscribers here: a broadcast queue that holds only
+/// what some subscriber has yet to read (a quiet room holds nothing, and allocates nothing).
+struct Feed {
+    state: Mutex<Queue>,
+    /// Woken when an event is queued.
+    wake: tokio::sync::Notify,
+    /// Unread events kept for the slowest subscriber; older ones are dropped (it lags).
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Events some subscriber has not read, each with how many have yet to read it.
+    events: VecDeque<(Event, usize)>,
+    /// Position of the first queued event in the feed (positions count events queued).
+    head: u64,
+    /// Subscriptions reading this feed.
+    receivers: usize,
+}
+
+impl Queue {
+    fn tail(&self) -> u64 {
+        self.head + self.events.len() as u64
+    }
+
+    /// Drops events everyone has read.
+    fn trim(&mut self) {
+        while self.events.front().is_some_and(|(_, unread)| *unread == 0) {
+            self.events.pop_front();
+            self.head += 1;
+        }
+        if self.events.is_empty() && self.events.capacity() > SHRINK_ABOVE {
+            self.events = VecDeque::new();
+        }
+    }
+
+    /// The event at `*next` for a reader there, moving it on.
+    fn take(&mut self, next: &mut u64) -> Result<Event, TryRecvError> {
+        if *next < self.head {
+            let missed = self.head - *next;
+            *next = self.head;
+            return Err(TryRecvError::Lagged(missed));
+        }
+        let Some((event, unread)) = self.events.get_mut((*next - self.head) as usize) else {
+            return Err(TryRecvError::Empty);
+        };
+        *unread -= 1;
+        let event = event.clone();
+        *next += 1;
+        self.trim();
+        Ok(event)
+    }
+}
+
+impl Feed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // Each change leaves the queue consistent: a poisoned lock is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn receivers(&self) -> usize {
+        self.lock().receivers
+    }
+
+    /// Queues `event` for every current subscriber; nobody listening drops it.
+    fn send(&self, event: Event) {
+        {
+            let mut queue = self.lock();
+            if queue.receivers == 0 {
+                return;
+            }
+            if queue.events.len() >= self.capacity {
+                queue.events.pop_front();
+                queue.head += 1;
+            }
+            let receivers = queue.receivers;
+            queue.events.push_back((event, receivers));
+        }
+        self.wake.notify_waiters();
     }
 }
 
 /// A subscription to one room; events published after it was made.
 pub struct Subscription {
-    receiver: broadcast::Receiver<Event>,
+    feed: Arc<Feed>,
+    /// Position of the next event to read.
+    next: u64,
     count: Arc<AtomicUsize>,
 }
 
 impl Subscription {
-    /// The next event; `Lagged` when this subscriber fell more than the room's buffer behind.
-    pub async fn recv(&mut self) -> Result<Event, broadcast::error::RecvError> {
-        self.receiver.recv().await
+    /// The next event; `Lagged` when this subscriber fell more than the room's capacity
+    /// behind. Cancel-safe: an event is taken only when it is returned.
+    pub async fn recv(&mut self) -> Result<Event, RecvError> {
+        loop {
+            // Registered before looking, so an event queued in between still wakes us.
+            let feed = self.feed.clone();
+            let woken = feed.wake.notified();
+            let taken = feed.lock().take(&mut self.next);
+            match taken {
+                Ok(event) => return Ok(event),
+                Err(TryRecvError::Lagged(missed)) => return Err(RecvError::Lagged(missed)),
+                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
+                Err(TryRecvError::Empty) => woken.await,
+            }
+        }
     }
 
     /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Result<Event, broadcast::error::TryRecvError> {
-        self.receiver.try_recv()
+    pub fn try_recv(&mut self) -> Result<Event, TryRecvError> {
+        self.feed.lock().take(&mut self.next)
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        let mut queue = self.feed.lock();
+        let from = self.next.saturating_sub(queue.head) as usize;
+        for (_, unread) in queue.events.iter_mut().skip(from) {
+            *unread -= 1;
+        }
+        queue.receivers -= 1;
+        queue.trim();
+        drop(queue);
         self.count.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -112,7 +250,7 @@ pub const HOST_ROOMS: [&str; 3] = ["book:", "trades:", "orders:"];
 
 impl Default for EventHub {
     fn default() -> Self {
-        EventHub::new(4096, DEFAULT_RETAIN)
+        EventHub::new(DEFAULT_CAPACITY, DEFAULT_RETAIN, DEFAULT_RETAIN_FOR)
     }
 }
 
@@ -126,13 +264,14 @@ pub fn valid_room(room: &str) -> bool {
 }
 
 impl EventHub {
-    /// A hub whose rooms each buffer up to `capacity` events for slow subscribers and keep
-    /// their latest `retain` events for reconnecting ones.
-    pub fn new(capacity: usize, retain: usize) -> EventHub {
+    /// A hub whose rooms each queue up to `capacity` events for slow subscribers and keep
+    /// their latest `retain` events, for `retain_for` at most, for reconnecting ones.
+    pub fn new(capacity: usize, retain: usize, retain_for: Duration) -> EventHub {
         EventHub {
             rooms: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
             retain,
+            retain_for,
             subscriptions: Arc::new(AtomicUsize::new(0)),
             followed: AtomicBool::new(false),
             bus: OnceLock::new(),
@@ -159,19 +298,21 @@ impl EventHub {
     /// Receives `room`'s events published from now on.
     pub fn subscribe(&self, room: &str) -> Subscription {
         let mut rooms = self.lock();
-        let entry = rooms.entry(room.to_string()).or_insert_with(Room::new);
-        let receiver = match &entry.sender {
-            Some(sender) => sender.subscribe(),
-            None => {
-                let (sender, receiver) = broadcast::channel(self.capacity);
-                entry.sender = Some(sender);
-                receiver
-            }
+        let capacity = self.capacity;
+        let entry = rooms
+            .entry(room.to_string())
+            .or_insert_with(|| Room::new(capacity));
+        let feed = entry.feed.clone();
+        let next = {
+            let mut queue = feed.lock();
+            queue.receivers += 1;
+            queue.tail()
         };
         self.subscriptions.fetch_add(1, Ordering::Relaxed);
         self.followed.store(true, Ordering::Relaxed);
         Subscription {
-            receiver,
+            feed,
+            next,
             count: self.subscriptions.clone(),
         }
     }
@@ -185,15 +326,17 @@ impl EventHub {
     }
 
     /// Forgets rooms nobody here listens to any more (and, in process, that keep no history
-    /// either), so that clients subscribing to ever new room names cannot grow the hub
-    /// without bound. Through Redis the numbering and history live there, not here.
+    /// younger than the retention age either), so that clients subscribing, or components
+    /// publishing, to ever new room names cannot grow the hub without bound. Through Redis the
+    /// numbering and history live there, not here.
     pub fn prune(&self) -> usize {
         let shared = self.bus.get().is_some();
+        let (retain, retain_for) = (self.retain, self.retain_for);
         let mut rooms = self.lock();
         let before = rooms.len();
         rooms.retain(|_, r| {
-            r.sender.as_ref().is_some_and(|s| s.receiver_count() > 0)
-                || (!shared && !r.history.is_empty())
+            r.trim_history(retain, retain_for);
+            r.feed.receivers() > 0 || (!shared && !r.history.is_empty())
         });
         before - rooms.len()
     }
@@ -219,7 +362,7 @@ impl EventHub {
     pub(crate) fn listened_rooms(&self) -> Vec<(String, u64)> {
         self.lock()
             .iter()
-            .filter(|(_, r)| r.sender.as_ref().is_some_and(|s| s.receiver_count() > 0))
+            .filter(|(_, r)| r.feed.receivers() > 0)
             .map(|(name, r)| (name.clone(), r.seq))
             .collect()
     }
@@ -268,9 +411,12 @@ impl EventHub {
     fn send_local(&self, source: &str, room: &str, data: Arc<serde_json::value::RawValue>) -> u64 {
         // The lock spans the send so that a room's events enter its channel in sequence order.
         let mut rooms = self.lock();
+        let capacity = self.capacity;
         let entry = match rooms.get_mut(room) {
             Some(entry) => entry,
-            None => rooms.entry(room.to_string()).or_insert_with(Room::new),
+            None => rooms
+                .entry(room.to_string())
+                .or_insert_with(|| Room::new(capacity)),
         };
         entry.seq += 1;
         let event = Event {
@@ -280,17 +426,11 @@ impl EventHub {
             data,
         };
         if self.retain > 0 && self.followed.load(Ordering::Relaxed) {
-            if entry.history.len() >= self.retain {
-                entry.history.pop_front();
-            }
-            entry.history.push_back(event.clone());
+            entry.history.push_back((Instant::now(), event.clone()));
+            entry.trim_history(self.retain, self.retain_for);
         }
-        if let Some(sender) = &entry.sender
-            && sender.receiver_count() > 0
-        {
-            // Best-effort: a room nobody listens to any more just drops the event.
-            let _ = sender.send(event);
-        }
+        // Best-effort: a room nobody listens to any more just drops the event.
+        entry.feed.send(event);
         entry.seq
     }
 
@@ -309,11 +449,7 @@ impl EventHub {
             return;
         }
         entry.seq = event.seq;
-        if let Some(sender) = &entry.sender
-            && sender.receiver_count() > 0
-        {
-            let _ = sender.send(event);
-        }
+        entry.feed.send(event);
         drop(rooms);
         self.delivered.notify_waiters();
     }
@@ -324,9 +460,7 @@ impl EventHub {
         loop {
             let woken = self.delivered.notified();
             let done = match self.lock().get(room) {
-                Some(r) => {
-                    r.seq >= seq || r.sender.as_ref().is_none_or(|s| s.receiver_count() == 0)
-                }
+                Some(r) => r.seq >= seq || r.feed.receivers() == 0,
                 None => true,
             };
             if done || seq == 0 {
@@ -361,8 +495,8 @@ impl EventHub {
         let events: Vec<Event> = entry
             .history
             .iter()
-            .filter(|e| e.seq > after)
-            .cloned()
+            .filter(|(at, e)| e.seq > after && at.elapsed() < self.retain_for)
+            .map(|(_, e)| e.clone())
             .collect();
         let first = events.first().map_or(entry.seq + 1, |e| e.seq);
         History {
@@ -424,7 +558,7 @@ mod tests {
 
     #[tokio::test]
     async fn publishes_valid_events_and_refuses_bad_ones() {
-        let hub = EventHub::new(8, 4);
+        let hub = EventHub::new(8, 4, DEFAULT_RETAIN_FOR);
         let mut rx = hub.subscribe("signals");
         assert_eq!(hub.publish("c", "signals", r#"{"p":1}"#).await, Ok(1));
         assert_eq!(hub.publish("c", "signals", r#"{"p":2}"#).await, Ok(2));
@@ -452,7 +586,7 @@ mod tests {
 
     #[tokio::test]
     async fn rooms_nobody_listens_to_are_forgotten() {
-        let hub = EventHub::new(8, 3);
+        let hub = EventHub::new(8, 3, DEFAULT_RETAIN_FOR);
         let kept = hub.subscribe("watched");
         for room in ["a", "b", "c"] {
             drop(hub.subscribe(room));
@@ -467,7 +601,7 @@ mod tests {
 
     #[tokio::test]
     async fn keeps_the_latest_events_for_catching_up() {
-        let hub = EventHub::new(8, 3);
+        let hub = EventHub::new(8, 3, DEFAULT_RETAIN_FOR);
         drop(hub.subscribe("signals"));
         for p in 1..=5 {
             hub.publish("c", "signals", &format!(r#"{{"p":{p}}}"#))
@@ -484,5 +618,56 @@ mod tests {
         );
         assert_eq!(h.missed, 2, "events 1 and 2 fell out of the window");
         assert!(hub.history("signals", 5).await.events.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_quiet_room_costs_no_event_buffer() {
+        // Full-size hub: each room may queue as many events as in production.
+        let hub = EventHub::default();
+        let before = crate::telemetry::resident_bytes();
+        let held: Vec<Subscription> = (0..500)
+            .map(|i| hub.subscribe(&format!("quiet-{i}")))
+            .collect();
+        let grown = crate::telemetry::resident_bytes().saturating_sub(before);
+        assert!(grown < 32 << 20, "500 quiet rooms took {} MiB", grown >> 20);
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn kept_events_age_out_and_their_room_is_forgotten() {
+        let hub = EventHub::new(8, 100, Duration::from_millis(50));
+        drop(hub.subscribe("signals"));
+        hub.publish("c", "signals", "{}").await.expect("published");
+        assert_eq!(hub.history("signals", 0).await.events.len(), 1);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let h = hub.history("signals", 0).await;
+        assert!(h.events.is_empty(), "older than the retention age");
+        assert_eq!(h.missed, 1);
+        assert_eq!(hub.prune(), 1, "nobody listens and nothing is kept");
+    }
+
+    #[tokio::test]
+    async fn a_slow_subscriber_lags_and_the_queue_empties_once_read() {
+        let hub = EventHub::new(4, 0, DEFAULT_RETAIN_FOR);
+        let mut slow = hub.subscribe("r");
+        let mut quick = hub.subscribe("r");
+        for p in 0..6 {
+            hub.publish("c", "r", &format!("{p}"))
+                .await
+                .expect("published");
+            assert!(quick.try_recv().is_ok());
+        }
+        assert!(matches!(slow.try_recv(), Err(TryRecvError::Lagged(2))));
+        let seqs: Vec<u64> = std::iter::from_fn(|| slow.try_recv().ok())
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [3, 4, 5, 6]);
+        let feed = hub.lock().get("r").map(|r| r.feed.clone()).expect("room");
+        assert!(feed.lock().events.is_empty(), "read by everyone");
+        hub.publish("c", "r", "7").await.expect("published");
+        drop(slow);
+        assert_eq!(feed.lock().events.len(), 1, "still unread by one");
+        drop(quick);
+        assert!(feed.lock().events.is_empty(), "nobody left to read it");
     }
 }

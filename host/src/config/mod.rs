@@ -89,6 +89,16 @@ pub struct Config {
     /// Events each WebSocket room keeps for clients that reconnect (`BOURSE_EVENT_RETAIN`,
     /// default 1 000; 0 keeps none).
     pub event_retain: u64,
+    /// How long each in-process WebSocket room keeps its events, seconds
+    /// (`BOURSE_EVENT_RETAIN_SECS`, default 900; Redis keeps them as its own bounds say). A
+    /// room nobody listens to is forgotten once its kept events are this old.
+    pub event_retain_secs: u64,
+    /// WebSocket connections one client IP may hold on this replica (`BOURSE_WS_MAX_PER_IP`,
+    /// default 256; 0 is no limit). More are refused with 429.
+    pub ws_max_per_ip: u64,
+    /// WebSocket connections one principal may hold on this replica
+    /// (`BOURSE_WS_MAX_PER_PRINCIPAL`, default 32; 0 is no limit). More are refused with 429.
+    pub ws_max_per_principal: u64,
 }
 
 /// Log output format.
@@ -287,6 +297,15 @@ impl Config {
             ("BOURSE_LEASE_MS", self.lease_ms.to_string()),
             ("BOURSE_EVENT_RETAIN", self.event_retain.to_string()),
             (
+                "BOURSE_EVENT_RETAIN_SECS",
+                self.event_retain_secs.to_string(),
+            ),
+            ("BOURSE_WS_MAX_PER_IP", self.ws_max_per_ip.to_string()),
+            (
+                "BOURSE_WS_MAX_PER_PRINCIPAL",
+                self.ws_max_per_principal.to_string(),
+            ),
+            (
                 "BOURSE_MEMORY_LIMIT_MB",
                 if self.memory_limit_mb == 0 {
                     "0 (no bound)".into()
@@ -420,6 +439,9 @@ impl Config {
             },
             lease_ms: parse_number("BOURSE_LEASE_MS", 3_000, 300..=600_000)?,
             event_retain: parse_number("BOURSE_EVENT_RETAIN", 1_000, 0..=1_000_000)?,
+            event_retain_secs: parse_number("BOURSE_EVENT_RETAIN_SECS", 900, 1..=86_400)?,
+            ws_max_per_ip: parse_number("BOURSE_WS_MAX_PER_IP", 256, 0..=1_000_000)?,
+            ws_max_per_principal: parse_number("BOURSE_WS_MAX_PER_PRINCIPAL", 32, 0..=1_000_000)?,
             watch: parse_switch("BOURSE_WATCH", true)?,
         })
     }

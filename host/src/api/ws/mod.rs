@@ -6,23 +6,39 @@
 //! A `book:<symbol>` subscription starts with a snapshot carrying the sequence number of the
 //! last change it includes; later changes give each touched level's new total (0: gone), so a
 //! client that sees a gap asks for a new snapshot. The room `orders` is the caller's own order
-//! updates and fills and needs credentials (`Authorization: Bearer` on the upgrade request,
-//! or `?token=` where a browser cannot set headers).
+//! updates and fills.
+//!
+//! Credentials: `Authorization: Bearer` on the upgrade request; from a browser, which cannot
+//! set headers, a single-use `?ticket=` from `POST /api/ws/ticket` ([`tickets`]); `?token=`
+//! still works for clients that send no `Origin` (bots), and is refused from browsers so that
+//! no page puts a token in a URL. A connection holding credentials closes with 4401 when its
+//! access token expires and 4403 when its credential is revoked (`auth:revoked`).
+//!
+//! Who may hold which room: anyone the market rooms (`book:<symbol>`, `trades:<symbol>`) and
+//! `signals`/`signals:*`; a signed-in caller also `orders` (their own), the runs they own
+//! (`simulations:<id>`) and the rooms components publish to; ops/admin also `components`,
+//! `auth:*` and every run. Connections per client IP and per principal are bounded
+//! ([`limits`]); so are frames and messages (at the protocol level), rooms per connection and
+//! snapshot depth.
 //!
 //! Every connection is a session (its id comes with each `subscribed` or `snapshot`). A client
 //! that reconnects, to this replica or another, with `?session=<id>` gets its rooms back and
 //! every event it was not sent while away, as far back as the rooms keep them; a `subscribe`
 //! with `"after": N` does the same for one room.
 
+mod limits;
 mod sessions;
+mod tickets;
 
+pub use limits::{ConnectionLimits, Connections};
 pub use sessions::Sessions;
+pub use tickets::Tickets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Extension, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -30,22 +46,39 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::AppState;
+use super::dispatch::bearer;
 use super::error::ApiError;
 use crate::bindings::bourse::platform::types::Principal;
 use crate::capabilities::events::{Event, HOST_ROOMS, Subscription};
 use crate::capabilities::market::{price_text, quantity_text};
 use sessions::Record;
+use tickets::Credential;
 
 /// Rooms one connection may hold.
 const MAX_ROOMS: usize = 64;
-/// Largest client message.
+/// Largest client message, and largest frame (enforced by the protocol layer as it reads a
+/// frame's header, before any of it is buffered).
 const MAX_MESSAGE: usize = 16 * 1024;
 /// Book levels per side in a snapshot unless the client asks otherwise.
 const SNAPSHOT_DEPTH: u32 = 50;
+/// Most book levels per side a snapshot may ask for (as `GET /api/book/{symbol}?depth=`):
+/// the matching shard builds a snapshot between orders.
+const MAX_SNAPSHOT_DEPTH: u32 = 1000;
+/// Close code: the access token expired (get a new one and reconnect).
+const CLOSE_EXPIRED: u16 = 4401;
+/// Close code: the credential was revoked.
+const CLOSE_REVOKED: u16 = 4403;
+/// Rooms anyone may hold, besides the market's `book:` and `trades:` rooms.
+const PUBLIC_ROOMS: [&str; 1] = ["signals"];
+/// Rooms for ops/admin only (exactly, or as `<name>:…`).
+const OPERATOR_ROOMS: [&str; 2] = ["components", "auth"];
+/// Prefix of a simulation run's room; its owner and ops/admin may hold it.
+const SIMULATION_ROOM: &str = "simulations:";
 
 #[derive(serde::Deserialize)]
 pub(super) struct Params {
     token: Option<String>,
+    ticket: Option<String>,
     session: Option<String>,
 }
 
@@ -61,35 +94,130 @@ struct ClientMessage {
     after: Option<u64>,
 }
 
+/// The caller's credential: from a ticket, the bearer header or `?token=`.
+async fn credential(
+    app: &AppState,
+    params: &Params,
+    headers: &mut HeaderMap,
+    request_id: &str,
+) -> Result<Option<Credential>, Response> {
+    if let Some(ticket) = &params.ticket {
+        let hub = &app.runtime.platform().events;
+        return match app.tickets.redeem(hub, ticket).await {
+            Some(credential) => Ok(Some(credential)),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_ticket",
+                "the ticket is unknown, already used or expired: ask POST /api/ws/ticket for a new one",
+                request_id,
+            )
+            .into_response()),
+        };
+    }
+    if let Some(token) = &params.token
+        && !headers.contains_key(header::AUTHORIZATION)
+    {
+        // A browser always sends Origin: its page should use a ticket, so that no token
+        // ends up in a URL (proxies and access logs keep those).
+        if headers.contains_key(header::ORIGIN) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "token_in_url",
+                "browsers connect with ?ticket= from POST /api/ws/ticket, not ?token=",
+                request_id,
+            )
+            .into_response());
+        }
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "the token query parameter has characters a token cannot have",
+                request_id,
+            )
+            .into_response()
+        })?;
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    let principal = super::dispatch::authenticate(app, headers, request_id)
+        .await
+        .map_err(|response| *response)?;
+    Ok(principal
+        .zip(bearer(headers))
+        .map(|(p, t)| Credential::new(&p, t)))
+}
+
+/// `POST /api/ws/ticket`: a single-use ticket onto `/ws` for the bearer credentials.
+pub(super) async fn ticket(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let request_id = super::request_id();
+    let principal = match super::dispatch::authenticate(&app, &headers, &request_id).await {
+        Ok(p) => p,
+        Err(response) => return *response,
+    };
+    let Some(credential) = principal
+        .zip(bearer(&headers))
+        .map(|(p, t)| Credential::new(&p, t))
+    else {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a ticket needs credentials: Authorization: Bearer <access token or API key>",
+            &request_id,
+        )
+        .into_response();
+    };
+    let hub = &app.runtime.platform().events;
+    match app.tickets.issue(hub, &credential).await {
+        Ok(ticket) => axum::Json(json!({
+            "ticket": ticket,
+            "expires_in": tickets::TICKET_TTL.as_secs(),
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::warn!(request_id, error = %e, "could not issue a WebSocket ticket");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "tickets cannot be issued right now; try again",
+                &request_id,
+            )
+            .into_response()
+        }
+    }
+}
+
 /// Authenticates (if credentials are presented) and upgrades.
 pub(super) async fn upgrade(
     State(app): State<Arc<AppState>>,
     Query(params): Query<Params>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     mut headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     let request_id = super::request_id();
-    if let Some(token) = params.token
-        && !headers.contains_key(header::AUTHORIZATION)
+    let credential = match credential(&app, &params, &mut headers, &request_id).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let ip = super::access::client_ip(
+        &headers,
+        peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
+        app.config.trust_forwarded,
+    );
+    let place = match app
+        .connections
+        .admit(ip, credential.as_ref().map(|c| c.principal.as_str()))
     {
-        match HeaderValue::from_str(&format!("Bearer {token}")) {
-            Ok(v) => {
-                headers.insert(header::AUTHORIZATION, v);
-            }
-            Err(_) => {
-                return ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_token",
-                    "the token query parameter has characters a token cannot have",
-                    &request_id,
-                )
-                .into_response();
-            }
+        Ok(place) => place,
+        Err(refused) => {
+            return ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_connections",
+                format!("{refused}; close one first"),
+                &request_id,
+            )
+            .into_response();
         }
-    }
-    let principal = match super::dispatch::authenticate(&app, &headers, &request_id).await {
-        Ok(p) => p,
-        Err(response) => return *response,
     };
     let resume = params.session;
     if let Some(id) = &resume
@@ -104,7 +232,11 @@ pub(super) async fn upgrade(
         .into_response();
     }
     ws.max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| Session::run(app, principal, resume, socket))
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            Session::run(app, credential, resume, socket).await;
+            drop(place);
+        })
 }
 
 /// A room this connection holds.
@@ -121,6 +253,7 @@ struct Session {
     app: Arc<AppState>,
     id: String,
     principal: Option<Principal>,
+    credential: Option<Credential>,
     /// Hub room → what this connection holds of it.
     rooms: HashMap<String, Held>,
     /// Events for the socket, with the room and number they advance once written.
@@ -137,23 +270,87 @@ fn error(code: &str, message: impl Into<String>) -> Value {
     json!({"type": "error", "error": {"code": code, "message": message.into()}})
 }
 
+fn is_operator(principal: &Principal) -> bool {
+    principal.roles.iter().any(|r| r == "ops" || r == "admin")
+}
+
+/// Waits until `credential` can no longer be trusted, and says why as a close frame: its
+/// expiry, or its hash announced on `auth:revoked`. Never returns for a connection without
+/// credentials, or with an API key nobody revokes.
+async fn lapse(
+    credential: Option<Credential>,
+    mut revocations: Option<Subscription>,
+) -> CloseFrame {
+    let Some(credential) = credential else {
+        return std::future::pending().await;
+    };
+    let expiry = async {
+        match credential.expires_at {
+            Some(at) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                tokio::time::sleep(std::time::Duration::from_secs(at.saturating_sub(now))).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let revoked = async {
+        let Some(events) = revocations.as_mut() else {
+            return std::future::pending().await;
+        };
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    let data: Value = serde_json::from_str(e.data.get()).unwrap_or_default();
+                    if data["token_sha256"].as_str() == Some(credential.token_sha256.as_str()) {
+                        return "credentials revoked";
+                    }
+                }
+                // A missed event may have been this revocation: the client proves again.
+                Err(RecvError::Lagged(_)) => {
+                    return "credentials revoked or not: reconnect to check them again";
+                }
+                Err(RecvError::Closed) => return std::future::pending().await,
+            }
+        }
+    };
+    tokio::select! {
+        () = expiry => CloseFrame {
+            code: CLOSE_EXPIRED,
+            reason: "access token expired: reconnect with a fresh token or ticket".into(),
+        },
+        reason = revoked => CloseFrame {
+            code: CLOSE_REVOKED,
+            reason: reason.into(),
+        },
+    }
+}
+
 /// Events a socket may have queued before its room forwarders wait for it.
 const OUTBOX: usize = 1024;
 
 impl Session {
     async fn run(
         app: Arc<AppState>,
-        principal: Option<Principal>,
+        credential: Option<Credential>,
         resume: Option<String>,
         mut socket: WebSocket,
     ) {
         metrics::gauge!("websocket_sessions").increment(1.0);
         let (outbox, mut events) = mpsc::channel(OUTBOX);
         let mut closing = app.closing.clone();
+        // Subscribed before anything is sent, so a revocation from now on is seen.
+        let revocations = credential
+            .as_ref()
+            .map(|_| app.runtime.platform().events.subscribe("auth:revoked"));
+        let lapsed = lapse(credential.clone(), revocations);
+        tokio::pin!(lapsed);
         let mut session = Session {
             app,
             id: sessions::new_id(),
-            principal,
+            principal: credential.as_ref().map(Credential::principal),
+            credential,
             rooms: HashMap::new(),
             outbox,
             saved: Record::default(),
@@ -203,6 +400,16 @@ impl Session {
                 }
                 _ = closing.changed() => {
                     let _ = socket.send(Message::Close(None)).await;
+                    break;
+                }
+                frame = &mut lapsed => {
+                    tracing::info!(
+                        session = %session.id,
+                        principal = session.credential.as_ref().map_or("", |c| c.principal.as_str()),
+                        reason = %frame.reason,
+                        "closing a WebSocket whose credentials lapsed"
+                    );
+                    let _ = socket.send(Message::Close(Some(frame))).await;
                     break;
                 }
             };
@@ -399,6 +606,13 @@ impl Session {
         if op == "snapshot" && !is_book {
             return error("invalid_room", "snapshots exist for book:<symbol> rooms");
         }
+        let depth = depth.unwrap_or(SNAPSHOT_DEPTH);
+        if !(1..=MAX_SNAPSHOT_DEPTH).contains(&depth) {
+            return error(
+                "invalid_depth",
+                format!("depth must be a whole number from 1 to {MAX_SNAPSHOT_DEPTH}, not {depth}"),
+            );
+        }
         // Subscribe before reading history or the snapshot, so no event between is missed.
         let hub = self.app.runtime.platform().events.clone();
         let events = hub.subscribe(&hub_room);
@@ -414,7 +628,7 @@ impl Session {
             }
         }
         if let Some(symbol) = room.strip_prefix("book:") {
-            match self.book(symbol, depth.unwrap_or(SNAPSHOT_DEPTH)).await {
+            match self.book(symbol, depth).await {
                 Ok((seq, data)) => {
                     self.forward(hub_room, room.to_string(), events, seq, Vec::new());
                     json!({"type": "snapshot", "room": room, "seq": seq, "data": data, "session": self.id})
@@ -452,16 +666,49 @@ impl Session {
         }
         let valid = crate::capabilities::events::valid_room(room)
             && !HOST_ROOMS.iter().any(|p| room.starts_with(p));
-        if valid {
-            Ok(room.to_string())
-        } else {
-            Err(error(
+        if !valid {
+            return Err(error(
                 "invalid_room",
                 format!(
                     "room {room:?} is not book:<symbol>, trades:<symbol>, orders, or a name of [a-zA-Z0-9:_.-]"
                 ),
-            ))
+            ));
         }
+        let within = |name: &str| {
+            room == name
+                || room
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(':'))
+        };
+        if PUBLIC_ROOMS.iter().any(|name| within(name)) {
+            return Ok(room.to_string());
+        }
+        let Some(principal) = &self.principal else {
+            return Err(error(
+                "unauthenticated",
+                format!(
+                    "room {room:?} needs credentials; without them a connection may hold book:<symbol>, trades:<symbol> and signals"
+                ),
+            ));
+        };
+        let operator = is_operator(principal);
+        if OPERATOR_ROOMS.iter().any(|name| within(name)) && !operator {
+            return Err(error(
+                "forbidden",
+                format!("room {room:?} is for the ops or admin role"),
+            ));
+        }
+        if let Some(id) = room.strip_prefix(SIMULATION_ROOM)
+            && !operator
+            && self
+                .app
+                .simulations
+                .get(id)
+                .is_none_or(|run| run.owner() != principal.id)
+        {
+            return Err(error("forbidden", format!("no simulation {id} of yours")));
+        }
+        Ok(room.to_string())
     }
 
     async fn book(&self, symbol: &str, depth: u32) -> Result<(u64, Value), Value> {
@@ -480,7 +727,7 @@ impl Session {
             lot: spec.lot,
         };
         let (seq, depth) = market
-            .book(symbol, depth.clamp(1, 1000))
+            .book(symbol, depth)
             .await
             .map_err(|r| error("unavailable", r.message))?;
         let side =

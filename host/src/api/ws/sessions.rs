@@ -90,17 +90,26 @@ impl Sessions {
             return;
         }
         let mut local = self.lock();
-        if local.len() >= MAX_LOCAL && !local.contains_key(id) {
-            local.retain(|_, (at, _)| at.elapsed() < SESSION_TTL);
-            if local.len() >= MAX_LOCAL
-                && let Some(oldest) = local
-                    .iter()
-                    .min_by_key(|(_, (at, _))| *at)
-                    .map(|(k, _)| k.clone())
-            {
-                local.remove(&oldest);
-            }
+        if !local.contains_key(id) {
+            make_room(&mut local, MAX_LOCAL, SESSION_TTL);
         }
         local.insert(id.to_string(), (Instant::now(), record.clone()));
+    }
+}
+
+/// Makes room for one more entry in an in-process map bounded to `max` entries that live for
+/// `ttl`: expired entries go first, then the oldest.
+pub(super) fn make_room<V>(map: &mut HashMap<String, (Instant, V)>, max: usize, ttl: Duration) {
+    if map.len() < max {
+        return;
+    }
+    map.retain(|_, (at, _)| at.elapsed() < ttl);
+    if map.len() >= max
+        && let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, (at, _))| *at)
+            .map(|(k, _)| k.clone())
+    {
+        map.remove(&oldest);
     }
 }
