@@ -6,4 +6,5 @@ mod abuse {
     pub mod common;
     pub mod identity;
     pub mod websocket;
+    pub mod signals;
 }

@@ -359,7 +359,9 @@ async fn signal_routes(h: &TestHost) {
     let body = serde_json::json!({
         "name": name, "numerator": [10.0, 10.5, 11.0], "denominator": [20.0, 20.0, 20.5], "lookback": 2
     });
-    let (status, value) = h.post("/api/signals/ratio", None, &body.to_string()).await;
+    let (status, value) = h
+        .post("/api/signals/ratio", Some(ADMIN_TOKEN), &body.to_string())
+        .await;
     assert_eq!(status, 200, "{value}");
     let expected = (11.0 / 10.0) / (20.5 / 20.0);
     assert!(
@@ -412,7 +414,7 @@ async fn signal_routes(h: &TestHost) {
         ),
     ];
     for (what, body, want_status, want_code) in cases {
-        let (status, json) = h.post("/api/signals/ratio", None, body).await;
+        let (status, json) = h.post("/api/signals/ratio", Some(ADMIN_TOKEN), body).await;
         assert_eq!(
             (status, code(&json)),
             (*want_status, *want_code),

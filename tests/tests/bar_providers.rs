@@ -228,7 +228,7 @@ async fn bars_come_from_the_configured_providers_through_the_outbound_grant() {
             "unsupported_symbol",
         ),
         (r#"{"symbol":"SPY","provider":"yahoo"}"#, "unknown_provider"),
-        (r#"{"symbol":"SPY","from":"2024-13-01"}"#, "invalid_date"),
+        (r#"{"symbol":"SPY","from":"2024-13-01"}"#, "invalid_from"),
         (r#"{"symbol":"S P Y"}"#, "invalid_symbol"),
         (r#"{"symbol":"SPY","extra":1}"#, "invalid_json"),
     ] {

@@ -123,7 +123,9 @@ async fn key_value_is_namespaced_per_component_in_redis() {
     let h = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
     let name = unique("iso-");
     let body = serde_json::json!({"name": name, "numerator": [1.0, 2.0], "denominator": [1.0, 1.0], "lookback": 1});
-    let (status, _) = h.post("/api/signals/ratio", None, &body.to_string()).await;
+    let (status, _) = h
+        .post("/api/signals/ratio", Some(ADMIN_TOKEN), &body.to_string())
+        .await;
     assert_eq!(status, 200);
     let client = redis::Client::open(redis_url()).expect("redis url");
     let mut conn = client

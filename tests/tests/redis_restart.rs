@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use bourse_tests::{Backend, TestHost, app_manifest, unique};
+use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest, unique};
 
 fn redis_cli(args: &[&str]) -> bool {
     Command::new("redis-cli")
@@ -68,7 +68,7 @@ async fn the_host_rides_out_a_redis_restart() {
     let h = TestHost::start(app_manifest(), Backend::Services, 5_000).await;
     let name = unique("restart-");
     let body = serde_json::json!({"name": name, "numerator": [1.0, 2.0], "denominator": [1.0, 1.0], "lookback": 1}).to_string();
-    let (status, _) = h.post("/api/signals/ratio", None, &body).await;
+    let (status, _) = h.post("/api/signals/ratio", Some(ADMIN_TOKEN), &body).await;
     assert_eq!(status, 200);
 
     let t0 = std::time::Instant::now();
@@ -95,7 +95,7 @@ async fn the_host_rides_out_a_redis_restart() {
     // What does not need Redis keeps serving.
     let (status, _) = h.get("/api/book/AAPL", None).await;
     assert_eq!(status, 200);
-    let (status, json) = h.post("/api/signals/ratio", None, &body).await;
+    let (status, json) = h.post("/api/signals/ratio", Some(ADMIN_TOKEN), &body).await;
     assert_eq!(
         (status, json["error"]["code"].as_str()),
         (503, Some("store_unavailable")),
@@ -116,7 +116,7 @@ async fn the_host_rides_out_a_redis_restart() {
     }
     assert!(back, "/ready recovered after Redis came back");
     eprintln!("ready again {:?}", t0.elapsed());
-    let (status, json) = h.post("/api/signals/ratio", None, &body).await;
+    let (status, json) = h.post("/api/signals/ratio", Some(ADMIN_TOKEN), &body).await;
     assert_eq!(status, 200, "the host reconnected by itself: {json}");
     h.stop().await;
 }

@@ -96,6 +96,11 @@ async fn the_composed_market_trades_as_the_native_one_across_requests() {
     let response = spin
         .client
         .post(format!("{}/api/bars/import?symbol=SPY", spin.url))
+        // Bars are shared data: only ops may import them, and here ops is whoever says so.
+        .header(
+            "x-bourse-principal",
+            json!({"id": "ops", "roles": ["ops"]}).to_string(),
+        )
         .header("content-type", "text/csv")
         .body(csv)
         .send()

@@ -1,5 +1,10 @@
 //! The signals API over stored bars: import, the latest state of the five signals and their
 //! consensus, one signal's history, and backtests.
+//!
+//! Every parameter is checked against the range in which it means something, and a request
+//! naming one this API does not take is refused: nothing is silently reinterpreted or ignored.
+//! A backtest covers at most [`MAX_BACKTEST_YEARS`]; its result is kept as [`crate::results`]
+//! says.
 
 use bourse_guest::bourse::platform::events;
 use bourse_guest::http::{Request, Response};
@@ -10,7 +15,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use spin_sdk::key_value::Store;
 
-use crate::bars;
+use crate::{access, bars, results};
+
+/// Longest span a backtest covers (about 12 600 trading days, a curve of ~600 KB).
+pub const MAX_BACKTEST_YEARS: i32 = 50;
+
+/// The query parameters that change the signals' parameters, on every signals read.
+const PARAM_QUERY: [&str; 6] = [
+    "utilities_lookback",
+    "lumber_lookback",
+    "treasury_lookback",
+    "treasury_band",
+    "vix",
+    "trend",
+];
 
 /// The tickers the signals read.
 const TICKERS: [&str; 7] = ["SPY", "XLU", "WOOD", "GLD", "TLT", "IEF", "VIX"];
@@ -44,6 +62,9 @@ struct BarJson {
 
 /// `POST /api/bars/import?symbol=SPY`: CSV or JSON.
 pub fn import(request: &Request) -> Response {
+    if let Err(refused) = access::shared_writer(request, "importing bars") {
+        return refused;
+    }
     let is_json = request
         .header("content-type")
         .is_some_and(|c| c.contains("json"));
@@ -138,6 +159,28 @@ pub fn ingest(request: &Request, symbol: &str, rows: &[(i32, f64)], extra: Value
     Response::json(201, &answer)
 }
 
+/// Refuses a query parameter that is not in `allowed`, naming it and what the route takes.
+fn known_query(request: &Request, allowed: &[&str]) -> Result<(), Response> {
+    let unknown = request
+        .query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k))
+        .find(|k| !allowed.contains(k));
+    match unknown {
+        None => Ok(()),
+        Some(name) => Err(Response::error(
+            request,
+            400,
+            "unknown_parameter",
+            &format!(
+                "query parameter {name:?} is not one this route takes: {}",
+                allowed.join(", ")
+            ),
+        )),
+    }
+}
+
 /// Parameters from the query string: `vix=percentile`, `trend=50_200`, `treasury_band=0.01`,
 /// and the look-backs.
 fn params(request: &Request) -> Result<Params, Response> {
@@ -159,7 +202,7 @@ fn params(request: &Request) -> Result<Params, Response> {
             *target = v
                 .parse()
                 .ok()
-                .filter(|n| (1..=1000).contains(n))
+                .filter(|n| (1..=rules::MAX_LOOKBACK).contains(n))
                 .ok_or_else(|| bad(name, v))?;
         }
     }
@@ -397,6 +440,9 @@ fn consensus_decision(c: Consensus) -> Decision {
 
 /// `GET /api/signals`: each signal's latest value and the consensus.
 pub fn latest(request: &Request) -> Response {
+    if let Err(refused) = known_query(request, &PARAM_QUERY) {
+        return refused;
+    }
     if !custom(request)
         && let Some(stored) = store()
             .and_then(|s| s.get(LATEST_KEY).ok().flatten())
@@ -415,29 +461,53 @@ pub fn latest(request: &Request) -> Response {
     Response::json(200, &latest_json(&signals, &consensus, &p))
 }
 
-fn date_param(request: &Request, name: &str) -> Result<Option<i32>, Response> {
-    match request.query_param(name) {
+/// Parses the optional dates `from` and `to` (days) and checks they are in order; an error
+/// names the field.
+pub fn date_range(
+    request: &Request,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Option<i32>, Option<i32>), Response> {
+    let parse = |field: &str, text: Option<&str>| match text {
         None => Ok(None),
-        Some(v) => dates::parse(v).map(Some).ok_or_else(|| {
+        Some(t) => dates::parse(t).map(Some).ok_or_else(|| {
             Response::error(
                 request,
                 400,
-                &format!("invalid_{name}"),
-                &format!("{name}={v:?} is not a date (YYYY-MM-DD)"),
+                &format!("invalid_{field}"),
+                &format!("{field} {t:?} is not {}", dates::EXPECTED),
             )
         }),
+    };
+    let (first, last) = (parse("from", from)?, parse("to", to)?);
+    if let (Some(f), Some(l)) = (first, last)
+        && f > l
+    {
+        return Err(Response::error(
+            request,
+            400,
+            "invalid_range",
+            &format!("from {} is after to {}", dates::format(f), dates::format(l)),
+        ));
     }
+    Ok((first, last))
 }
 
 /// `GET /api/signals/{name}/history?from&to`.
 pub fn history(request: &Request, name: &str) -> Response {
-    let (p, from, to) = match (
-        params(request),
-        date_param(request, "from"),
-        date_param(request, "to"),
-    ) {
-        (Ok(p), Ok(f), Ok(t)) => (p, f.unwrap_or(i32::MIN), t.unwrap_or(i32::MAX)),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    let mut allowed = PARAM_QUERY.to_vec();
+    allowed.extend(["from", "to"]);
+    let checked = known_query(request, &allowed).and_then(|()| {
+        let range = date_range(
+            request,
+            request.query_param("from"),
+            request.query_param("to"),
+        )?;
+        Ok((params(request)?, range))
+    });
+    let (p, from, to) = match checked {
+        Ok((p, (f, t))) => (p, f.unwrap_or(i32::MIN), t.unwrap_or(i32::MAX)),
+        Err(r) => return r,
     };
     let in_range = |d: i32| (from..=to).contains(&d);
     if !custom(request)
@@ -519,6 +589,46 @@ fn default_rebalance() -> Rebalance {
     Rebalance::Weekly
 }
 
+/// The span from `first` to `last` (days) in whole years, refused past
+/// [`MAX_BACKTEST_YEARS`] with a message saying what spans it and how to narrow it.
+fn within_backtest_span(
+    request: &Request,
+    first: i32,
+    last: i32,
+    what: &str,
+) -> Result<(), Response> {
+    // Calendar years, by the dates themselves, so a leap day never tips the balance.
+    let years = |d: i32| dates::civil_from_days(d);
+    let ((fy, fm, fd), (ly, lm, ld)) = (years(first), years(last));
+    let whole = ly - fy - i32::from((lm, ld) < (fm, fd));
+    if whole < MAX_BACKTEST_YEARS {
+        return Ok(());
+    }
+    Err(Response::error(
+        request,
+        400,
+        "range_too_long",
+        &format!(
+            "{what} from {} to {} spans {whole} years; a backtest covers less than {MAX_BACKTEST_YEARS}: narrow it with from/to",
+            dates::format(first),
+            dates::format(last)
+        ),
+    ))
+}
+
+/// A backtest's asset as a stored symbol, else a 400 naming `field` (`also` lists what else
+/// the field takes).
+fn asset(request: &Request, field: &str, text: &str, also: &str) -> Result<String, Response> {
+    bars::normalise(text).ok_or_else(|| {
+        Response::error(
+            request,
+            400,
+            &format!("invalid_{field}"),
+            &format!("{field} {text:?} is not a symbol (letters, digits and '.', up to 16){also}"),
+        )
+    })
+}
+
 /// `POST /api/backtests`.
 pub fn run_backtest(request: &Request) -> Response {
     let body: BacktestJson = match request.json() {
@@ -533,25 +643,50 @@ pub fn run_backtest(request: &Request) -> Response {
             "cost_bps must be from 0 to 1000",
         );
     }
-    let parse = |field: &str, v: &Option<String>| -> Result<Option<i32>, Response> {
-        match v {
-            None => Ok(None),
-            Some(t) => dates::parse(t).map(Some).ok_or_else(|| {
-                Response::error(
-                    request,
-                    400,
-                    &format!("invalid_{field}"),
-                    &format!("{field} {t:?} is not a date (YYYY-MM-DD)"),
-                )
-            }),
-        }
+    let (from, to) = match date_range(request, body.from.as_deref(), body.to.as_deref()) {
+        Ok(range) => range,
+        Err(r) => return r,
     };
-    let (from, to) = match (parse("from", &body.from), parse("to", &body.to)) {
-        (Ok(f), Ok(t)) => (f.unwrap_or(i32::MIN), t.unwrap_or(i32::MAX)),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    if let (Some(f), Some(t)) = (from, to)
+        && let Err(r) = within_backtest_span(request, f, t, "the range")
+    {
+        return r;
+    }
+    let (from, to) = (from.unwrap_or(i32::MIN), to.unwrap_or(i32::MAX));
     let known = body.signal == "consensus" || NAMES.contains(&body.signal.as_str());
-    let stored = if body.params.is_none() && known {
+    if !known {
+        return Response::error(
+            request,
+            400,
+            "invalid_signal",
+            &format!(
+                "signal {:?} is not consensus or one of {}",
+                body.signal,
+                NAMES.join(", ")
+            ),
+        );
+    }
+    if let Some(Err(e)) = body.params.as_ref().map(Params::check) {
+        return Response::error(
+            request,
+            400,
+            "invalid_params",
+            &format!("params.{}: {}", e.name, e.message),
+        );
+    }
+    let risk_off = (!body.risk_off.eq_ignore_ascii_case("cash"))
+        .then(|| asset(request, "risk_off", &body.risk_off, " or cash"))
+        .transpose();
+    let (risk_on_symbol, risk_off_symbol) =
+        match (asset(request, "risk_on", &body.risk_on, ""), risk_off) {
+            (Ok(on), Ok(off)) => (on, off),
+            (Err(r), _) | (_, Err(r)) => return r,
+        };
+    let limits = match results::limits() {
+        Ok(l) => l,
+        Err(e) => return Response::error(request, 500, "invalid_configuration", &e),
+    };
+    let stored = if body.params.is_none() {
         stored_decisions(&body.signal)
     } else {
         None
@@ -572,26 +707,18 @@ pub fn run_backtest(request: &Request) -> Response {
             .iter()
             .map(|(d, c, ..)| (*d, consensus_decision(*c)))
             .collect()
-    } else if let Some(s) = signals.iter().find(|s| s.name == body.signal) {
-        s.points
-            .iter()
-            .map(|pt| (pt.date, regime_decision(pt.regime)))
-            .collect()
     } else {
-        return Response::error(
-            request,
-            400,
-            "invalid_signal",
-            &format!(
-                "signal {:?} is not consensus or one of {}",
-                body.signal,
-                NAMES.join(", ")
-            ),
-        );
+        signals
+            .iter()
+            .find(|s| s.name == body.signal)
+            .map(|s| {
+                s.points
+                    .iter()
+                    .map(|pt| (pt.date, regime_decision(pt.regime)))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    let risk_on_symbol = bars::normalise(&body.risk_on).unwrap_or_default();
-    let risk_off_symbol = (!body.risk_off.eq_ignore_ascii_case("cash"))
-        .then(|| bars::normalise(&body.risk_off).unwrap_or_default());
     let mut wanted = vec![risk_on_symbol.as_str()];
     if let Some(s) = &risk_off_symbol {
         wanted.push(s);
@@ -619,6 +746,16 @@ pub fn run_backtest(request: &Request) -> Response {
     let risk_off = risk_off_symbol
         .as_ref()
         .map(|s| window(&loaded.get(s).cloned().unwrap_or_default()));
+    if let (Some(first), Some(last)) = (risk_on.dates.first(), risk_on.dates.last())
+        && let Err(r) = within_backtest_span(
+            request,
+            *first,
+            *last,
+            &format!("the bars of {risk_on_symbol}"),
+        )
+    {
+        return r;
+    }
     let config = BacktestConfig {
         rebalance: body.rebalance,
         cost_bps: body.cost_bps,
@@ -644,11 +781,13 @@ pub fn run_backtest(request: &Request) -> Response {
                 summary: &result,
                 curve_days: &b.curve,
             };
-            if let Some(store) = store()
-                && let Ok(bytes) = serde_json::to_vec(&stored)
-                && store.set(&format!("backtest:{id}"), &bytes).is_err()
-            {
-                eprintln!("backtest {id} not stored; its chart will be missing");
+            // Unattributed only under Spin, which has no auth layer: they share one quota.
+            let owner = access::principal_id(request).unwrap_or_else(|| "anonymous".into());
+            let saved = serde_json::to_string(&stored)
+                .map_err(|e| e.to_string())
+                .and_then(|text| results::save(&id, &owner, text, &limits));
+            if let Err(e) = saved {
+                eprintln!("backtest {id} not stored ({e}); its chart will be missing");
             }
             Response::json(
                 200,
@@ -700,10 +839,13 @@ fn stored_backtest(request: &Request, id: &str) -> Result<Value, Response> {
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(missing());
     }
-    store()
-        .and_then(|s| s.get(&format!("backtest:{id}")).ok().flatten())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(missing)
+    let limits = results::limits()
+        .map_err(|e| Response::error(request, 500, "invalid_configuration", &e))?;
+    match results::load(id, &limits) {
+        Ok(Some(text)) => serde_json::from_str(&text).map_err(|_| missing()),
+        Ok(None) => Err(missing()),
+        Err(e) => Err(unavailable(request, &e)),
+    }
 }
 
 /// `GET /api/backtests/{id}`: the stored result, without the curve.

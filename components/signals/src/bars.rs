@@ -21,11 +21,16 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS bars (
     PRIMARY KEY (symbol, day)
 )";
 
-fn connect() -> Result<Connection, String> {
+/// The component's database, with the table `schema` creates.
+pub fn open(schema: &str) -> Result<Connection, String> {
     let conn = Connection::open("default").map_err(|e| format!("sql: {e:?}"))?;
-    conn.execute(SCHEMA, &[])
+    conn.execute(schema, &[])
         .map_err(|e| format!("sql: {e:?}"))?;
     Ok(conn)
+}
+
+fn connect() -> Result<Connection, String> {
+    open(SCHEMA)
 }
 
 /// A symbol name as stored: upper case, `^VIX` as `VIX`.
@@ -84,7 +89,7 @@ pub fn check(
     let mut out = Vec::new();
     for (at, date, close) in rows {
         let Some(day) = dates::parse(&date) else {
-            problems.push(format!("{at}: {date:?} is not a date (YYYY-MM-DD)"));
+            problems.push(format!("{at}: {date:?} is not {}", dates::EXPECTED));
             continue;
         };
         let value = match close.parse::<f64>() {

@@ -5,13 +5,12 @@
 
 use bourse_guest::http::{Request, Response};
 use bourse_guest::outbound;
-use bourse_signals::dates;
 use bourse_signals::providers::{Provider, ProviderError, Query};
 use serde::Deserialize;
 use serde_json::json;
 use spin_sdk::variables;
 
-use crate::{api, bars};
+use crate::{access, api, bars};
 
 /// Largest provider answer read: 20 years of Alpha Vantage's daily JSON is about 2 MB.
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -60,13 +59,9 @@ pub fn providers() -> Response {
 
 /// `POST /api/bars/fetch` `{"symbol":"SPY","provider":"tiingo","from":"2005-01-01","to":…}`.
 pub fn fetch(request: &Request) -> Response {
-    if !request.has_role(&["admin", "ops"]) {
-        return Response::error(
-            request,
-            403,
-            "forbidden",
-            "fetching bars spends the platform's provider quota: it needs the admin or ops role",
-        );
+    // Also spends the platform's provider quota.
+    if let Err(refused) = access::shared_writer(request, "fetching bars") {
+        return refused;
     }
     let body: FetchJson = match request.json() {
         Ok(b) => b,
@@ -80,17 +75,8 @@ pub fn fetch(request: &Request) -> Response {
             "symbol: letters, digits and '.', up to 16",
         );
     };
-    for (field, value) in [("from", &body.from), ("to", &body.to)] {
-        if let Some(v) = value
-            && dates::parse(v).is_none()
-        {
-            return Response::error(
-                request,
-                400,
-                "invalid_date",
-                &format!("{field} {v:?} is not a date (YYYY-MM-DD)"),
-            );
-        }
+    if let Err(refused) = api::date_range(request, body.from.as_deref(), body.to.as_deref()) {
+        return refused;
     }
     let (provider, key) = match choose(&symbol, body.provider.as_deref()) {
         Ok(chosen) => chosen,

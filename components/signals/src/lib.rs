@@ -2,10 +2,12 @@
 //! across a look-back), served as `POST /api/signals/ratio`, with the last value of each
 //! named signal kept in the key-value store for `GET /api/signals/{name}`.
 
+mod access;
 mod api;
 mod bars;
 mod chart;
 mod fetch;
+mod results;
 
 use bourse_guest::http::{Request, Response};
 use serde::{Deserialize, Serialize};
@@ -147,6 +149,9 @@ fn route(request: &Request) -> Response {
 }
 
 fn post_ratio(request: &Request) -> Response {
+    if let Err(refused) = access::shared_writer(request, "storing a signal value") {
+        return refused;
+    }
     let body: RatioJson = match request.json() {
         Ok(body) => body,
         Err(response) => return response,

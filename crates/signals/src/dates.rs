@@ -1,5 +1,15 @@
 //! Calendar dates as days since 1970-01-01 (proleptic Gregorian), the only date arithmetic
 //! the signals need: parsing `YYYY-MM-DD`, printing it, and the week a day belongs to.
+//!
+//! Parsed dates lie in [`FIRST_YEAR`]..=[`LAST_YEAR`]: no market data is older, a bar dated
+//! later is a typing error, and within that span the day arithmetic cannot overflow.
+
+/// The earliest year a parsed date may have.
+pub const FIRST_YEAR: i32 = 1800;
+/// The latest year a parsed date may have.
+pub const LAST_YEAR: i32 = 2200;
+/// What [`parse`] accepts, for error messages.
+pub const EXPECTED: &str = "a date (YYYY-MM-DD, years 1800 to 2200)";
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`).
 pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
@@ -26,13 +36,13 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
     (year, month, day)
 }
 
-/// Parses `YYYY-MM-DD`.
+/// Parses `YYYY-MM-DD` (see [`EXPECTED`]).
 pub fn parse(text: &str) -> Option<i32> {
     let mut parts = text.trim().splitn(3, '-');
     let year: i32 = parts.next()?.parse().ok()?;
     let month: u32 = parts.next()?.parse().ok()?;
     let day: u32 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || day == 0 {
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) || !(1..=12).contains(&month) || day == 0 {
         return None;
     }
     let days = days_from_civil(year, month, day);
@@ -61,6 +71,9 @@ mod tests {
         assert_eq!(parse("2000-03-01"), Some(11_017));
         assert_eq!(format(11_017), "2000-03-01");
         assert_eq!(parse("2023-02-30"), None);
+        assert_eq!(parse("1799-12-31"), None, "before FIRST_YEAR");
+        assert_eq!(parse("2201-01-01"), None, "after LAST_YEAR");
+        assert_eq!(parse("99999999-01-01"), None, "no overflow");
         assert_eq!(parse("2024-02-29").map(format), Some("2024-02-29".into()));
         for d in -1000..30_000 {
             assert_eq!(parse(&format(d)), Some(d));

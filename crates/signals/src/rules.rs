@@ -94,6 +94,81 @@ impl Default for Params {
     }
 }
 
+/// Longest look-back of a ratio signal, in trading days (four years).
+pub const MAX_LOOKBACK: usize = 1000;
+/// Longest VIX percentile window, in trading days (ten years).
+pub const MAX_VIX_WINDOW: usize = 2520;
+/// Highest VIX threshold: the index has never closed above 90.
+pub const MAX_VIX_LEVEL: f64 = 1000.0;
+
+/// A parameter outside the range in which the rules above mean something.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamError {
+    /// The parameter's path, e.g. `vix.low`.
+    pub name: &'static str,
+    /// The value given and the range expected.
+    pub message: String,
+}
+
+impl Params {
+    /// Checks every parameter against its range. The rules would run with any value (a
+    /// look-back of 0 is read as 1, a percentile `low` of 25 makes the VIX always Risk-Off),
+    /// so a value they cannot mean is refused here rather than silently reinterpreted.
+    pub fn check(&self) -> Result<(), ParamError> {
+        let fail = |name: &'static str, message: String| Err(ParamError { name, message });
+        for (name, lookback) in [
+            ("utilities_lookback", self.utilities_lookback),
+            ("lumber_lookback", self.lumber_lookback),
+            ("treasury_lookback", self.treasury_lookback),
+        ] {
+            if !(1..=MAX_LOOKBACK).contains(&lookback) {
+                return fail(
+                    name,
+                    format!("{lookback} is not from 1 to {MAX_LOOKBACK} trading days"),
+                );
+            }
+        }
+        let band = self.treasury_band;
+        if !(0.0..1.0).contains(&band) {
+            return fail(
+                "treasury_band",
+                format!("{band} is not a fraction from 0 up to 1 (e.g. 0.01 for 1 %)"),
+            );
+        }
+        match self.vix {
+            VixMode::Threshold { level } => {
+                if !(level > 0.0 && level <= MAX_VIX_LEVEL) {
+                    return fail(
+                        "vix.level",
+                        format!("{level} is not a VIX level above 0 and up to {MAX_VIX_LEVEL}"),
+                    );
+                }
+            }
+            VixMode::Percentile { window, low, high } => {
+                // One day's window has no other day to rank today against.
+                if !(2..=MAX_VIX_WINDOW).contains(&window) {
+                    return fail(
+                        "vix.window",
+                        format!("{window} is not from 2 to {MAX_VIX_WINDOW} trading days"),
+                    );
+                }
+                for (name, share) in [("vix.low", low), ("vix.high", high)] {
+                    if !(0.0..=1.0).contains(&share) {
+                        return fail(
+                            name,
+                            format!("{share} is not a share from 0 to 1 (e.g. 0.25 for 25 %)"),
+                        );
+                    }
+                }
+                if low >= high {
+                    return fail("vix.low", format!("{low} is not below vix.high ({high})"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The days both series traded, with both closes.
 fn aligned(a: &Series, b: &Series) -> Vec<(i32, f64, f64)> {
     let (mut i, mut j, mut out) = (0, 0, Vec::with_capacity(a.dates.len().min(b.dates.len())));

@@ -366,3 +366,54 @@ fn the_backtest_switches_on_weekly_decisions_and_pays_for_it() {
         "cash from Thursday on"
     );
 }
+
+#[test]
+fn parameters_outside_their_ranges_are_named() {
+    assert_eq!(Params::default().check(), Ok(()));
+    let percentile = |window, low, high| Params {
+        vix: VixMode::Percentile { window, low, high },
+        ..Params::default()
+    };
+    assert_eq!(percentile(252, 0.25, 0.75).check(), Ok(()));
+    let cases = [
+        (percentile(252, 25.0, 75.0), "vix.low"),
+        (percentile(252, 0.25, 75.0), "vix.high"),
+        (percentile(252, 0.5, 0.5), "vix.low"),
+        (percentile(1, 0.25, 0.75), "vix.window"),
+        (
+            percentile(rules::MAX_VIX_WINDOW + 1, 0.25, 0.75),
+            "vix.window",
+        ),
+        (
+            Params {
+                vix: VixMode::Threshold { level: 0.0 },
+                ..Params::default()
+            },
+            "vix.level",
+        ),
+        (
+            Params {
+                treasury_lookback: 0,
+                ..Params::default()
+            },
+            "treasury_lookback",
+        ),
+        (
+            Params {
+                utilities_lookback: rules::MAX_LOOKBACK + 1,
+                ..Params::default()
+            },
+            "utilities_lookback",
+        ),
+        (
+            Params {
+                treasury_band: -0.01,
+                ..Params::default()
+            },
+            "treasury_band",
+        ),
+    ];
+    for (p, name) in cases {
+        assert_eq!(p.check().map_err(|e| e.name), Err(name), "{p:?}");
+    }
+}
