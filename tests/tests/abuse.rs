@@ -4,4 +4,5 @@
 
 mod abuse {
     pub mod common;
+    pub mod simulations;
 }

@@ -108,7 +108,7 @@ pub fn router(
         .route("/api/engine/stats", get(engine_stats))
         .route("/ws", get(ws::upgrade))
         .merge(admin::routes())
-        .merge(simulations::routes());
+        .merge(simulations::routes(config.body_limit));
     let application = Router::new().fallback(dispatch::dispatch).layer(
         tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
     );
