@@ -197,6 +197,10 @@ impl Host {
                     local_max_rate: config.sim_local_max_rate as f64,
                     handoff: Duration::from_millis(config.sim_handoff_ms),
                     worker: config.role == crate::config::Role::Simulation,
+                    limits: crate::simulation::RunLimits {
+                        per_principal: config.sim_max_runs_per_principal as usize,
+                        total: config.sim_max_runs as usize,
+                    },
                 },
                 sim_queue: config.sim_queue.clone(),
                 ws_limits: crate::api::ConnectionLimits {

@@ -6,6 +6,14 @@
 //! A run is bounded twice: by the sandbox's open-order budget (its books are the run's
 //! memory) and by the host's resident-memory bound; crossing either stops the run with a
 //! status saying which, and the host goes on serving.
+//!
+//! Invariants a caller cannot break:
+//! - every field of a request is within a named bound (checked before anything starts);
+//! - no run outlives [`MAX_DURATION_MS`], and a stop request or deadline ends a paced run at
+//!   once (the pacer sleeps on the stop signal, never past the deadline);
+//! - runs in progress are capped per principal and per instance ([`RunLimits`]): a slot is
+//!   taken before a run starts and given back when it ends, wherever it ran;
+//! - run ids carry 128 random bits: knowing one run's id tells nothing about another's.
 
 pub(crate) mod delegate;
 
@@ -32,11 +40,32 @@ const KEEP_TRADES: usize = 1000;
 /// Bars kept per symbol; beyond this neighbouring bars are merged.
 const MAX_BARS: usize = 500;
 /// Largest run, in orders.
-const MAX_ORDERS: u64 = 1_000_000_000;
-/// Longest run.
-const MAX_DURATION_MS: u64 = 3_600_000;
+pub const MAX_ORDERS: u64 = 1_000_000_000;
+/// Longest run, whether it asked for a duration or not: past it, a run stops.
+pub const MAX_DURATION_MS: u64 = 3_600_000;
+/// Slowest pace, orders per second: slower runs would hold an instance for hours per batch.
+pub const MIN_RATE: f64 = 1.0;
+/// Fastest pace asked for, orders per second (omit `rate` for as fast as possible).
+pub const MAX_RATE: f64 = 10_000_000.0;
+/// Largest `next-batch` call (the component caps it there too).
+pub const MAX_BATCH: u32 = 65_536;
 /// Default open-order budget of a sandbox.
 const DEFAULT_MAX_OPEN: usize = 200_000;
+/// Largest open-order budget of a sandbox: its books are held in this host's memory.
+pub const MAX_OPEN_ORDERS: usize = 1 << 20;
+/// Most symbols in one scenario (each is a book in the sandbox).
+pub const MAX_SYMBOLS: usize = 1000;
+/// Longest symbol name, bytes.
+pub const MAX_SYMBOL_LEN: usize = 32;
+/// Highest starting mid, ticks (10 million at a tick of 0.01): prices stay far from overflow.
+pub const MAX_MID: i64 = 1_000_000_000;
+/// Widest spread, ticks.
+pub const MAX_SPREAD: u32 = 1_000_000;
+/// Largest order quantity, lots: volumes summed over a run stay far from overflow.
+pub const MAX_QUANTITY: u64 = 1_000_000;
+/// A paced run asks for at most this share of a second's orders per batch, so it stays close
+/// to its rate and notices a stop between batches.
+const PACED_BATCHES_PER_SECOND: f64 = 10.0;
 
 fn default_batch() -> u32 {
     1024
@@ -144,40 +173,96 @@ impl ScenarioJson {
 /// Why a run request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// A field is out of range; the message names it.
+    /// A field is out of range; the message names it and its bounds.
     #[error("{0}")]
     Invalid(String),
 }
 
 impl RunRequest {
-    /// Checks the limits the host owns (the component checks the scenario itself).
+    /// Checks the limits the host owns: every number that sizes the work, the memory or the
+    /// time of a run (the component checks the scenario's shape — agents, percentages).
     pub fn validate(&self) -> Result<(), RunError> {
         let bad = |m: String| Err(RunError::Invalid(m));
-        match (self.orders, self.duration_ms) {
-            (None, None) => return bad("give `orders` or `duration_ms` (or both)".into()),
-            (Some(0), _) | (Some(MAX_ORDERS..), _) => {
-                return bad(format!("orders must be from 1 to {MAX_ORDERS}"));
-            }
-            (_, Some(0)) | (_, Some(MAX_DURATION_MS..)) => {
-                return bad(format!("duration_ms must be from 1 to {MAX_DURATION_MS}"));
-            }
-            _ => {}
+        if self.orders.is_none() && self.duration_ms.is_none() {
+            return bad("give `orders` or `duration_ms` (or both)".into());
         }
-        if let Some(rate) = self.rate
-            && !(rate.is_finite() && rate > 0.0)
+        if let Some(n) = self.orders
+            && !(1..=MAX_ORDERS).contains(&n)
+        {
+            return bad(format!("orders {n} must be from 1 to {MAX_ORDERS}"));
+        }
+        if let Some(ms) = self.duration_ms
+            && !(1..=MAX_DURATION_MS).contains(&ms)
         {
             return bad(format!(
-                "rate {rate} must be a positive number of orders per second"
+                "duration_ms {ms} must be from 1 to {MAX_DURATION_MS}"
             ));
         }
-        if !(1..=65_536).contains(&self.batch) {
-            return bad("batch must be from 1 to 65536".into());
+        if let Some(rate) = self.rate {
+            if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+                return bad(format!(
+                    "rate {rate} must be from {MIN_RATE} to {MAX_RATE} orders per second (omit it for as fast as possible)"
+                ));
+            }
+            if let (Some(n), None) = (self.orders, self.duration_ms)
+                && n as f64 / rate * 1000.0 > MAX_DURATION_MS as f64
+            {
+                return bad(format!(
+                    "orders {n} at rate {rate} per second take longer than the longest run ({MAX_DURATION_MS} ms): lower orders, raise rate or give duration_ms"
+                ));
+            }
         }
-        if self.max_open_orders == Some(0) {
-            return bad("max_open_orders must be at least 1".into());
+        if !(1..=MAX_BATCH).contains(&self.batch) {
+            return bad(format!(
+                "batch {} must be from 1 to {MAX_BATCH}",
+                self.batch
+            ));
         }
-        if self.scenario.symbols.is_empty() || self.scenario.symbols.len() > 1000 {
-            return bad("scenario.symbols must name 1 to 1000 symbols".into());
+        if let Some(n) = self.max_open_orders
+            && !(1..=MAX_OPEN_ORDERS).contains(&n)
+        {
+            return bad(format!(
+                "max_open_orders {n} must be from 1 to {MAX_OPEN_ORDERS}"
+            ));
+        }
+        self.scenario.validate()
+    }
+}
+
+impl ScenarioJson {
+    fn validate(&self) -> Result<(), RunError> {
+        let bad = |m: String| Err(RunError::Invalid(m));
+        if !(1..=MAX_SYMBOLS).contains(&self.symbols.len()) {
+            return bad(format!(
+                "scenario.symbols must name 1 to {MAX_SYMBOLS} symbols (it names {})",
+                self.symbols.len()
+            ));
+        }
+        if let Some(s) = self.symbols.iter().find(|s| {
+            s.is_empty() || s.len() > MAX_SYMBOL_LEN || !s.bytes().all(|b| b.is_ascii_graphic())
+        }) {
+            return bad(format!(
+                "scenario.symbols: {:?} must be 1 to {MAX_SYMBOL_LEN} printable ASCII characters",
+                s.chars().take(MAX_SYMBOL_LEN + 1).collect::<String>()
+            ));
+        }
+        if !(1..=MAX_MID).contains(&self.mid) {
+            return bad(format!(
+                "scenario.mid {} must be from 1 to {MAX_MID} ticks",
+                self.mid
+            ));
+        }
+        if self.spread > MAX_SPREAD {
+            return bad(format!(
+                "scenario.spread {} must be from 0 to {MAX_SPREAD} ticks",
+                self.spread
+            ));
+        }
+        if !(1..=MAX_QUANTITY).contains(&self.max_quantity) {
+            return bad(format!(
+                "scenario.max_quantity {} must be from 1 to {MAX_QUANTITY} lots",
+                self.max_quantity
+            ));
         }
         Ok(())
     }
@@ -253,6 +338,8 @@ pub struct Run {
     /// Ran here because no simulation instance took it in time.
     pub fell_back: bool,
     stop: AtomicBool,
+    /// Wakes a pacer sleeping between batches when `stop` is set.
+    wake: tokio::sync::Notify,
     state: Mutex<RunState>,
 }
 
@@ -269,9 +356,7 @@ struct RunState {
 
 impl Run {
     fn state(&self) -> std::sync::MutexGuard<'_, RunState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// Status, progress and (when finished) the summary, as JSON.
@@ -322,9 +407,11 @@ impl Run {
             .collect()
     }
 
-    /// Asks the run to stop after its current batch.
+    /// Asks the run to stop after its current batch; a run waiting for its pace wakes now.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        // A stored permit: a pacer that starts waiting just after this still wakes at once.
+        self.wake.notify_one();
     }
 
     fn finished(&self) -> bool {
@@ -374,6 +461,63 @@ impl Entry {
     }
 }
 
+/// How many runs may be in progress at once on the instance that received them (runs it
+/// handed to a simulation instance count until they end there).
+#[derive(Debug, Clone, Copy)]
+pub struct RunLimits {
+    /// Per principal; ops and admin are held only by `total`.
+    pub per_principal: usize,
+    /// All principals together; a simulation instance also takes no more delegated runs.
+    pub total: usize,
+}
+
+/// Runs in progress, by owner.
+#[derive(Default)]
+struct Active {
+    total: usize,
+    by_owner: HashMap<String, usize>,
+}
+
+/// A run's place among the runs in progress; given back when dropped.
+pub struct Slot {
+    active: Arc<Mutex<Active>>,
+    owner: Option<String>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut active = lock(&self.active);
+        active.total = active.total.saturating_sub(1);
+        if let Some(owner) = &self.owner
+            && let Some(n) = active.by_owner.get_mut(owner)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                active.by_owner.remove(owner);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A new run id: 128 random bits, so ids cannot be guessed from one another.
+fn run_id() -> Result<String, StartFailure> {
+    let mut bytes = [0u8; 16];
+    // Never a guessable fallback: without randomness, no run.
+    getrandom::fill(&mut bytes).map_err(|e| {
+        StartFailure::Call(crate::runtime::CallError::Overloaded(format!(
+            "no randomness for a run id: {e}"
+        )))
+    })?;
+    Ok(format!(
+        "sim-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
 /// Where and how big runs are delegated.
 #[derive(Debug, Clone)]
 pub struct Delegation {
@@ -383,11 +527,14 @@ pub struct Delegation {
     pub handoff: Duration,
     /// Whether this instance takes delegated runs (role `simulation`).
     pub worker: bool,
+    /// Runs in progress at once.
+    pub limits: RunLimits,
 }
 
 /// The runs of this host.
 pub struct Simulations {
     runs: Mutex<VecDeque<Entry>>,
+    active: Arc<Mutex<Active>>,
     queue: Option<Queue>,
     delegation: Delegation,
 }
@@ -401,15 +548,14 @@ impl Simulations {
     ) -> Simulations {
         Simulations {
             runs: Mutex::new(VecDeque::new()),
+            active: Arc::default(),
             queue: redis.map(|conn| Queue::new(conn, stream)),
             delegation,
         }
     }
 
     fn runs(&self) -> std::sync::MutexGuard<'_, VecDeque<Entry>> {
-        self.runs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.runs)
     }
 
     fn remember(&self, entry: Entry) {
@@ -422,35 +568,69 @@ impl Simulations {
         runs.push_back(entry);
     }
 
+    /// Takes a slot for a run of `owner` (`None`: a run delegated here, already counted
+    /// against its owner where it was received); `privileged` owners are held only by the
+    /// total.
+    fn reserve(&self, owner: Option<&str>, privileged: bool) -> Result<Slot, StartFailure> {
+        let limits = self.delegation.limits;
+        let mut active = lock(&self.active);
+        if active.total >= limits.total {
+            metrics::counter!("simulation_refused_total", "reason" => "instance_runs").increment(1);
+            return Err(StartFailure::TooMany(format!(
+                "this instance already runs {} simulations, its limit (BOURSE_SIM_MAX_RUNS); retry when one has finished",
+                active.total
+            )));
+        }
+        if let Some(owner) = owner {
+            let mine = active.by_owner.get(owner).copied().unwrap_or(0);
+            if !privileged && mine >= limits.per_principal {
+                metrics::counter!("simulation_refused_total", "reason" => "principal_runs")
+                    .increment(1);
+                return Err(StartFailure::TooMany(format!(
+                    "you already have {mine} simulations running, the most one caller may run at once (BOURSE_SIM_MAX_RUNS_PER_PRINCIPAL); stop one or wait for it to finish"
+                )));
+            }
+            *active.by_owner.entry(owner.to_string()).or_default() += 1;
+        }
+        active.total += 1;
+        Ok(Slot {
+            active: self.active.clone(),
+            owner: owner.map(str::to_string),
+        })
+    }
+
     /// The run `id`.
     pub fn get(&self, id: &str) -> Option<Entry> {
         self.runs().iter().find(|r| r.id() == id).cloned()
     }
 
     /// Starts `request` for `owner`: here when it is small (or nobody else can take it), on
-    /// a simulation instance when it is big.
+    /// a simulation instance when it is big. A `privileged` owner (ops, admin) is not held
+    /// by the per-principal cap.
     pub async fn start(
         &self,
         runtime: Arc<Runtime>,
         component: &str,
         owner: &str,
+        privileged: bool,
         request: RunRequest,
     ) -> Result<Entry, StartFailure> {
         request
             .validate()
             .map_err(|e| StartFailure::Invalid(e.to_string()))?;
+        let slot = self.reserve(Some(owner), privileged)?;
         let big = !request.live
             && request
                 .rate
                 .is_none_or(|r| r > self.delegation.local_max_rate);
-        let id = format!("sim-{}", crate::api::request_id());
+        let id = run_id()?;
         let Some(queue) = self
             .queue
             .as_ref()
             .filter(|_| big && !self.delegation.worker)
         else {
             return self
-                .start_local(runtime, component, owner, request, id, false)
+                .start_local(runtime, component, owner, request, id, false, slot)
                 .await
                 .map(Entry::Local);
         };
@@ -463,14 +643,14 @@ impl Simulations {
         if let Err(e) = queue.offer(&id, owner, &text).await {
             tracing::warn!(error = %e, "simulation queue unavailable; running here");
             return self
-                .start_local(runtime, component, owner, request, id, true)
+                .start_local(runtime, component, owner, request, id, true, slot)
                 .await
                 .map(Entry::Local);
         }
         let deadline = tokio::time::Instant::now() + self.delegation.handoff;
         while tokio::time::Instant::now() < deadline {
             if let Ok(Some(ran_on)) = queue.claimant(&id).await {
-                return Ok(self.remote(runtime, id, owner, request, ran_on, queue.clone()));
+                return Ok(self.remote(runtime, id, owner, request, ran_on, queue.clone(), slot));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -478,17 +658,19 @@ impl Simulations {
         match queue.claim(&id, &me).await {
             Ok(false) => {
                 let ran_on = queue.claimant(&id).await.ok().flatten().unwrap_or_default();
-                Ok(self.remote(runtime, id, owner, request, ran_on, queue.clone()))
+                Ok(self.remote(runtime, id, owner, request, ran_on, queue.clone(), slot))
             }
             // Claimed by us, or Redis is gone: either way nobody else will run it.
             _ => self
-                .start_local(runtime, component, owner, request, id, true)
+                .start_local(runtime, component, owner, request, id, true, slot)
                 .await
                 .map(Entry::Local),
         }
     }
 
-    /// Records a run another instance took, and relays its progress to this host's room.
+    /// Records a run another instance took, and relays its progress to this host's room; its
+    /// slot is held until the run ends there (or could no longer be running).
+    #[allow(clippy::too_many_arguments)]
     fn remote(
         &self,
         runtime: Arc<Runtime>,
@@ -497,6 +679,7 @@ impl Simulations {
         request: RunRequest,
         ran_on: String,
         queue: Queue,
+        slot: Slot,
     ) -> Entry {
         let entry = Entry::Remote {
             id: id.clone(),
@@ -506,22 +689,29 @@ impl Simulations {
         };
         self.remember(entry.clone());
         // With the event bus, the instance running it publishes progress to every replica.
-        if runtime.platform().events.bus().is_some() {
-            return entry;
-        }
+        let relay = runtime.platform().events.bus().is_none();
+        // No run outlives MAX_DURATION_MS: past it (and a margin for a mirror that is late or
+        // a runner that died), the slot is given back whatever the mirror says.
+        let give_up = tokio::time::Instant::now()
+            + Duration::from_millis(MAX_DURATION_MS)
+            + self.delegation.handoff
+            + Duration::from_secs(60);
         tokio::spawn(async move {
+            let _slot = slot;
             let room = format!("simulations:{id}");
-            loop {
+            while tokio::time::Instant::now() < give_up {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 let Ok(Some(doc)) = queue.mirrored(&id).await else {
                     continue;
                 };
                 let view = &doc["view"];
-                runtime.platform().events.publish_value(
-                    "simulation",
-                    &room,
-                    &serde_json::json!({"status": view["status"], "progress": view["progress"]}),
-                );
+                if relay {
+                    runtime.platform().events.publish_value(
+                        "simulation",
+                        &room,
+                        &serde_json::json!({"status": view["status"], "progress": view["progress"]}),
+                    );
+                }
                 if view["status"] != "running" {
                     break;
                 }
@@ -596,6 +786,17 @@ impl Simulations {
         tokio::spawn(async move {
             let me = instance_id();
             loop {
+                // Reads a job only with a slot free: a full instance leaves it to another (or
+                // to the receiving instance's fallback).
+                let slot = loop {
+                    let Some(simulations) = this.upgrade() else {
+                        return;
+                    };
+                    match simulations.reserve(None, true) {
+                        Ok(slot) => break slot,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                    }
+                };
                 if let Err(e) = queue.join().await {
                     tracing::warn!(error = %e, "simulation queue unavailable; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -623,24 +824,32 @@ impl Simulations {
                         continue;
                     }
                 };
-                match simulations
-                    .start_local(
-                        runtime.clone(),
-                        component,
-                        &job.owner,
-                        request,
-                        job.id.clone(),
-                        false,
-                    )
-                    .await
-                {
+                // The receiving instance checked it; the bounds are checked again where the
+                // run would hold memory and time.
+                let started = match request.validate() {
+                    Err(e) => Err(StartFailure::Invalid(e.to_string())),
+                    Ok(()) => {
+                        simulations
+                            .start_local(
+                                runtime.clone(),
+                                component,
+                                &job.owner,
+                                request,
+                                job.id.clone(),
+                                false,
+                                slot,
+                            )
+                            .await
+                    }
+                };
+                match started {
                     Ok(run) => {
                         tracing::info!(id = %run.id, owner = %run.owner, "took a delegated simulation");
                         tokio::spawn(mirror(run, queue.clone()));
                     }
                     Err(e) => {
                         let reason = match e {
-                            StartFailure::Invalid(m) => m,
+                            StartFailure::Invalid(m) | StartFailure::TooMany(m) => m,
                             StartFailure::Call(c) => c.to_string(),
                         };
                         let _ = queue
@@ -655,6 +864,7 @@ impl Simulations {
         });
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn start_local(
         &self,
         runtime: Arc<Runtime>,
@@ -663,6 +873,7 @@ impl Simulations {
         request: RunRequest,
         id: String,
         fell_back: bool,
+        slot: Slot,
     ) -> Result<Arc<Run>, StartFailure> {
         let scenario = request.scenario.to_wit();
         let session = runtime
@@ -675,7 +886,7 @@ impl Simulations {
         let sandbox = Venue::with_config(
             &specs,
             EngineConfig {
-                max_open_orders: max_open.min(1 << 20),
+                max_open_orders: max_open,
                 closed_history: 0,
                 ..EngineConfig::default()
             },
@@ -687,6 +898,7 @@ impl Simulations {
             request,
             fell_back,
             stop: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
             state: Mutex::new(RunState::default()),
         });
         self.remember(Entry::Local(run.clone()));
@@ -695,6 +907,7 @@ impl Simulations {
             run: run.clone(),
             sandbox,
             max_open,
+            slot: Some(slot),
         };
         tokio::spawn(driver.drive(session));
         Ok(run)
@@ -726,6 +939,9 @@ async fn mirror(run: Arc<Run>, queue: Queue) {
 pub enum StartFailure {
     /// The request or the scenario is invalid; the message names the field.
     Invalid(String),
+    /// The caller, or this instance, has as many runs in progress as it may; the message
+    /// names the limit.
+    TooMany(String),
     /// The simulation component could not be called (missing, overloaded, trapped).
     Call(crate::runtime::CallError),
 }
@@ -735,6 +951,9 @@ struct Driver {
     run: Arc<Run>,
     sandbox: Venue,
     max_open: usize,
+    /// Given back as the run ends, before its final status is visible: a client that sees
+    /// the run finished may start the next one at once.
+    slot: Option<Slot>,
 }
 
 /// A sandbox's symbol table: the scenario's symbols with tick 0.01 and lot 1 (scenario prices
@@ -779,8 +998,14 @@ impl Driver {
     async fn drive(mut self, mut session: crate::runtime::Simulation) {
         let request = self.run.request.clone();
         let started = Instant::now();
-        let deadline = request.duration_ms.map(Duration::from_millis);
+        let deadline = Duration::from_millis(request.duration_ms.unwrap_or(MAX_DURATION_MS));
         let limit = request.orders.unwrap_or(u64::MAX);
+        // The generator's sequence does not depend on how it is cut into batches, so smaller
+        // paced batches change nothing but the smoothness of the pace.
+        let batch = request.rate.map_or(request.batch, |rate| {
+            let per_wake = (rate / PACED_BATCHES_PER_SECOND).ceil() as u32;
+            request.batch.min(per_wake.max(1))
+        });
         // Bars sized so a bounded run has about 200 of them; timed runs use 10 000 orders.
         let bar_width = request.orders.map_or(10_000, |n| (n / 200).max(1));
         self.run.state().bar_width = bar_width;
@@ -793,8 +1018,19 @@ impl Driver {
             if self.run.stop.load(Ordering::Relaxed) {
                 break (Status::Stopped, Some("stopped on request".into()));
             }
-            if progress.generated >= limit || deadline.is_some_and(|d| started.elapsed() >= d) {
+            if progress.generated >= limit {
                 break (Status::Completed, None);
+            }
+            if started.elapsed() >= deadline {
+                break match request.duration_ms {
+                    Some(_) => (Status::Completed, None),
+                    None => (
+                        Status::Stopped,
+                        Some(format!(
+                            "stopped at the longest run time ({MAX_DURATION_MS} ms)"
+                        )),
+                    ),
+                };
             }
             if self.sandbox.engine().open_orders() >= self.max_open {
                 break (
@@ -808,7 +1044,7 @@ impl Driver {
             if let Err(e) = self.runtime.check_memory() {
                 break (Status::StoppedMemoryBound, Some(e.to_string()));
             }
-            let n = (limit - progress.generated).min(u64::from(request.batch)) as u32;
+            let n = (limit - progress.generated).min(u64::from(batch)) as u32;
             let batch = match session.next_batch(n).await {
                 Ok(b) if b.is_empty() => {
                     break (Status::Completed, Some("the generator ran dry".into()));
@@ -843,9 +1079,16 @@ impl Driver {
             }
             self.record(&state_trades, bar_width);
             if let Some(rate) = request.rate {
-                let due = Duration::from_secs_f64(progress.generated as f64 / rate);
+                let due = Duration::try_from_secs_f64(progress.generated as f64 / rate)
+                    .unwrap_or(Duration::MAX)
+                    .min(deadline);
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    tokio::time::sleep(wait).await;
+                    // Sleeps until the next batch is due, the deadline, or a stop request,
+                    // whichever comes first.
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.run.wake.notified() => {}
+                    }
                 }
             } else {
                 // A tight loop still lets the worker's other tasks run between batches.
@@ -875,6 +1118,7 @@ impl Driver {
             state.summary = Some(summary);
             state.reason = outcome.1.clone();
         }
+        self.slot.take();
         self.report(&mut progress, started, &room, outcome.0);
         tracing::info!(id = %self.run.id, status = ?outcome.0, reason = ?outcome.1, generated = progress.generated, trades = progress.trades, "simulation finished");
     }

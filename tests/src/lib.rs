@@ -237,6 +237,8 @@ impl TestHost {
             sim_handoff_ms: 300,
             // Each test host has its own queue: hosts of other tests must not take its runs.
             sim_queue: unique("bourse:test-simulations:"),
+            sim_max_runs_per_principal: 3,
+            sim_max_runs: 16,
             rate_limit_principal: 0,
             rate_limit_ip: 0,
             trust_forwarded: false,
@@ -246,7 +248,7 @@ impl TestHost {
             role: bourse::config::Role::All,
             shutdown_timeout_ms: 5_000,
             body_limit_mb: 10,
-            memory_limit_mb: 0,
+            memory_limit_mb: bourse::config::DEFAULT_MEMORY_LIMIT_MB,
             spin_compat: false,
             cluster: None,
             replica_id: None,
@@ -338,6 +340,36 @@ impl TestHost {
             req = req.bearer_auth(t);
         }
         Self::read(req.send().await.expect("request reaches the host")).await
+    }
+
+    /// Sends only the head of `method path`, announcing a body of `length` bytes that never
+    /// comes, and returns the start of the answer: a route that refuses a body on its declared
+    /// length answers, one that reads the body first never does (a panic after 10 s).
+    pub async fn announce_body(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        length: u64,
+    ) -> String {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let auth = token.map_or_else(String::new, |t| format!("authorization: Bearer {t}\r\n"));
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n{auth}content-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes())
+            .await
+            .expect("send headers");
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tokio::io::AsyncReadExt::read(&mut stream, &mut answer),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path}: no answer in 10 s, the body is awaited"))
+        .expect("read answer");
+        String::from_utf8_lossy(&answer[..n]).into_owned()
     }
 
     /// `ws://` address of this host's WebSocket endpoint.

@@ -7,4 +7,5 @@ mod abuse {
     pub mod identity;
     pub mod websocket;
     pub mod signals;
+    pub mod simulations;
 }

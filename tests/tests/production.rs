@@ -60,22 +60,9 @@ async fn hardening_headers_limits_and_error_shape() {
 
     // Body over the limit on an application route: 413 in the JSON shape. Only the headers
     // are sent: the host must refuse on the declared length without reading the body.
-    let addr = h.url.trim_start_matches("http://").to_string();
-    let mut stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .expect("connect");
-    let head = format!(
-        "POST /api/orders HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        11u64 << 20
-    );
-    tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes())
-        .await
-        .expect("send headers");
-    let mut answer = vec![0u8; 4096];
-    let n = tokio::io::AsyncReadExt::read(&mut stream, &mut answer)
-        .await
-        .expect("read answer");
-    let answer = String::from_utf8_lossy(&answer[..n]);
+    let answer = h
+        .announce_body("POST", "/api/orders", None, 11u64 << 20)
+        .await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains(r#""code":"body_too_large""#), "{answer}");
 

@@ -55,7 +55,9 @@ impl Flow {
                 a.noise, a.market_maker, a.momentum
             ));
         }
-        let accounts = (0..scenario.accounts).map(|i| format!("sim-{i}")).collect();
+        // `sim:<n>`: principal ids name their kind, and no username holds a `:`, so nobody
+        // can sign up as a simulated account and trade against (or as) a run's flow.
+        let accounts = (0..scenario.accounts).map(|i| format!("sim:{i}")).collect();
         // xorshift has a fixed point at zero; mixing the seed keeps seed 0 usable.
         let state = scenario.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let n = scenario.symbols.len();

@@ -118,7 +118,7 @@ pub fn router(
         .route("/ws", get(ws::upgrade))
         .route("/api/ws/ticket", axum::routing::post(ws::ticket))
         .merge(admin::routes())
-        .merge(simulations::routes());
+        .merge(simulations::routes(config.body_limit));
     let application = Router::new().fallback(dispatch::dispatch).layer(
         tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
     );

@@ -1,5 +1,8 @@
 //! `/api/simulations`: start, watch, stop and read simulation runs. `POST
 //! /api/simulations/preview` stays with the simulation component's own routes.
+//!
+//! Every route here, the fallback to the component included, reads at most the body limit
+//! of application routes: an unsupported method is no way around it.
 
 use std::sync::Arc;
 
@@ -18,7 +21,7 @@ use crate::simulation::{Entry, RunRequest, StartFailure};
 /// The component that generates the flow.
 pub(super) const COMPONENT: &str = "simulation";
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes(body_limit: usize) -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/simulations", post(start))
         .route(
@@ -27,6 +30,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/api/simulations/{id}/bars", get(bars))
         .route("/api/simulations/{id}/trades", get(trades))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
 }
 
 async fn caller(
@@ -49,6 +53,11 @@ async fn caller(
     }
 }
 
+/// Ops and admin see every run, may run live, and are held only by the instance's run cap.
+fn privileged(who: &Principal) -> bool {
+    who.roles.iter().any(|r| r == "ops" || r == "admin")
+}
+
 /// The run `id`, if the caller may see it (its owner, or ops/admin).
 async fn visible(
     app: &AppState,
@@ -57,9 +66,8 @@ async fn visible(
     request_id: &str,
 ) -> Result<Entry, Box<Response>> {
     let who = caller(app, headers, request_id).await?;
-    let admin = who.roles.iter().any(|r| r == "ops" || r == "admin");
     match app.simulations.get(id) {
-        Some(run) if admin || run.owner() == who.id => Ok(run),
+        Some(run) if privileged(&who) || run.owner() == who.id => Ok(run),
         _ => Err(Box::new(
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -78,19 +86,21 @@ async fn start(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
         Ok(p) => p,
         Err(r) => return *r,
     };
-    let request: RunRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
+    // Through axum's JSON reader so a type error names the field's path (`scenario.seed`).
+    let request: RunRequest = match Json::<RunRequest>::from_bytes(&body) {
+        Ok(Json(r)) => r,
         Err(e) => {
             return ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
-                format!("simulation request: {e}"),
+                format!("simulation request: {}", e.body_text()),
                 &request_id,
             )
             .into_response();
         }
     };
-    if request.live && !who.roles.iter().any(|r| r == "ops" || r == "admin") {
+    let privileged = privileged(&who);
+    if request.live && !privileged {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -101,13 +111,20 @@ async fn start(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
     }
     match app
         .simulations
-        .start(app.runtime.clone(), COMPONENT, &who.id, request)
+        .start(app.runtime.clone(), COMPONENT, &who.id, privileged, request)
         .await
     {
         Ok(run) => (StatusCode::ACCEPTED, Json(app.simulations.view(&run).await)).into_response(),
         Err(StartFailure::Invalid(message)) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_scenario",
+            message,
+            &request_id,
+        )
+        .into_response(),
+        Err(StartFailure::TooMany(message)) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_runs",
             message,
             &request_id,
         )

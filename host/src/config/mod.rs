@@ -13,6 +13,11 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// Default resident-memory bound for simulation work, MB: two thirds of a 24 GiB box, leaving
+/// the rest to the matching core, the stores' clients and the runs already going. Set
+/// `BOURSE_MEMORY_LIMIT_MB` to fit a smaller machine.
+pub const DEFAULT_MEMORY_LIMIT_MB: u64 = 16 * 1024;
+
 /// The host's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -60,6 +65,15 @@ pub struct Config {
     pub sim_handoff_ms: u64,
     /// Redis stream of delegated runs (`BOURSE_SIM_QUEUE`, default `bourse:simulations`).
     pub sim_queue: String,
+    /// Simulation runs one principal may have in progress at once on the instance that
+    /// received them (`BOURSE_SIM_MAX_RUNS_PER_PRINCIPAL`, default 3). Ops and admin are held
+    /// only by `sim_max_runs`.
+    pub sim_max_runs_per_principal: u64,
+    /// Simulation runs in progress at once on one instance, all principals together, and
+    /// delegated runs a simulation instance takes (`BOURSE_SIM_MAX_RUNS`, default 16: an
+    /// unpaced run keeps a core busy and holds an instance and a sandbox of up to a million
+    /// orders).
+    pub sim_max_runs: u64,
     /// JWT signing secret (`JWT_SECRET`), at least 32 bytes when set.
     pub jwt_secret: Option<String>,
     /// Browser origins allowed by CORS (`ALLOWED_ORIGINS`, comma-separated; none by default).
@@ -72,8 +86,8 @@ pub struct Config {
     pub shutdown_timeout_ms: u64,
     /// Largest request body on application routes (`BOURSE_BODY_LIMIT_MB`, default 10).
     pub body_limit_mb: u64,
-    /// Resident memory above which new simulation work is refused (`BOURSE_MEMORY_LIMIT_MB`;
-    /// 0, the default, means no bound).
+    /// Resident memory above which new simulation work is refused and running simulations
+    /// stop (`BOURSE_MEMORY_LIMIT_MB`, default [`DEFAULT_MEMORY_LIMIT_MB`]; 0 means no bound).
     pub memory_limit_mb: u64,
     /// Run the manifest as Spin would (`BOURSE_SPIN_COMPAT`, or `--spin-compat`; default off):
     /// only Spin's platform interfaces, declared dependencies composed in, no auth layer.
@@ -242,6 +256,11 @@ impl Config {
             ("BOURSE_SIM_HANDOFF_MS", self.sim_handoff_ms.to_string()),
             ("BOURSE_SIM_QUEUE", self.sim_queue.clone()),
             (
+                "BOURSE_SIM_MAX_RUNS_PER_PRINCIPAL",
+                self.sim_max_runs_per_principal.to_string(),
+            ),
+            ("BOURSE_SIM_MAX_RUNS", self.sim_max_runs.to_string()),
+            (
                 "BOURSE_RATE_LIMIT_PRINCIPAL",
                 self.rate_limit_principal.to_string(),
             ),
@@ -408,6 +427,12 @@ impl Config {
             sim_local_max_rate: parse_number("BOURSE_SIM_LOCAL_MAX_RATE", 10_000, 0..=u64::MAX)?,
             sim_handoff_ms: parse_number("BOURSE_SIM_HANDOFF_MS", 3_000, 0..=600_000)?,
             sim_queue: var("BOURSE_SIM_QUEUE").unwrap_or_else(|| "bourse:simulations".into()),
+            sim_max_runs_per_principal: parse_number(
+                "BOURSE_SIM_MAX_RUNS_PER_PRINCIPAL",
+                3,
+                1..=1_000,
+            )?,
+            sim_max_runs: parse_number("BOURSE_SIM_MAX_RUNS", 16, 1..=10_000)?,
             rate_limit_principal: parse_number("BOURSE_RATE_LIMIT_PRINCIPAL", 200, 0..=1_000_000)?,
             rate_limit_ip: parse_number("BOURSE_RATE_LIMIT_IP", 1_000, 0..=1_000_000)?,
             trust_forwarded: parse_switch("BOURSE_TRUST_FORWARDED", false)?,
@@ -417,7 +442,11 @@ impl Config {
             role,
             shutdown_timeout_ms: parse_number("BOURSE_SHUTDOWN_TIMEOUT_MS", 30_000, 0..=600_000)?,
             body_limit_mb: parse_number("BOURSE_BODY_LIMIT_MB", 10, 1..=1024)?,
-            memory_limit_mb: parse_number("BOURSE_MEMORY_LIMIT_MB", 0, 0..=1_048_576)?,
+            memory_limit_mb: parse_number(
+                "BOURSE_MEMORY_LIMIT_MB",
+                DEFAULT_MEMORY_LIMIT_MB,
+                0..=1_048_576,
+            )?,
             spin_compat: parse_switch("BOURSE_SPIN_COMPAT", false)?,
             cluster: match var("BOURSE_CLUSTER") {
                 Some(name) if !valid_name(&name) => {
