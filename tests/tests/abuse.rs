@@ -4,4 +4,6 @@
 
 mod abuse {
     pub mod common;
+    pub mod limits;
+    pub mod trading;
 }
