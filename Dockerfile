@@ -21,7 +21,7 @@ ENV HOST=0.0.0.0 \
     PORT=3000 \
     BOURSE_DATA_DIR=/app/data \
     BOURSE_WATCH=off \
-    BOURSE_TRUST_FORWARDED=on \
+    BOURSE_TRUSTED_PROXIES=1 \
     LOG_FORMAT=json
 EXPOSE 3000
 CMD ["/app/bin/bourse", "serve"]

@@ -192,7 +192,7 @@ impl Host {
                     principal: crate::api::rate_limit(config.rate_limit_principal),
                     ip: crate::api::rate_limit(config.rate_limit_ip),
                 },
-                trust_forwarded: config.trust_forwarded,
+                trusted_proxies: config.trusted_proxies,
                 delegation: crate::simulation::Delegation {
                     local_max_rate: config.sim_local_max_rate as f64,
                     handoff: Duration::from_millis(config.sim_handoff_ms),

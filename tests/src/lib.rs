@@ -241,7 +241,7 @@ impl TestHost {
             sim_max_runs: 16,
             rate_limit_principal: 0,
             rate_limit_ip: 0,
-            trust_forwarded: false,
+            trusted_proxies: 0,
             jwt_secret: None,
             allowed_origins: vec!["https://app.example.com".to_string()],
             log_format: bourse::config::LogFormat::Text,

@@ -8,4 +8,6 @@ mod abuse {
     pub mod websocket;
     pub mod signals;
     pub mod simulations;
+    pub mod limits;
+    pub mod trading;
 }

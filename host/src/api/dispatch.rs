@@ -43,50 +43,21 @@ pub async fn dispatch(State(app): State<Arc<AppState>>, request: Request) -> Res
     response
 }
 
-/// A 429 if the caller's principal or IP has used up its rate; Redis trouble lets the request
-/// through (a limiter outage must not become an API outage).
-async fn rate_limited(
+/// The principal behind `headers`' credentials, through the manifest's auth component;
+/// `None` when no credentials were presented or no auth component is configured. A known
+/// principal draws a token from its rate bucket here, once per request, whichever route asked.
+pub(super) async fn authenticate(
     app: &AppState,
     headers: &axum::http::HeaderMap,
-    peer: Option<std::net::IpAddr>,
-    principal: Option<&Principal>,
     request_id: &str,
-) -> Option<Response> {
-    let limits = app.config.rate_limits;
-    let ip = super::access::client_ip(headers, peer, app.config.trust_forwarded);
-    let buckets = [
-        limits
-            .principal
-            .zip(principal.map(|p| format!("principal:{}", p.id))),
-        limits.ip.zip(ip.map(|ip| format!("ip:{ip}"))),
-    ];
-    let kv = &app.runtime.platform().kv;
-    for (limit, key) in buckets.into_iter().flatten() {
-        match kv.take_token(&key, limit).await {
-            Ok(None) => {}
-            Ok(Some(wait)) => {
-                metrics::counter!("rate_limited_total").increment(1);
-                let seconds = wait.as_millis().div_ceil(1000).max(1);
-                let mut response = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!(
-                        "more than {} requests per second for this {}; retry in {seconds} s",
-                        limit.rate,
-                        key.split(':').next().unwrap_or("caller")
-                    ),
-                    request_id,
-                )
-                .into_response();
-                if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                return Some(response);
-            }
-            Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; request let through"),
-        }
+) -> Result<Option<Principal>, Box<Response>> {
+    let principal = verify(app, headers, request_id).await?;
+    if let Some(p) = &principal
+        && let Some(response) = app.limiter.check_principal(p, request_id).await
+    {
+        return Err(Box::new(response));
     }
-    None
+    Ok(principal)
 }
 
 /// The token of `headers`' `Authorization: Bearer`, if any.
@@ -101,9 +72,7 @@ pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The principal behind `headers`' credentials, through the manifest's auth component;
-/// `None` when no credentials were presented or no auth component is configured.
-pub(super) async fn authenticate(
+async fn verify(
     app: &AppState,
     headers: &axum::http::HeaderMap,
     request_id: &str,
@@ -172,7 +141,8 @@ pub(super) async fn authenticate(
     }
 }
 
-/// Serves `request` with `route`'s component, after the role, credential and rate checks.
+/// Serves `request` with `route`'s component, after the role and credential checks (and the
+/// principal's rate, in [`authenticate`]; the IP's was taken in front of every route).
 async fn serve(app: &AppState, request: Request, route: &Route, request_id: String) -> Response {
     let component = &route.component;
     let path = request.uri().path().to_string();
@@ -237,15 +207,10 @@ async fn serve(app: &AppState, request: Request, route: &Route, request_id: Stri
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    if let Some(ip) = super::access::client_ip(&parts.headers, peer, app.config.trust_forwarded)
+    if let Some(ip) = super::access::client_ip(&parts.headers, peer, app.config.trusted_proxies)
         && let Ok(value) = HeaderValue::from_str(&ip.to_string())
     {
         parts.headers.insert(CLIENT_IP_HEADER, value);
-    }
-    if let Some(response) =
-        rate_limited(app, &parts.headers, peer, principal.as_ref(), &request_id).await
-    {
-        return response;
     }
     if let Some(principal) = principal {
         let json = serde_json::json!({"id": principal.id, "roles": principal.roles}).to_string();

@@ -40,8 +40,8 @@ pub struct ApiConfig {
     pub auth_cache_ttl: std::time::Duration,
     /// Requests per second per principal and per client IP (`None`: no limit).
     pub rate_limits: access::RateLimits,
-    /// Whether the client IP comes from `X-Forwarded-For`.
-    pub trust_forwarded: bool,
+    /// Proxies in front of the host that append to `X-Forwarded-For` (0: use the TCP peer).
+    pub trusted_proxies: usize,
     /// Where big simulation runs go.
     pub delegation: crate::simulation::Delegation,
     /// Redis stream of delegated runs.
@@ -71,6 +71,8 @@ pub struct AppState {
     pub connections: ws::Connections,
     /// Single-use tickets onto `/ws`.
     pub tickets: ws::Tickets,
+    /// Per-IP and per-principal rate limits.
+    pub limiter: access::Limiter,
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -99,6 +101,11 @@ pub fn router(
         config.delegation.clone(),
     ));
     simulations.spawn_worker(runtime.clone(), simulations::COMPONENT);
+    let limiter = access::Limiter::new(
+        config.rate_limits,
+        config.trusted_proxies,
+        &runtime.platform().kv,
+    );
     let state = Arc::new(AppState {
         runtime,
         config: config.clone(),
@@ -108,6 +115,7 @@ pub fn router(
         sessions: ws::Sessions::default(),
         connections: ws::Connections::new(config.ws_limits),
         tickets: ws::Tickets::default(),
+        limiter,
     });
     let platform = Router::new()
         .route("/health", get(health))
@@ -122,7 +130,14 @@ pub fn router(
     let application = Router::new().fallback(dispatch::dispatch).layer(
         tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
     );
-    hardening::harden(platform.merge(application), &config).with_state(state)
+    // Inside the hardening layers, so a 429 gets the security headers and CORS like any answer.
+    let routes = platform
+        .merge(application)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::limit_requests,
+        ));
+    hardening::harden(routes, &config).with_state(state)
 }
 
 struct Probes {

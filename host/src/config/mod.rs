@@ -54,9 +54,10 @@ pub struct Config {
     /// Requests per second per client IP, burst twice that (`BOURSE_RATE_LIMIT_IP`, default
     /// 1 000; 0 is no limit).
     pub rate_limit_ip: u64,
-    /// Take the client IP from the first `X-Forwarded-For` hop (`BOURSE_TRUST_FORWARDED`,
-    /// default off; on behind Railway's proxy).
-    pub trust_forwarded: bool,
+    /// How many proxies in front of the host append to `X-Forwarded-For`; the client IP is
+    /// the hop the outermost one wrote (`BOURSE_TRUSTED_PROXIES`, default 0: the TCP peer; 1
+    /// behind Railway's edge). The older `BOURSE_TRUST_FORWARDED=on` means 1.
+    pub trusted_proxies: usize,
     /// Simulation runs above this rate (orders/s; as-fast-as-possible counts as above) go to
     /// instances with the `simulation` role (`BOURSE_SIM_LOCAL_MAX_RATE`, default 10 000).
     pub sim_local_max_rate: u64,
@@ -169,6 +170,9 @@ impl Role {
     }
 }
 
+/// Most proxies `BOURSE_TRUSTED_PROXIES` may name: more is a misconfiguration, not a network.
+const MAX_TRUSTED_PROXIES: u64 = 16;
+
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -265,10 +269,7 @@ impl Config {
                 self.rate_limit_principal.to_string(),
             ),
             ("BOURSE_RATE_LIMIT_IP", self.rate_limit_ip.to_string()),
-            (
-                "BOURSE_TRUST_FORWARDED",
-                if self.trust_forwarded { "on" } else { "off" }.to_string(),
-            ),
+            ("BOURSE_TRUSTED_PROXIES", self.trusted_proxies.to_string()),
             (
                 "JWT_SECRET",
                 self.jwt_secret
@@ -435,7 +436,10 @@ impl Config {
             sim_max_runs: parse_number("BOURSE_SIM_MAX_RUNS", 16, 1..=10_000)?,
             rate_limit_principal: parse_number("BOURSE_RATE_LIMIT_PRINCIPAL", 200, 0..=1_000_000)?,
             rate_limit_ip: parse_number("BOURSE_RATE_LIMIT_IP", 1_000, 0..=1_000_000)?,
-            trust_forwarded: parse_switch("BOURSE_TRUST_FORWARDED", false)?,
+            trusted_proxies: match var("BOURSE_TRUSTED_PROXIES") {
+                Some(_) => parse_number("BOURSE_TRUSTED_PROXIES", 0, 0..=MAX_TRUSTED_PROXIES)?,
+                None => u64::from(parse_switch("BOURSE_TRUST_FORWARDED", false)?),
+            } as usize,
             jwt_secret,
             allowed_origins,
             log_format,

@@ -152,7 +152,7 @@ async fn one_refresh_token_presented_twice_at_once_is_spent_once() {
 
 /// A host that takes the client address from `X-Forwarded-For` (one trusted proxy).
 async fn behind_proxy(backend: Backend) -> TestHost {
-    TestHost::start_custom(app_manifest(), backend, |c| c.trust_forwarded = true).await
+    TestHost::start_custom(app_manifest(), backend, |c| c.trusted_proxies = 1).await
 }
 
 async fn login_from(host: &TestHost, ip: &str, body: &str) -> (u16, Value) {

@@ -202,7 +202,7 @@ pub(super) async fn upgrade(
     let ip = super::access::client_ip(
         &headers,
         peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
-        app.config.trust_forwarded,
+        app.config.trusted_proxies,
     );
     let place = match app
         .connections
