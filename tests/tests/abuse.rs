@@ -5,9 +5,9 @@
 mod abuse {
     pub mod common;
     pub mod identity;
-    pub mod websocket;
+    pub mod limits;
     pub mod signals;
     pub mod simulations;
-    pub mod limits;
     pub mod trading;
+    pub mod websocket;
 }
