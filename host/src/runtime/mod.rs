@@ -403,17 +403,19 @@ impl Runtime {
             component,
             &component.permits,
             component.limits.max_concurrency,
+            Duration::from_secs(2),
         )
         .await
     }
 
-    /// A permit of `permits`, waited for at most 2 s; `Busy` after that.
+    /// A permit of `permits`, waited for at most `wait`; `Busy` after that.
     async fn wait_for(
         component: &LoadedComponent,
         permits: &Arc<tokio::sync::Semaphore>,
         limit: u32,
+        wait: Duration,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
-        match tokio::time::timeout(Duration::from_secs(2), permits.clone().acquire_owned()).await {
+        match tokio::time::timeout(wait, permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 metrics::counter!("component_calls_total", "component" => component.name.clone(), "outcome" => "busy").increment(1);
@@ -476,10 +478,13 @@ impl Runtime {
                 name: name.to_string(),
                 export: "wasi:http/incoming-handler",
             })?;
+        // Requests held back by `http_concurrency` queue for up to the component's deadline:
+        // the bound is there to pace expensive routes, not to refuse a burst outright.
         let http_permit = Self::wait_for(
             &component,
             &component.http_permits,
             component.limits.http_concurrency,
+            Duration::from_millis(component.limits.timeout_ms),
         )
         .await?;
         let permit = self.permit(&component).await?;

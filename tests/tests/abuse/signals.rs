@@ -110,8 +110,12 @@ async fn only_ops_write_shared_signals_and_bars() {
             (403, "forbidden"),
             "{backend:?}: {body}"
         );
-        let (_, history) = host.get("/api/signals/trend/history", None).await;
-        assert_eq!(history["points"], json!([]), "no refused import was stored");
+        // On Redis the cached closes are shared by every test host running at once: only the
+        // embedded store shows this host's bars alone.
+        if backend == Backend::Embedded {
+            let (_, history) = host.get("/api/signals/trend/history", None).await;
+            assert_eq!(history["points"], json!([]), "no refused import was stored");
+        }
         let (status, body) = import(&host, "SPY", &bars_csv(5), Some(ADMIN_TOKEN)).await;
         assert_eq!(status, 201, "{backend:?}: {body}");
         host.stop().await;
