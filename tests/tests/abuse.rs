@@ -5,4 +5,5 @@
 mod abuse {
     pub mod common;
     pub mod identity;
+    pub mod isolation;
 }
