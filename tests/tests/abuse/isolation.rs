@@ -247,3 +247,49 @@ async fn a_component_naming_a_world_is_refused_when_the_wit_directory_is_missing
     assert!(error.contains("no-such-wit"), "{error}");
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_made_by_an_older_host_is_handed_to_the_components_role() {
+    let server = bourse_tests::postgres_server();
+    let name = bourse_tests::unique("bourse_test_");
+    let admin = sqlx::PgPool::connect(&format!("{server}/test"))
+        .await
+        .expect("Postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create database");
+    admin.close().await;
+    let url = format!("{server}/{name}");
+    // What a host that connected components as its own role left behind.
+    let old = sqlx::PgPool::connect(&url).await.expect("test database");
+    for statement in [
+        "CREATE SCHEMA c_legacy__default",
+        "CREATE TABLE c_legacy__default.notes (id SERIAL PRIMARY KEY, note TEXT NOT NULL)",
+        "INSERT INTO c_legacy__default.notes (note) VALUES ('from before')",
+    ] {
+        sqlx::query(statement).execute(&old).await.expect(statement);
+    }
+    old.close().await;
+
+    let dir = std::env::temp_dir().join(&name);
+    let sql = bourse::store::sql::Sql::connect(Some(&url), &dir)
+        .await
+        .expect("host connects");
+    let pool = sql
+        .component_pool("legacy", "default")
+        .await
+        .expect("component pool");
+    let inserted = sql
+        .execute(&pool, "INSERT INTO notes (note) VALUES ('after')", vec![])
+        .await;
+    let rows = sql
+        .execute(&pool, "SELECT COUNT(*) AS n FROM notes", vec![])
+        .await;
+    pool.close().await;
+    sql.main().close().await;
+    bourse_tests::drop_database(&name).await;
+    assert!(inserted.is_ok(), "{inserted:?}");
+    let rows = rows.expect("the component reads its old table");
+    assert_eq!(rows.rows, [[bourse::store::sql::SqlValue::Integer(2)]]);
+}
