@@ -250,17 +250,7 @@ async fn a_component_naming_a_world_is_refused_when_the_wit_directory_is_missing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_made_by_an_older_host_is_handed_to_the_components_role() {
-    let server = bourse_tests::postgres_server();
-    let name = bourse_tests::unique("bourse_test_");
-    let admin = sqlx::PgPool::connect(&format!("{server}/test"))
-        .await
-        .expect("Postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    admin.close().await;
-    let url = format!("{server}/{name}");
+    let (url, name) = bourse_tests::process::database().await;
     // What a host that connected components as its own role left behind.
     let old = sqlx::PgPool::connect(&url).await.expect("test database");
     for statement in [
