@@ -417,12 +417,37 @@ impl TestHost {
         let _ = std::fs::remove_dir_all(&self.data_dir);
         if let Some(name) = self.database.take() {
             self.runtime.platform().sql.main().close().await;
-            if let Ok(pool) = sqlx::PgPool::connect(&format!("{}/test", postgres_server())).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&pool)
-                    .await;
-            }
+            drop_database(&name).await;
         }
+    }
+}
+
+/// Drops the test database `name` and the roles the host made for its components' databases
+/// (roles are cluster-wide: left alone, every test run would add more).
+pub async fn drop_database(name: &str) {
+    let server = postgres_server();
+    let mut roles = Vec::new();
+    if let Ok(pool) = sqlx::PgPool::connect(&format!("{server}/{name}")).await {
+        roles = sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT r.rolname::text FROM pg_namespace n \
+             JOIN pg_roles r ON r.oid = n.nspowner WHERE starts_with(r.rolname, $1)",
+        )
+        .bind(bourse::store::sql::ROLE_PREFIX)
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        pool.close().await;
+    }
+    if let Ok(pool) = sqlx::PgPool::connect(&format!("{server}/test")).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&pool)
+            .await;
+        for role in roles {
+            let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
+                .execute(&pool)
+                .await;
+        }
+        pool.close().await;
     }
 }
 

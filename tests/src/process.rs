@@ -103,9 +103,5 @@ pub async fn database() -> (String, String) {
 
 /// Drops a database made by [`database`].
 pub async fn drop_database(name: &str) {
-    if let Ok(admin) = sqlx::PgPool::connect(&format!("{}/test", crate::postgres_server())).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await;
-    }
+    crate::drop_database(name).await;
 }

@@ -10,4 +10,5 @@ mod abuse {
     pub mod simulations;
     pub mod trading;
     pub mod websocket;
+    pub mod isolation;
 }

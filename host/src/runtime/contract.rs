@@ -5,6 +5,10 @@
 //! component may export nothing else, and everything it imports must be in the world (or be
 //! part of the WASI baseline that Rust's standard library imports). Types are compared by
 //! structure, so a record renamed in one place but not the other still fails.
+//!
+//! Invariant: a component that names a world is checked or refused. A WIT directory that
+//! does not exist is an error naming it (at load, upload, file-watch swap and `bourse check`
+//! alike), never a silent skip.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +32,12 @@ const WASI_BASELINE: [&str; 5] = [
 /// Why a contract check could not pass.
 #[derive(Debug, thiserror::Error)]
 pub enum ContractError {
+    /// The WIT directory the world should be read from does not exist: the component cannot
+    /// be checked, so it is refused rather than loaded unchecked.
+    #[error(
+        "contract {world}: WIT directory {dir} does not exist (set [application.tool.bourse] wit to the directory holding the world)"
+    )]
+    MissingWit { dir: String, world: String },
     /// The WIT directory does not parse or lacks the world.
     #[error("contract {world} in {dir}: {message}")]
     Wit {
@@ -221,6 +231,12 @@ fn load_world(dir: &Path, select: &str, label: &str) -> Result<(Resolve, WorldId
         world: label.to_string(),
         message,
     };
+    if !dir.is_dir() {
+        return Err(ContractError::MissingWit {
+            dir: dir.display().to_string(),
+            world: label.to_string(),
+        });
+    }
     let mut resolve = Resolve::default();
     let (package, _) = resolve
         .push_dir(dir)

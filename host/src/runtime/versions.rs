@@ -282,12 +282,11 @@ impl Runtime {
         }
         check_header(&bytes)?;
         let world = decl.tool.bourse.world.clone();
+        // A component that names a world is checked against it or refused: a missing WIT
+        // directory is an error, never a reason to load it unchecked.
         if let Some(world) = &world {
-            let wit_dir = self.manifest.wit_dir();
-            if wit_dir.is_dir() {
-                super::contract::check(&bytes, &wit_dir, world)
-                    .map_err(|e| DeployError::Contract(e.to_string()))?;
-            }
+            super::contract::check(&bytes, &self.manifest.wit_dir(), world)
+                .map_err(|e| DeployError::Contract(e.to_string()))?;
         }
         // Spin composes a component's declared dependencies into it; so does this mode. The
         // compiled artifact is keyed by the composition, so a changed dependency recompiles.

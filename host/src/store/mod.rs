@@ -4,6 +4,8 @@
 pub mod kv;
 pub mod rate;
 pub mod sql;
+mod sql_roles;
+mod sqlite_confine;
 
 use std::time::Duration;
 
@@ -28,6 +30,9 @@ pub enum StoreError {
     /// A value or statement the backend cannot take.
     #[error("{0}")]
     Invalid(String),
+    /// The host's database role lacks a right that isolating components needs.
+    #[error("{0}")]
+    Privilege(String),
 }
 
 /// Result of a health probe.

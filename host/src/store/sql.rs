@@ -1,9 +1,13 @@
 //! SQL: Postgres when `DATABASE_URL` is set, else embedded SQLite files under the data
 //! directory. Both go through sqlx's `Any` driver, so one code path serves both.
 //!
-//! Isolation: each component database is its own SQLite file, or its own Postgres schema
-//! (every connection of its pool has `search_path` set to it), so a component sees only its
-//! own tables. The host's own tables live in the main database, created by migrations.
+//! Isolation: each component database is its own SQLite file, or its own Postgres schema.
+//! On Postgres the component's pool connects as a role of its own that owns only that schema
+//! (see [`super::sql_roles`]; `search_path` merely saves it from qualifying names), so
+//! another component's tables and the host's (`public`: the journal, the swap audit) are
+//! refused by Postgres itself. On SQLite every connection refuses to attach other files or
+//! write copies elsewhere (see [`super::sqlite_confine`]). The host's own tables live in the
+//! main database, created by migrations.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,13 +18,23 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Column, Executor, Row, TypeInfo, ValueRef};
 use tokio::sync::Mutex;
 
+use super::sql_roles::{self, ComponentRole};
+use super::sqlite_confine;
 use super::{Probe, StoreError};
+
+pub use super::sql_roles::ROLE_PREFIX;
 
 /// Which engine runs the SQL.
 #[derive(Debug, Clone)]
 enum Backend {
-    Sqlite { dir: PathBuf },
-    Postgres { url: String },
+    Sqlite {
+        dir: PathBuf,
+    },
+    /// `database` is the name of the database `url` connects to.
+    Postgres {
+        url: String,
+        database: String,
+    },
 }
 
 /// A SQL value crossing the component boundary.
@@ -80,14 +94,20 @@ impl Sql {
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(url)
                     .await?;
+                sql_roles::check_host_role(&pool).await?;
+                let database: String = sqlx::query_scalar("SELECT current_database()::text")
+                    .fetch_one(&pool)
+                    .await?;
                 (
                     Backend::Postgres {
                         url: url.to_string(),
+                        database,
                     },
                     pool,
                 )
             }
             None => {
+                sqlite_confine::install()?;
                 let dir = data_dir.join("sql");
                 std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
                     path: dir.display().to_string(),
@@ -143,13 +163,20 @@ impl Sql {
             Backend::Sqlite { dir } => {
                 sqlite_pool(&dir.join(format!("{component_id}__{db_id}.db"))).await?
             }
-            Backend::Postgres { url } => {
+            Backend::Postgres { url, database } => {
                 let schema = format!("c_{component_id}__{db_id}");
-                // Created once here, not in after_connect: concurrent CREATE SCHEMA IF NOT EXISTS
-                // calls can race in Postgres.
-                self.main
-                    .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
-                    .await?;
+                let role = ComponentRole::derive(url, database, &component_id, &db_id);
+                // Once per pool, not in after_connect: provisioning takes locks and catalog
+                // scans that every new connection need not repeat.
+                sql_roles::provision(url, &schema, &role).await?;
+                let mut options = AnyConnectOptions::from_str(url)?;
+                options
+                    .database_url
+                    .set_username(&role.name)
+                    .and_then(|()| options.database_url.set_password(Some(&role.password)))
+                    .map_err(|()| {
+                        StoreError::Invalid("DATABASE_URL cannot carry a user name".into())
+                    })?;
                 let set_path = format!("SET search_path TO {schema}");
                 AnyPoolOptions::new()
                     .max_connections(4)
@@ -161,7 +188,7 @@ impl Sql {
                             Ok(())
                         })
                     })
-                    .connect(url)
+                    .connect_with(options)
                     .await?
             }
         };
@@ -201,7 +228,16 @@ impl Sql {
             // which `fetch_all` would drop.
             let mut stream = (&mut *conn).fetch_many(query);
             while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
-                match item? {
+                let item = item.map_err(|e| {
+                    if matches!(self.backend, Backend::Sqlite { .. })
+                        && sqlite_confine::is_refusal(&e)
+                    {
+                        StoreError::Invalid(sqlite_confine::REFUSED.to_string())
+                    } else {
+                        StoreError::Sql(e)
+                    }
+                })?;
+                match item {
                     sqlx::Either::Left(done) => changes += done.rows_affected(),
                     sqlx::Either::Right(row) => {
                         if columns.is_empty() {
