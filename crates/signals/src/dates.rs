@@ -26,13 +26,16 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
     (year, month, day)
 }
 
-/// Parses `YYYY-MM-DD`.
+/// Years [`parse`] accepts: four digits, which keeps the day arithmetic far inside `i32`.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Parses `YYYY-MM-DD` (a year in [`YEARS`]).
 pub fn parse(text: &str) -> Option<i32> {
     let mut parts = text.trim().splitn(3, '-');
     let year: i32 = parts.next()?.parse().ok()?;
     let month: u32 = parts.next()?.parse().ok()?;
     let day: u32 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || day == 0 {
+    if !YEARS.contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
     let days = days_from_civil(year, month, day);
