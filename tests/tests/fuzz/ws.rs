@@ -1,5 +1,6 @@
 //! WebSocket client messages on `/ws`:
-//! - any text frame gets exactly one JSON reply and the connection stays usable;
+//! - any text or binary frame gets exactly one JSON reply and the connection stays usable;
+//!   binary frames are refused as `invalid_message`;
 //! - what is not `{"op": <string>, "room"?: <string>, "depth"?: <u32>, "after"?: <u64>}` is
 //!   refused as `invalid_message`; an op other than subscribe, unsubscribe, snapshot and ping
 //!   is refused as `invalid_op` naming it; every refusal carries a code and a message.
@@ -88,10 +89,11 @@ fn well_formed(text: &str) -> Option<String> {
 }
 
 async fn reply_to(socket: &mut Ws, text: &str) -> Value {
-    socket
-        .send(Message::Text(text.to_string().into()))
-        .await
-        .expect("send");
+    reply_to_frame(socket, Message::Text(text.to_string().into())).await
+}
+
+async fn reply_to_frame(socket: &mut Ws, frame: Message) -> Value {
+    socket.send(frame).await.expect("send");
     ws::next(socket).await
 }
 
@@ -132,17 +134,22 @@ fn any_client_message_gets_one_clear_reply() {
         let socket = std::cell::RefCell::new(rt.block_on(ws::connect(&host.url, "")));
         let mut runner = TestRunner::new(cases(192));
         runner
-            .run(&message(), |text| {
-                let mut socket = socket.borrow_mut();
-                let socket = &mut *socket;
-                rt.block_on(async {
-                    let reply = reply_to(socket, &text).await;
-                    check_reply(&text, &reply)?;
-                    let pong = reply_to(socket, r#"{"op":"ping"}"#).await;
-                    prop_assert_eq!(&pong["type"], "pong", "still usable after {}", text);
-                    Ok(())
-                })
-            })
+            .run(
+                &(message(), proptest::collection::vec(any::<u8>(), 0..64)),
+                |(text, bytes)| {
+                    let mut socket = socket.borrow_mut();
+                    let socket = &mut *socket;
+                    rt.block_on(async {
+                        let reply = reply_to(socket, &text).await;
+                        check_reply(&text, &reply)?;
+                        let reply = reply_to_frame(socket, Message::Binary(bytes.into())).await;
+                        prop_assert_eq!(&reply["error"]["code"], "invalid_message", "{}", reply);
+                        let pong = reply_to(socket, r#"{"op":"ping"}"#).await;
+                        prop_assert_eq!(&pong["type"], "pong", "still usable after {}", text);
+                        Ok(())
+                    })
+                },
+            )
             .expect("property holds");
         rt.block_on(host.stop());
     }
