@@ -1,7 +1,8 @@
 //! The manifest parser and route patterns:
 //! - any text, and any mutation of the real `spin.toml`, is parsed or refused without a panic;
 //!   a syntax error names a line of the text, and a line that is not TOML inserted between
-//!   tables is named exactly;
+//!   tables is named exactly; a document that parses but makes no sense is refused naming the
+//!   table or key at fault;
 //! - `RouteTable::find` never panics and returns a route whose pattern covers the path, and
 //!   some route whenever one covers it.
 
@@ -35,6 +36,13 @@ fn parse_checked(text: &str) -> Result<Result<Manifest, ManifestError>, TestCase
             "{}",
             shown
         );
+    }
+    // A document that parses but makes no sense is refused naming the table or key at fault.
+    if let Err(ManifestError::Invalid { message, .. }) = &result {
+        let names_place = message.contains('[')
+            || message.starts_with("spin_manifest_version")
+            || message.starts_with("component id");
+        prop_assert!(names_place, "{}", message);
     }
     Ok(result)
 }
