@@ -5,10 +5,10 @@
 mod abuse {
     pub mod common;
     pub mod identity;
+    pub mod isolation;
     pub mod limits;
     pub mod signals;
     pub mod simulations;
     pub mod trading;
     pub mod websocket;
-    pub mod isolation;
 }

@@ -91,10 +91,7 @@ impl Limits {
                     "quantity",
                     format!(
                         "{} is above the per-order maximum of {max} (rule max_order_quantity)",
-                        decimal::format(
-                            i64::try_from(qty_units).unwrap_or(i64::MAX),
-                            spec.quantity_scale
-                        )
+                        decimal::format_wide(qty_units, spec.quantity_scale)
                     ),
                 ));
             }
@@ -154,7 +151,7 @@ impl Limits {
                     "quantity",
                     format!(
                         "the order's value {} is above the per-order maximum of {max} (rule max_order_notional)",
-                        decimal::format(i64::try_from(notional).unwrap_or(i64::MAX), scale)
+                        decimal::format_wide(notional, scale)
                     ),
                 ));
             }

@@ -98,40 +98,11 @@ pub fn order_request(
 }
 
 pub fn price_ticks(text: &str, spec: &SymbolInfo) -> Result<i64, FieldError> {
-    let units =
-        decimal::parse(text, spec.price_scale).map_err(|e| field("price", e.to_string()))?;
-    if units <= 0 {
-        return Err(field("price", format!("{text} is not positive")));
-    }
-    let tick = i64::try_from(spec.tick).unwrap_or(i64::MAX).max(1);
-    if units % tick != 0 {
-        return Err(field(
-            "price",
-            format!(
-                "price {text} is not a multiple of tick {}",
-                decimal::format(tick, spec.price_scale)
-            ),
-        ));
-    }
-    Ok(units / tick)
+    decimal::price_ticks(text, spec.price_scale, spec.tick)
+        .map_err(|e| field("price", e.to_string()))
 }
 
 pub fn quantity_lots(text: &str, spec: &SymbolInfo) -> Result<u64, FieldError> {
-    let units =
-        decimal::parse(text, spec.quantity_scale).map_err(|e| field("quantity", e.to_string()))?;
-    if units <= 0 {
-        return Err(field("quantity", format!("{text} is not positive")));
-    }
-    let units = units.unsigned_abs();
-    let lot = spec.lot.max(1);
-    if units % lot != 0 {
-        return Err(field(
-            "quantity",
-            format!(
-                "quantity {text} is not a multiple of lot {}",
-                decimal::format(lot as i64, spec.quantity_scale)
-            ),
-        ));
-    }
-    Ok(units / lot)
+    decimal::quantity_lots(text, spec.quantity_scale, spec.lot)
+        .map_err(|e| field("quantity", e.to_string()))
 }

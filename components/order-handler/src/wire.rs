@@ -52,11 +52,11 @@ impl From<NewOrderJson> for NewOrder {
 }
 
 pub fn price(ticks: i64, spec: &SymbolInfo) -> String {
-    decimal::format(ticks.saturating_mul(spec.tick as i64), spec.price_scale)
+    decimal::price_text(ticks, spec.tick, spec.price_scale)
 }
 
 pub fn quantity(lots: u64, spec: &SymbolInfo) -> String {
-    decimal::format(lots.saturating_mul(spec.lot) as i64, spec.quantity_scale)
+    decimal::quantity_text(lots, spec.lot, spec.quantity_scale)
 }
 
 /// `PATCH /api/orders/{id}` body: the new price and/or quantity.
@@ -201,8 +201,8 @@ impl From<&SymbolInfo> for SymbolJson {
     fn from(s: &SymbolInfo) -> SymbolJson {
         SymbolJson {
             symbol: s.symbol.clone(),
-            tick_size: decimal::format(s.tick as i64, s.price_scale),
-            lot_size: decimal::format(s.lot as i64, s.quantity_scale),
+            tick_size: decimal::price_text(1, s.tick, s.price_scale),
+            lot_size: decimal::quantity_text(1, s.lot, s.quantity_scale),
         }
     }
 }

@@ -9,6 +9,7 @@
 use bourse_guest::bourse::platform::events;
 use bourse_guest::http::{Request, Response};
 use bourse_signals::backtest::{self, BacktestConfig, Decision, Rebalance};
+use bourse_signals::import::BarsJson;
 use bourse_signals::rules::{self, Consensus, Inputs, Params, Regime, TrendMode, VixMode};
 use bourse_signals::{Series, dates, packed};
 use serde::{Deserialize, Serialize};
@@ -45,21 +46,6 @@ fn unavailable(request: &Request, detail: &str) -> Response {
     )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BarsJson {
-    #[serde(default)]
-    symbol: Option<String>,
-    bars: Vec<BarJson>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BarJson {
-    date: String,
-    close: f64,
-}
-
 /// `POST /api/bars/import?symbol=SPY`: CSV or JSON.
 pub fn import(request: &Request) -> Response {
     if let Err(refused) = access::shared_writer(request, "importing bars") {
@@ -73,12 +59,8 @@ pub fn import(request: &Request) -> Response {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let rows = body
-            .bars
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("bars[{i}]"), b.date.clone(), b.close.to_string()));
-        (body.symbol, bars::check(rows))
+        let rows = body.rows();
+        (body.symbol, rows)
     } else {
         let Ok(text) = std::str::from_utf8(&request.body) else {
             return Response::error(request, 400, "invalid_csv", "the body is not UTF-8 text");

@@ -332,6 +332,9 @@ impl Engine {
             n.remaining,
             n.filled,
         );
+        if filled.checked_add(quantity).is_none() {
+            return Err(RejectReason::QuantityTooLarge);
+        }
         let new_price = price.unwrap_or(old_price);
         if new_price == old_price && quantity <= remaining {
             let cut = remaining - quantity;

@@ -13,6 +13,10 @@ pub enum RejectReason {
     ZeroQuantity,
     #[error("quantity is not a multiple of the lot size")]
     QuantityOffLot,
+    /// An amend whose new open quantity plus what already filled would not fit a
+    /// [`Quantity`](crate::Quantity): refused so that filled + remaining stays exact.
+    #[error("filled and open quantity together would exceed the largest quantity")]
+    QuantityTooLarge,
     #[error("price must be greater than zero")]
     NonPositivePrice,
     #[error("price is not a multiple of the tick size")]

@@ -412,6 +412,9 @@ impl Model {
                 if let Some(p) = price {
                     check_price(p, tick)?;
                 }
+                if o.filled.checked_add(quantity).is_none() {
+                    return Err(RejectReason::QuantityTooLarge);
+                }
                 let new_price = price.unwrap_or(o.price);
                 if new_price == o.price && quantity <= o.remaining {
                     self.resting[i].remaining = quantity;
@@ -608,7 +611,7 @@ fn check_sequence(commands: &[Command]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+    #![proptest_config(cases(192))]
 
     #[test]
     fn engine_matches_reference_model(commands in proptest::collection::vec(command(), 1..250)) {

@@ -13,7 +13,7 @@ fn restore_via_json(engine: &Engine) -> Engine {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(cases(96))]
 
     #[test]
     fn same_commands_same_events_and_hash(commands in proptest::collection::vec(command(), 1..200)) {

@@ -36,13 +36,17 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
     (year, month, day)
 }
 
-/// Parses `YYYY-MM-DD` (see [`EXPECTED`]).
+/// Parses `YYYY-MM-DD` (see [`EXPECTED`]); the year bounds also keep the day arithmetic far
+/// inside `i32`.
 pub fn parse(text: &str) -> Option<i32> {
     let mut parts = text.trim().splitn(3, '-');
     let year: i32 = parts.next()?.parse().ok()?;
     let month: u32 = parts.next()?.parse().ok()?;
     let day: u32 = parts.next()?.parse().ok()?;
-    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) || !(1..=12).contains(&month) || day == 0 {
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     let days = days_from_civil(year, month, day);

@@ -7,6 +7,7 @@
 
 pub mod backtest;
 pub mod dates;
+pub mod import;
 pub mod packed;
 pub mod providers;
 pub mod rules;

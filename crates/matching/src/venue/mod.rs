@@ -111,9 +111,9 @@ impl From<RejectReason> for Reject {
         let code = match reason {
             RejectReason::UnknownSymbol => RejectCode::UnknownSymbol,
             RejectReason::UnknownOrder => RejectCode::UnknownOrder,
-            RejectReason::ZeroQuantity | RejectReason::QuantityOffLot => {
-                RejectCode::InvalidQuantity
-            }
+            RejectReason::ZeroQuantity
+            | RejectReason::QuantityOffLot
+            | RejectReason::QuantityTooLarge => RejectCode::InvalidQuantity,
             RejectReason::NonPositivePrice | RejectReason::PriceOffTick => RejectCode::PriceOffTick,
             RejectReason::PostOnlyWouldCross => RejectCode::PostOnlyWouldCross,
             RejectReason::FokCannotFill => RejectCode::FokCannotFill,

@@ -41,17 +41,14 @@ fn status_name(status: venue::Status) -> &'static str {
     }
 }
 
-/// Decimal text of `ticks` and `lots` in `spec`'s units.
+/// Decimal text of `ticks` in `spec`'s units.
 pub fn price_text(spec: &venue::SymbolInfo, ticks: i64) -> String {
-    decimal::format(ticks.saturating_mul(spec.tick as i64), spec.price_scale)
+    decimal::price_text(ticks, spec.tick, spec.price_scale)
 }
 
 /// Decimal text of `lots` in `spec`'s units.
 pub fn quantity_text(spec: &venue::SymbolInfo, lots: u64) -> String {
-    decimal::format(
-        i64::try_from(lots.saturating_mul(spec.lot)).unwrap_or(i64::MAX),
-        spec.quantity_scale,
-    )
+    decimal::quantity_text(lots, spec.lot, spec.quantity_scale)
 }
 
 impl Publisher {
