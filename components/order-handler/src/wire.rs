@@ -218,6 +218,7 @@ pub fn reject_code(code: RejectCode) -> &'static str {
         RejectCode::DuplicateClientOrderId => "duplicate_client_order_id",
         RejectCode::NoLiquidity => "no_liquidity",
         RejectCode::Unavailable => "unavailable",
+        RejectCode::TooManyOpenOrders => "too_many_open_orders",
     }
 }
 

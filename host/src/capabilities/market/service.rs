@@ -31,12 +31,13 @@ use super::call::{Answer, Call};
 use super::convert::{
     fenced, info, journal_command, quote, reject, result, stopped, trade, unavailable,
 };
-use super::journal::{Batch, Command, Journal, JournalError};
+use super::journal::{Batch, Command, Journal, JournalError, Kind, Tif};
+use super::open_orders::OpenOrders;
 use super::publish::Publisher;
-use crate::bindings::bourse::platform::types::Reject;
 use crate::bindings::bourse::platform::types::{
     BookDepth, Level, OrderInfo, OrderRequest, OrderResult, Quote, SymbolInfo, Trade,
 };
+use crate::bindings::bourse::platform::types::{Reject, RejectCode};
 use crate::capabilities::events::EventHub;
 use crate::cluster::Cluster;
 use crate::manifest::SymbolDecl;
@@ -90,11 +91,15 @@ pub struct MarketConfig {
     pub events: Option<Arc<EventHub>>,
     /// The replicas sharing the journal; `None` runs every shard here.
     pub cluster: Option<Arc<Cluster>>,
+    /// Orders one account may have resting at once (0: no limit).
+    pub max_open_orders: u64,
 }
 
 /// A shard's answer to a command.
 pub(super) enum Outcome {
     Done(Result<venue::OrderResult, venue::Reject>),
+    /// Refused before it was journaled (a risk rule of the shard).
+    Refused(Reject),
     /// The journal did not confirm the batch.
     Unavailable,
     /// The shard was taken over: the batch was not written, and this replica stops it.
@@ -133,6 +138,7 @@ pub(super) struct Inner {
     /// The queue of each shard running here.
     slots: Vec<RwLock<Option<mpsc::Sender<Job>>>>,
     client_orders: Mutex<HashMap<(String, String), usize>>,
+    open_orders: Arc<OpenOrders>,
     counters: Arc<Vec<ShardCounters>>,
     /// Commands per second over the last second, updated by a ticker.
     rate: Arc<AtomicU64>,
@@ -222,6 +228,7 @@ impl Inner {
             }
         }
         self.counters[k].durable_seq.store(seq, Ordering::Relaxed);
+        self.open_orders.count_resting(&venue, 1);
         let mut publisher = Publisher::new(self.config.events.clone(), venue.symbols().to_vec());
         if self.config.cluster.is_some() {
             publisher.announce(&venue, |i| i % shards == k).await;
@@ -235,6 +242,7 @@ impl Inner {
             token,
             journal: self.config.journal.clone(),
             counters: self.counters.clone(),
+            open_orders: self.open_orders.clone(),
             snapshot_every: self.config.snapshot_every,
             since_snapshot: 0,
             uncertain: None,
@@ -362,6 +370,7 @@ impl Market {
             specs,
             slots: (0..shards).map(|_| RwLock::new(None)).collect(),
             client_orders: Mutex::new(HashMap::new()),
+            open_orders: Arc::new(OpenOrders::new(config.max_open_orders)),
             counters: counters.clone(),
             rate: rate.clone(),
             config,
@@ -695,6 +704,7 @@ impl Market {
 fn outcome(answer: Option<Outcome>) -> Result<OrderResult, Reject> {
     match answer {
         Some(Outcome::Done(r)) => r.map(result).map_err(reject),
+        Some(Outcome::Refused(r)) => Err(r),
         Some(Outcome::Unavailable) => Err(unavailable()),
         Some(Outcome::Fenced) => Err(fenced()),
         None => Err(stopped()),
@@ -736,10 +746,31 @@ pub(super) struct Shard {
     journal: Option<Arc<Journal>>,
     publisher: Publisher,
     counters: Arc<Vec<ShardCounters>>,
+    open_orders: Arc<OpenOrders>,
     snapshot_every: u64,
     since_snapshot: u64,
     /// A batch whose journal write failed without saying whether it committed.
     uncertain: Option<Batch>,
+}
+
+/// Whether a command of a batch runs.
+#[derive(Clone, Copy)]
+enum Admission {
+    /// Journaled and executed; `reserved`: a place among its account's open orders is held
+    /// for it.
+    Run { reserved: bool },
+    /// Refused: its account has no place left for another resting order.
+    Refused,
+}
+
+fn too_many_open_orders(cap: u64) -> Reject {
+    Reject {
+        code: RejectCode::TooManyOpenOrders,
+        message: format!(
+            "this account already has {cap} open orders, the most one account may have \
+             (BOURSE_MAX_OPEN_ORDERS); cancel one before placing another order that rests"
+        ),
+    }
 }
 
 /// What a batch's journal write came to.
@@ -774,24 +805,37 @@ impl Shard {
                         let _ = reply.send(commands.iter().map(|_| Outcome::Fenced).collect());
                     }
                 }
-                return;
+                break;
             }
         }
+        // Its orders now count on the replica that runs it next.
+        self.open_orders.count_resting(&self.venue, -1);
     }
 
     /// Journals the batch's commands in one commit, then executes and answers every job in
     /// arrival order; false once the shard has been taken over.
     async fn process(&mut self, jobs: &mut Vec<Job>) -> bool {
         let at_ms = now_ms();
+        // Per job, per command: whether it runs, and with a place reserved for it.
+        let admissions: Vec<Vec<Admission>> = jobs
+            .iter()
+            .map(|j| match j {
+                Job::Commands(c, _) => c.iter().map(|c| self.admit(c)).collect(),
+                Job::Read(_) => Vec::new(),
+            })
+            .collect();
         // References, not copies: the batch is only serialised; it is cloned only when a
         // write fails and must be kept.
         let commands: Vec<&Command> = jobs
             .iter()
-            .filter_map(|j| match j {
-                Job::Commands(c, _) => Some(c.iter()),
+            .zip(&admissions)
+            .filter_map(|(j, admitted)| match j {
+                Job::Commands(c, _) => Some(c.iter().zip(admitted)),
                 Job::Read(_) => None,
             })
             .flatten()
+            .filter(|(_, a)| !matches!(a, Admission::Refused))
+            .map(|(c, _)| c)
             .collect();
         let durability = if commands.is_empty() {
             Durability::Written
@@ -801,28 +845,36 @@ impl Shard {
         drop(commands);
         self.venue.set_time(at_ms);
         let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs.drain(..) {
-            match (job, &durability) {
-                (Job::Read(f), _) => f(self),
-                (Job::Commands(commands, reply), Durability::Written) => {
-                    let answers: Vec<Outcome> = commands
-                        .iter()
-                        .map(|c| {
-                            let r = c.apply(&mut self.venue);
-                            self.publisher.collect(&self.venue, c, &r);
-                            Outcome::Done(r)
-                        })
-                        .collect();
-                    replies.push((reply, answers));
+        for (job, admitted) in jobs.drain(..).zip(admissions) {
+            let (commands, reply) = match job {
+                Job::Read(f) => {
+                    f(self);
+                    continue;
                 }
-                (Job::Commands(commands, reply), refused) => {
-                    let answer = || match refused {
-                        Durability::Fenced => Outcome::Fenced,
-                        _ => Outcome::Unavailable,
-                    };
-                    let _ = reply.send(commands.iter().map(|_| answer()).collect());
-                }
-            }
+                Job::Commands(commands, reply) => (commands, reply),
+            };
+            let answers: Vec<Outcome> = commands
+                .iter()
+                .zip(admitted)
+                .map(|(c, admission)| match (admission, &durability) {
+                    (Admission::Refused, _) => {
+                        Outcome::Refused(too_many_open_orders(self.open_orders.cap()))
+                    }
+                    (Admission::Run { reserved }, Durability::Written) => {
+                        Outcome::Done(self.execute(c, reserved))
+                    }
+                    (Admission::Run { reserved }, refused) => {
+                        if reserved {
+                            self.open_orders.change(c.account(), -1);
+                        }
+                        match refused {
+                            Durability::Fenced => Outcome::Fenced,
+                            _ => Outcome::Unavailable,
+                        }
+                    }
+                })
+                .collect();
+            replies.push((reply, answers));
         }
         // Published before anyone is answered: a client that gets its fill over HTTP finds
         // the same fill already on its WebSocket rooms.
@@ -834,6 +886,60 @@ impl Shard {
             return false;
         }
         self.maybe_snapshot(at_ms).await
+    }
+
+    /// Whether `command` may run: a limit order that could rest needs a free place among its
+    /// account's open orders, taken now so that racing shards cannot both take the last one.
+    fn admit(&self, command: &Command) -> Admission {
+        let Command::Submit {
+            kind: Kind::Limit,
+            tif: Tif::Gtc,
+            account,
+            client_order_id,
+            ..
+        } = command
+        else {
+            return Admission::Run { reserved: false };
+        };
+        // A repeated client order id makes no order: it answers with the earlier one.
+        if let Some(id) = client_order_id
+            && self.venue.client_order(account, id).is_some()
+        {
+            return Admission::Run { reserved: false };
+        }
+        if self.open_orders.reserve(account) {
+            Admission::Run { reserved: true }
+        } else {
+            Admission::Refused
+        }
+    }
+
+    /// Executes a journaled command: on the venue, in the events to publish, and in its
+    /// account's count of open orders (`reserved`: a place was taken for it by [`Self::admit`]).
+    fn execute(
+        &mut self,
+        command: &Command,
+        reserved: bool,
+    ) -> Result<venue::OrderResult, venue::Reject> {
+        let r = command.apply(&mut self.venue);
+        self.publisher.collect(&self.venue, command, &r);
+        let account = command.account();
+        let mut kept = false;
+        if r.as_ref().is_ok_and(|r| !r.duplicate) {
+            let open_orders = &self.open_orders;
+            self.venue.open_order_changes(|who, delta| {
+                if reserved && delta == 1 && who == account {
+                    // The new order rests: its reserved place is its count.
+                    kept = true;
+                } else {
+                    open_orders.change(who, delta);
+                }
+            });
+        }
+        if reserved && !kept {
+            self.open_orders.change(account, -1);
+        }
+        r
     }
 
     /// Answers a read (any call but commands).
@@ -978,11 +1084,19 @@ impl Shard {
         };
         match journal.contains(self.index, batch.first_seq).await {
             Ok(true) => {
+                // Exactly as a confirmed batch: executed, counted and published (with the
+                // batch that follows), though its callers were told the outcome is unknown.
                 self.venue.set_time(batch.at_ms);
                 for c in &batch.commands {
-                    let _ = c.apply(&mut self.venue);
+                    let _ = self.execute(c, false);
                 }
-                self.seq += batch.commands.len() as u64;
+                let n = batch.commands.len() as u64;
+                self.seq += n;
+                self.since_snapshot += n;
+                let counters = &self.counters[self.index];
+                counters.commands.fetch_add(n, Ordering::Relaxed);
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                counters.durable_seq.store(self.seq, Ordering::Relaxed);
                 tracing::warn!(
                     shard = self.index,
                     first_seq = batch.first_seq,

@@ -7,6 +7,11 @@ use crate::bindings::bourse::platform::types::{
 };
 
 async fn market(shards: usize) -> Market {
+    capped_market(shards, 0).await
+}
+
+/// An in-memory market whose accounts may each have `max_open_orders` resting (0: any).
+async fn capped_market(shards: usize, max_open_orders: u64) -> Market {
     Market::start(
         &default_symbols(),
         MarketConfig {
@@ -15,6 +20,7 @@ async fn market(shards: usize) -> Market {
             journal: None,
             events: None,
             cluster: None,
+            max_open_orders,
         },
     )
     .await
@@ -163,6 +169,7 @@ async fn journaled(dir: &std::path::Path, snapshot_every: u64) -> Market {
             journal: Some(Arc::new(journal)),
             events: None,
             cluster: None,
+            max_open_orders: 0,
         },
     )
     .await
@@ -292,4 +299,89 @@ async fn accounts_journaled_before_kinded_ids_are_renamed_once_and_keep_their_or
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Each account's count of open orders (what the cap is checked against) equals the orders it
+/// really has resting, through fills, partial fills, IOC remainders, cancels and amends, on
+/// several shards, and again after a restart rebuilds the shards from the journal.
+#[tokio::test]
+async fn open_order_counts_follow_the_books_and_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("bourse-open-{}", std::process::id()));
+    let accounts = ["a", "b", "c"];
+    let check = |market: &Market| {
+        let market = market.inner.clone();
+        async move {
+            for account in accounts {
+                let listed = Market {
+                    inner: market.clone(),
+                }
+                .orders(account, true, 1000)
+                .await
+                .len() as u64;
+                assert_eq!(market.open_orders.of(account), listed, "account {account}");
+            }
+        }
+    };
+    {
+        let market = journaled(&dir, 5).await;
+        // A small linear congruential generator: the same flow on every run.
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (state >> 33) % n
+        };
+        let mut placed = Vec::new();
+        for _ in 0..300 {
+            let symbol = ["AAPL", "MSFT", "SPY"][next(3) as usize];
+            let account = accounts[next(3) as usize];
+            let earlier: Option<(&str, &str, u64)> =
+                (!placed.is_empty()).then(|| placed[next(placed.len() as u64) as usize]);
+            match (next(10), earlier) {
+                (0, Some((who, sym, id))) => {
+                    let _ = market.cancel(who, sym, id).await;
+                }
+                (1, Some((who, sym, id))) => {
+                    let _ = market
+                        .amend(who, sym, id, Some(95 + next(10) as i64), None)
+                        .await;
+                }
+                _ => {
+                    let side = if next(2) == 0 { Side::Buy } else { Side::Sell };
+                    let mut o = order(symbol, side, 95 + next(10) as i64, 1 + next(4), account);
+                    if next(4) == 0 {
+                        o.time_in_force = TimeInForce::Ioc;
+                    }
+                    if let Ok(r) = market.submit(&o).await {
+                        placed.push((account, symbol, r.order_id));
+                    }
+                }
+            }
+        }
+        check(&market).await;
+    }
+    let market = journaled(&dir, 5).await;
+    check(&market).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The cap refuses an order that would rest beyond it, whatever the shard, and a cancel
+/// frees a place.
+#[tokio::test]
+async fn the_open_order_cap_holds_across_shards() {
+    let market = capped_market(3, 2).await;
+    let mut ids = Vec::new();
+    for symbol in ["AAPL", "MSFT", "SPY"] {
+        ids.push(market.submit(&order(symbol, Side::Buy, 100, 1, "a")).await);
+    }
+    let refused = ids
+        .pop()
+        .expect("three answers")
+        .expect_err("a third resting order");
+    assert_eq!(refused.code, RejectCode::TooManyOpenOrders);
+    let first = ids[0].as_ref().expect("rests").order_id;
+    market.cancel("a", "AAPL", first).await.expect("cancelled");
+    market
+        .submit(&order("SPY", Side::Buy, 100, 1, "a"))
+        .await
+        .expect("a cancel freed a place");
 }
