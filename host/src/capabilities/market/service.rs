@@ -15,9 +15,13 @@
 //! ([`remote`](super::remote)) and relay the answers. Whoever starts a shard takes the next
 //! fencing token of its journal, so a replica that lost a shard can no longer write to it.
 //!
-//! Client order ids are unique per account across shards: each is reserved to the shard that
-//! first saw it, and that shard's venue answers a repeat with the earlier order. In a cluster
-//! the reservation is per shard (the venue's own), since shards live on different replicas.
+//! Client order ids are unique per account across shards: each is held by the shard that
+//! first saw it, and that shard's venue answers a repeat with the earlier order. While the
+//! first order with an id is under way, a repeat on any symbol waits for its answer (so two
+//! shards can never both make an order with one id); a refused order frees the id. In a
+//! cluster the shards live on different replicas, so the id is taken in Redis (`SET NX`) by
+//! the first shard to ask; a repeat on another shard's symbol gets that order, or, while it
+//! is not on the books, a `duplicate-client-order-id` refusal (it cannot be waited for).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +29,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bourse_matching::venue::{self, Venue};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::call::{Answer, Call};
 use super::convert::{
@@ -106,6 +110,127 @@ pub(super) enum Outcome {
     Fenced,
 }
 
+/// Which shard holds an account's client order id.
+pub(super) struct ClientOrderId {
+    /// The shard that executed (or executes) the order made with it.
+    shard: usize,
+    /// Set while the first order with the id is on its way to `shard`; repeats wait for it.
+    pending: Option<watch::Receiver<()>>,
+}
+
+/// What an order with a client order id may do.
+enum Claim<'a> {
+    /// No client order id to look after.
+    Free,
+    /// The id is new: the order goes to its shard, and the id is settled with its answer.
+    First(PendingId<'a>),
+    /// The id was used on this shard.
+    Seen(usize),
+    /// An order with the id is under way: wait for it, then look again.
+    Wait(watch::Receiver<()>),
+    /// In a cluster: the id is new and taken in Redis under this key; freed if refused.
+    Shared(String),
+    /// The id could not be checked.
+    Failed(Reject),
+}
+
+/// A client order id taken by an order under way. Dropping it settles the id: freed if the
+/// order was refused, kept on its shard otherwise (also when the outcome is unknown, or the
+/// caller went away: the shard knows), and the orders waiting on it look again.
+struct PendingId<'a> {
+    inner: &'a Inner,
+    key: (String, String),
+    shard: usize,
+    refused: bool,
+    _done: watch::Sender<()>,
+}
+
+impl PendingId<'_> {
+    fn settle(mut self, result: &Result<OrderResult, Reject>) {
+        self.refused = refused(result);
+    }
+}
+
+/// Whether `result` says for sure that no order was made (so its client order id is free).
+fn refused(result: &Result<OrderResult, Reject>) -> bool {
+    result.as_ref().is_err_and(|e| {
+        !matches!(
+            e.code,
+            RejectCode::Unavailable | RejectCode::DuplicateClientOrderId
+        )
+    })
+}
+
+/// How long a cluster remembers which shard holds a client order id (each shard's venue
+/// remembers its own for good; this only matters for a repeat on another symbol).
+const SHARED_CLIENT_ID_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Takes `id` for `shard` in the cluster's Redis, or says which shard took it first.
+async fn claim_shared(
+    cluster: &Cluster,
+    order: &OrderRequest,
+    id: &str,
+    shard: usize,
+) -> Claim<'static> {
+    let key = cluster.key(&format!(
+        "client-order:{}",
+        serde_json::json!([order.account, id])
+    ));
+    let mut conn = cluster.redis.clone();
+    let earlier: redis::RedisResult<Option<usize>> = redis::cmd("SET")
+        .arg(&key)
+        .arg(shard)
+        .arg("NX")
+        .arg("GET")
+        .arg("PX")
+        .arg(SHARED_CLIENT_ID_TTL.as_millis() as u64)
+        .query_async(&mut conn)
+        .await;
+    match earlier {
+        Ok(None) => Claim::Shared(key),
+        Ok(Some(s)) => Claim::Seen(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check a client order id in the cluster");
+            Claim::Failed(Reject {
+                code: RejectCode::Unavailable,
+                message: "client order ids cannot be checked right now (the cluster's Redis \
+                          did not answer); nothing was done, retry"
+                    .into(),
+            })
+        }
+    }
+}
+
+/// A repeat of a client order id whose first order, on another symbol, is not on the books.
+fn in_use(order: &OrderRequest) -> Reject {
+    Reject {
+        code: RejectCode::DuplicateClientOrderId,
+        message: format!(
+            "client order id {:?} is taken by an order of this account on another symbol that \
+             is not on the books (it may be under way); retry to get it, or use a new id",
+            order.client_order_id.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
+impl Drop for PendingId<'_> {
+    fn drop(&mut self) {
+        let mut ids = self.inner.client_ids();
+        if self.refused {
+            ids.remove(&self.key);
+        } else {
+            ids.insert(
+                self.key.clone(),
+                ClientOrderId {
+                    shard: self.shard,
+                    pending: None,
+                },
+            );
+        }
+        // `_done` is dropped after this body: the waiters wake to the settled entry.
+    }
+}
+
 /// Work for a shard.
 pub(super) enum Job {
     Commands(Vec<Command>, oneshot::Sender<Vec<Outcome>>),
@@ -137,7 +262,7 @@ pub(super) struct Inner {
     specs: Vec<venue::SymbolSpec>,
     /// The queue of each shard running here.
     slots: Vec<RwLock<Option<mpsc::Sender<Job>>>>,
-    client_orders: Mutex<HashMap<(String, String), usize>>,
+    client_orders: Mutex<HashMap<(String, String), ClientOrderId>>,
     open_orders: Arc<OpenOrders>,
     counters: Arc<Vec<ShardCounters>>,
     /// Commands per second over the last second, updated by a ticker.
@@ -224,7 +349,13 @@ impl Inner {
         {
             let mut ids = self.client_ids();
             for (account, client_id) in venue.client_order_ids() {
-                ids.insert((account.to_string(), client_id.to_string()), k);
+                ids.insert(
+                    (account.to_string(), client_id.to_string()),
+                    ClientOrderId {
+                        shard: k,
+                        pending: None,
+                    },
+                );
             }
         }
         self.counters[k].durable_seq.store(seq, Ordering::Relaxed);
@@ -265,7 +396,7 @@ impl Inner {
         Ok(())
     }
 
-    fn client_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), usize>> {
+    fn client_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), ClientOrderId>> {
         // Updated by single inserts, so a poisoned lock is still consistent.
         self.client_orders
             .lock()
@@ -427,19 +558,61 @@ impl Market {
         (order_id.saturating_sub(1) % self.shards() as u64) as usize
     }
 
-    /// Where `order`'s client order id was first seen, reserving it for `shard` if nowhere.
-    fn reserve(&self, order: &OrderRequest, shard: usize) -> usize {
-        if self.inner.config.cluster.is_some() {
-            return shard;
-        }
+    /// What `order` may do with its client order id on `shard` (see [`Claim`]).
+    async fn claim(&self, order: &OrderRequest, shard: usize) -> Claim<'_> {
         let Some(id) = &order.client_order_id else {
-            return shard;
+            return Claim::Free;
         };
-        *self
-            .inner
-            .client_ids()
-            .entry((order.account.clone(), id.clone()))
-            .or_insert(shard)
+        if let Some(cluster) = &self.inner.config.cluster {
+            return claim_shared(cluster, order, id, shard).await;
+        }
+        let key = (order.account.clone(), id.clone());
+        let mut ids = self.inner.client_ids();
+        match ids.get(&key) {
+            Some(ClientOrderId {
+                pending: Some(under_way),
+                ..
+            }) => Claim::Wait(under_way.clone()),
+            Some(ClientOrderId { shard, .. }) => Claim::Seen(*shard),
+            None => Claim::First(self.pending(&mut ids, key, shard)),
+        }
+    }
+
+    /// Moves a client order id that `from` never used to `shard`, unless someone else did
+    /// first (then `None`: look again).
+    fn take_over(&self, order: &OrderRequest, from: usize, shard: usize) -> Option<PendingId<'_>> {
+        let key = (order.account.clone(), order.client_order_id.clone()?);
+        let mut ids = self.inner.client_ids();
+        match ids.get(&key) {
+            Some(ClientOrderId {
+                shard: s,
+                pending: None,
+            }) if *s == from => Some(self.pending(&mut ids, key, shard)),
+            _ => None,
+        }
+    }
+
+    fn pending(
+        &self,
+        ids: &mut HashMap<(String, String), ClientOrderId>,
+        key: (String, String),
+        shard: usize,
+    ) -> PendingId<'_> {
+        let (done, under_way) = watch::channel(());
+        ids.insert(
+            key.clone(),
+            ClientOrderId {
+                shard,
+                pending: Some(under_way),
+            },
+        );
+        PendingId {
+            inner: &self.inner,
+            key,
+            shard,
+            refused: false,
+            _done: done,
+        }
     }
 
     /// Submits an order.
@@ -453,15 +626,27 @@ impl Market {
         let mut results: Vec<Option<Result<OrderResult, Reject>>> = vec![None; orders.len()];
         let mut per_shard: Vec<(Vec<usize>, Vec<Command>)> =
             vec![(Vec::new(), Vec::new()); self.shards()];
-        // Orders whose client order id was first seen on another shard's symbol: answered
-        // after this batch, which may hold the order that first used the id.
-        let mut elsewhere = Vec::new();
+        // Orders whose client order id is used on another shard or by an order under way
+        // (maybe in this batch): answered after this batch, one by one.
+        let mut repeats = Vec::new();
+        let mut firsts = Vec::new();
+        let mut shared = Vec::new();
         for (i, order) in orders.iter().enumerate() {
             let shard = self.shard_of(&order.symbol);
-            let first_seen = self.reserve(order, shard);
-            if first_seen != shard {
-                elsewhere.push((i, first_seen));
-                continue;
+            match self.claim(order, shard).await {
+                Claim::Free => {}
+                Claim::Failed(reject) => {
+                    results[i] = Some(Err(reject));
+                    continue;
+                }
+                Claim::First(pending) => firsts.push((i, pending)),
+                Claim::Shared(key) => shared.push((i, key)),
+                // Its own shard answers a repeat itself, in order.
+                Claim::Seen(s) if s == shard => {}
+                Claim::Seen(_) | Claim::Wait(_) => {
+                    repeats.push(i);
+                    continue;
+                }
             }
             per_shard[shard].0.push(i);
             per_shard[shard].1.push(journal_command(order));
@@ -479,15 +664,18 @@ impl Market {
                 results[i] = Some(r);
             }
         }
-        for (i, first_seen) in elsewhere {
-            let order = &orders[i];
-            results[i] = Some(match self.earlier_order(first_seen, order).await {
-                Some(earlier) => Ok(earlier),
-                None => {
-                    let shard = self.shard_of(&order.symbol);
-                    self.command(shard, journal_command(order)).await
-                }
-            });
+        for (i, pending) in firsts {
+            if let Some(result) = &results[i] {
+                pending.settle(result);
+            }
+        }
+        for (i, key) in shared {
+            if let Some(result) = &results[i] {
+                self.settle_shared(key, result).await;
+            }
+        }
+        for i in repeats {
+            results[i] = Some(self.submit_repeat(&orders[i]).await);
         }
         results
             .into_iter()
@@ -495,31 +683,78 @@ impl Market {
             .collect()
     }
 
-    /// The order `order` repeats, if the shard where its client order id was first seen
-    /// accepted one; `None` moves the id to the order's own shard.
-    async fn earlier_order(&self, shard: usize, order: &OrderRequest) -> Option<OrderResult> {
-        let (account, client_order_id) = (order.account.clone(), order.client_order_id.clone()?);
-        let earlier = match self
-            .inner
-            .call(
-                shard,
-                Call::ClientOrder {
-                    account,
-                    client_order_id,
-                },
-            )
-            .await
-        {
-            Answer::Earlier(earlier) => earlier,
-            _ => None,
-        };
-        if earlier.is_none() {
-            self.inner.client_ids().insert(
-                (order.account.clone(), order.client_order_id.clone()?),
-                self.shard_of(&order.symbol),
-            );
+    /// Submits `order`, whose client order id is used on another shard or by an order under
+    /// way: it waits for that order, answers with it if one was made, and otherwise takes the
+    /// id to its own shard.
+    async fn submit_repeat(&self, order: &OrderRequest) -> Result<OrderResult, Reject> {
+        let shard = self.shard_of(&order.symbol);
+        loop {
+            let pending = match self.claim(order, shard).await {
+                Claim::Free => return self.command(shard, journal_command(order)).await,
+                Claim::Failed(reject) => return Err(reject),
+                Claim::Shared(key) => {
+                    let result = self.command(shard, journal_command(order)).await;
+                    self.settle_shared(key, &result).await;
+                    return result;
+                }
+                Claim::Seen(s) if s == shard => {
+                    return self.command(shard, journal_command(order)).await;
+                }
+                Claim::First(pending) => pending,
+                Claim::Seen(s) => {
+                    if let Some(earlier) = self.earlier_order(s, order).await? {
+                        return Ok(earlier);
+                    }
+                    // Another replica may be placing it right now: it cannot be waited for.
+                    if self.inner.config.cluster.is_some() {
+                        return Err(in_use(order));
+                    }
+                    match self.take_over(order, s, shard) {
+                        Some(pending) => pending,
+                        None => continue,
+                    }
+                }
+                Claim::Wait(mut under_way) => {
+                    // Never sent on: it ends when the order under way is settled.
+                    let _ = under_way.changed().await;
+                    continue;
+                }
+            };
+            let result = self.command(shard, journal_command(order)).await;
+            pending.settle(&result);
+            return result;
         }
-        earlier
+    }
+
+    /// Frees a client order id taken in the cluster if its order was refused.
+    async fn settle_shared(&self, key: String, result: &Result<OrderResult, Reject>) {
+        if !refused(result) {
+            return;
+        }
+        if let Some(cluster) = &self.inner.config.cluster {
+            let mut conn = cluster.redis.clone();
+            let freed: redis::RedisResult<i64> =
+                redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+            if let Err(e) = freed {
+                tracing::warn!(error = %e, "could not free a refused order's client order id");
+            }
+        }
+    }
+
+    /// The order `account` made with `order`'s client order id on `shard`, if any.
+    async fn earlier_order(
+        &self,
+        shard: usize,
+        order: &OrderRequest,
+    ) -> Result<Option<OrderResult>, Reject> {
+        let call = Call::ClientOrder {
+            account: order.account.clone(),
+            client_order_id: order.client_order_id.clone().unwrap_or_default(),
+        };
+        match self.inner.call(shard, call).await {
+            Answer::Earlier(earlier) => Ok(earlier),
+            other => Err(other.failure()),
+        }
     }
 
     async fn command(&self, shard: usize, command: Command) -> Result<OrderResult, Reject> {
