@@ -385,3 +385,84 @@ async fn the_open_order_cap_holds_across_shards() {
         .await
         .expect("a cancel freed a place");
 }
+
+/// A journal write whose outcome was not confirmed, found on disk later, is history: the
+/// shard executes its commands and publishes what they did (book, trades, fills) with the
+/// next batch, exactly as if the write had been confirmed, and counts them as journaled.
+#[tokio::test]
+async fn an_uncertain_batch_found_written_publishes_its_events() {
+    use crate::capabilities::market::journal::Side as JournalSide;
+    let dir = std::env::temp_dir().join(format!("bourse-uncertain-{}", std::process::id()));
+    let sql = crate::store::sql::Sql::connect(None, &dir)
+        .await
+        .expect("sqlite");
+    let journal = Arc::new(
+        Journal::open(sql.main().clone(), false, 1, "AAPL,MSFT,SPY")
+            .await
+            .expect("journal opens"),
+    );
+    let events = Arc::new(EventHub::new(64, 64, Duration::from_secs(60)));
+    let mut trades = events.subscribe("trades:AAPL");
+    let mut fills = events.subscribe("orders:b");
+    let specs: Vec<venue::SymbolSpec> = venue::default_symbols();
+    let venue = Venue::new(&specs).expect("symbols");
+    let token = journal.fence(0).await.expect("fence");
+    let counters = Arc::new(vec![ShardCounters::default()]);
+    let mut shard = Shard {
+        index: 0,
+        publisher: Publisher::new(Some(events.clone()), venue.symbols().to_vec()),
+        venue,
+        seq: 0,
+        token,
+        journal: Some(journal.clone()),
+        counters: counters.clone(),
+        open_orders: Arc::new(OpenOrders::new(0)),
+        snapshot_every: 0,
+        since_snapshot: 0,
+        uncertain: None,
+    };
+    // The write that "failed": a resting sell and a buy that trades with it, on disk.
+    let submit = |side, account: &str| Command::Submit {
+        symbol: "AAPL".into(),
+        side,
+        kind: Kind::Limit,
+        price: 100,
+        quantity: 1,
+        tif: Tif::Gtc,
+        post_only: false,
+        client_order_id: None,
+        account: account.into(),
+    };
+    let lost = vec![
+        submit(JournalSide::Sell, "a"),
+        submit(JournalSide::Buy, "b"),
+    ];
+    let at_ms = now_ms();
+    journal
+        .append(0, token, 1, at_ms, &lost.iter().collect::<Vec<_>>())
+        .await
+        .expect("written");
+    shard.uncertain = Some(Batch {
+        first_seq: 1,
+        at_ms,
+        commands: lost,
+    });
+
+    // The next batch makes the shard look the write up.
+    let (reply, answer) = oneshot::channel();
+    let next = vec![submit(JournalSide::Buy, "c")];
+    assert!(shard.process(&mut vec![Job::Commands(next, reply)]).await);
+    assert!(matches!(
+        answer.await.expect("answered").as_slice(),
+        [Outcome::Done(Ok(_))]
+    ));
+    let trade = trades
+        .try_recv()
+        .expect("the lost batch's trade is published");
+    assert!(trade.data.get().contains("\"price\""), "{}", trade.data);
+    let fill = fills.try_recv().expect("the taker's fill is published");
+    assert!(fill.data.get().contains("\"fill\""), "{}", fill.data);
+    assert_eq!(counters[0].durable_seq.load(Ordering::Relaxed), 3);
+    assert_eq!(counters[0].commands.load(Ordering::Relaxed), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
