@@ -456,6 +456,12 @@ impl Engine {
         self.index.open_count()
     }
 
+    /// Price levels of `symbol`'s book: (bids, asks). Constant time.
+    pub fn level_counts(&self, symbol: SymbolId) -> Option<(usize, usize)> {
+        let book = &self.books[self.book_index(symbol)? as usize];
+        Some((book.level_count(Side::Buy), book.level_count(Side::Sell)))
+    }
+
     /// The owner of every resting order, one item per order (an account with three resting
     /// orders appears three times). Walks every book: for rebuilding counts, not per order.
     pub fn open_order_accounts(&self) -> impl Iterator<Item = AccountId> + '_ {

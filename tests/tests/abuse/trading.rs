@@ -293,3 +293,45 @@ async fn one_client_order_id_on_two_symbols_at_once_makes_one_order() {
         host.stop().await;
     }
 }
+
+/// The engine stats are public and cheap; the state hash, which walks every book on the
+/// matching tasks, is for operators only, and a parameter the route does not know is named.
+#[tokio::test]
+async fn the_state_hash_of_the_engine_stats_is_for_operators() {
+    for backend in Backend::ALL {
+        let host = TestHost::start(bourse_tests::app_manifest(), backend, 10_000).await;
+        let key = host.api_key("curious", &["trader"]).await;
+        let (status, stats) = host.get("/api/engine/stats", None).await;
+        assert_eq!(status, 200, "{backend:?}: {stats}");
+        assert!(
+            stats["shards"][0]["state"]["state_hash"].is_null(),
+            "{backend:?}: {stats}"
+        );
+        for token in [None, Some(key.as_str())] {
+            let (status, body) = host.get("/api/engine/stats?state_hash=true", token).await;
+            assert!(
+                status == 401 || status == 403,
+                "{backend:?}: {token:?}: {status} {body}"
+            );
+        }
+        let (status, body) = host.get("/api/engine/stats?book=all", None).await;
+        assert_refused(
+            &(status, body),
+            (400, "unknown_parameter"),
+            &["book=all"],
+            &format!("{backend:?}"),
+        );
+        let (status, stats) = host
+            .get(
+                "/api/engine/stats?state_hash=true",
+                Some(bourse_tests::ADMIN_TOKEN),
+            )
+            .await;
+        assert_eq!(status, 200, "{backend:?}: {stats}");
+        assert!(
+            stats["shards"][0]["state"]["state_hash"].is_string(),
+            "{backend:?}: {stats}"
+        );
+        host.stop().await;
+    }
+}

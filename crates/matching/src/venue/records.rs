@@ -164,6 +164,23 @@ impl Venue {
         Ok(recent.iter().rev().take(limit).copied().collect())
     }
 
+    /// `symbol`'s last trade price, if it traded (unknown symbols: `None`).
+    pub fn last_price(&self, symbol: &str) -> Option<i64> {
+        let id = self.symbol_id(symbol).ok()?;
+        self.last_price.get(id.0 as usize).copied().flatten()
+    }
+
+    /// Price levels of `symbol`'s book, (bids, asks); constant time.
+    pub fn level_counts(&self, symbol: &str) -> Result<(usize, usize), Reject> {
+        let id = self.symbol_id(symbol)?;
+        self.engine.level_counts(id).ok_or_else(|| {
+            Reject::new(
+                RejectCode::UnknownSymbol,
+                format!("symbol {symbol:?} has no book"),
+            )
+        })
+    }
+
     /// Best bid and ask and the last trade price of `symbol`.
     pub fn quote(&self, symbol: &str) -> Result<Quote, Reject> {
         let id = self.symbol_id(symbol)?;

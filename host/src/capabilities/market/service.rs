@@ -24,7 +24,7 @@
 //! is not on the books, a `duplicate-client-order-id` refusal (it cannot be waited for).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -249,6 +249,30 @@ struct ShardCounters {
     batches: AtomicU64,
     /// Journal writes that failed.
     journal_errors: AtomicU64,
+    /// Orders resting on the shard's books.
+    open_orders: AtomicU64,
+    /// The fencing token of the shard's current run here.
+    fencing_token: AtomicU64,
+}
+
+/// What `/api/engine/stats` shows of one symbol's book, kept by its shard as orders flow.
+struct BookCounters {
+    bid_levels: AtomicU64,
+    ask_levels: AtomicU64,
+    /// The last trade price in ticks; [`NO_PRICE`] before any.
+    last_price: AtomicI64,
+}
+
+const NO_PRICE: i64 = i64::MIN;
+
+impl Default for BookCounters {
+    fn default() -> Self {
+        BookCounters {
+            bid_levels: AtomicU64::new(0),
+            ask_levels: AtomicU64::new(0),
+            last_price: AtomicI64::new(NO_PRICE),
+        }
+    }
 }
 
 /// The market: symbols, the shards this replica runs, and where each client order id was
@@ -265,6 +289,8 @@ pub(super) struct Inner {
     client_orders: Mutex<HashMap<(String, String), ClientOrderId>>,
     open_orders: Arc<OpenOrders>,
     counters: Arc<Vec<ShardCounters>>,
+    /// Each symbol's book counters, in symbol table order.
+    books: Arc<Vec<BookCounters>>,
     /// Commands per second over the last second, updated by a ticker.
     rate: Arc<AtomicU64>,
     pub(super) config: MarketConfig,
@@ -359,6 +385,9 @@ impl Inner {
             }
         }
         self.counters[k].durable_seq.store(seq, Ordering::Relaxed);
+        self.counters[k]
+            .fencing_token
+            .store(token, Ordering::Relaxed);
         self.open_orders.count_resting(&venue, 1);
         let mut publisher = Publisher::new(self.config.events.clone(), venue.symbols().to_vec());
         if self.config.cluster.is_some() {
@@ -374,10 +403,21 @@ impl Inner {
             journal: self.config.journal.clone(),
             counters: self.counters.clone(),
             open_orders: self.open_orders.clone(),
+            books: self.books.clone(),
+            symbol_index: self
+                .symbols
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % shards == k)
+                .map(|(i, s)| (s.symbol.clone(), i))
+                .collect(),
             snapshot_every: self.config.snapshot_every,
             since_snapshot: 0,
             uncertain: None,
         };
+        for symbol in shard.symbol_index.keys() {
+            shard.count_book(symbol);
+        }
         // A task, not an OS thread: handing a job over and the answer back are wake-ups
         // inside the runtime, where waking a parked thread costs tens of microseconds.
         tokio::spawn(shard.run(rx));
@@ -412,12 +452,47 @@ impl Inner {
             .map_or(Duration::ZERO, |c| c.lease * 2 + Duration::from_secs(3))
     }
 
+    /// Shard `k`'s open orders, journal position, fencing token and book sizes, from the
+    /// counters its task keeps: read without queueing behind its commands.
+    fn state_of(&self, k: usize) -> serde_json::Value {
+        let books: serde_json::Map<String, serde_json::Value> = self
+            .symbols
+            .iter()
+            .zip(self.books.iter())
+            .enumerate()
+            .filter(|(i, _)| i % self.shards() == k)
+            .map(|(_, (symbol, book))| {
+                let last = book.last_price.load(Ordering::Relaxed);
+                (
+                    symbol.symbol.clone(),
+                    serde_json::json!({
+                        "bid_levels": book.bid_levels.load(Ordering::Relaxed),
+                        "ask_levels": book.ask_levels.load(Ordering::Relaxed),
+                        "last_price_ticks": (last != NO_PRICE).then_some(last),
+                    }),
+                )
+            })
+            .collect();
+        let c = &self.counters[k];
+        serde_json::json!({
+            "open_orders": c.open_orders.load(Ordering::Relaxed),
+            "durable_seq": c.durable_seq.load(Ordering::Relaxed),
+            "fencing_token": c.fencing_token.load(Ordering::Relaxed),
+            "books": books,
+        })
+    }
+
     /// Runs `call` on shard `k`, here or on its owner.
     pub(super) async fn call(&self, k: usize, call: Call) -> Answer {
         self.call_within(k, call, self.forward_timeout()).await
     }
 
     async fn call_within(&self, k: usize, call: Call, timeout: Duration) -> Answer {
+        if let Call::State { .. } = call
+            && self.runs(k)
+        {
+            return Answer::State(self.state_of(k));
+        }
         if let Some(tx) = self.local(k) {
             return execute(&tx, call).await;
         }
@@ -429,6 +504,11 @@ impl Inner {
 
     /// Runs `call` on shard `k` only if it runs here (a call forwarded by another replica).
     pub(super) async fn call_here(&self, k: usize, call: Call) -> Answer {
+        if let Call::State { .. } = call
+            && self.runs(k)
+        {
+            return Answer::State(self.state_of(k));
+        }
         match self.local(k) {
             Some(tx) => execute(&tx, call).await,
             None => Answer::Failed(fenced()),
@@ -495,6 +575,7 @@ impl Market {
             .collect();
         let counters: Arc<Vec<ShardCounters>> =
             Arc::new((0..shards).map(|_| ShardCounters::default()).collect());
+        let infos_len = specs.len();
         let rate = Arc::new(AtomicU64::new(0));
         let inner = Arc::new(Inner {
             symbols: infos,
@@ -503,6 +584,7 @@ impl Market {
             client_orders: Mutex::new(HashMap::new()),
             open_orders: Arc::new(OpenOrders::new(config.max_open_orders)),
             counters: counters.clone(),
+            books: Arc::new((0..infos_len).map(|_| BookCounters::default()).collect()),
             rate: rate.clone(),
             config,
         });
@@ -874,7 +956,7 @@ impl Market {
     /// What `/api/engine/stats` shows: rates, queue and journal positions, book sizes and
     /// each shard's state hash; in a cluster also which replica runs each shard (a shard
     /// running elsewhere reports its state from there).
-    pub async fn stats(&self) -> serde_json::Value {
+    pub async fn stats(&self, with_state_hash: bool) -> serde_json::Value {
         let mut shards = Vec::new();
         let mut queued_total = 0;
         for k in 0..self.shards() {
@@ -891,7 +973,7 @@ impl Market {
                 None => None,
             };
             let here = self.inner.runs(k);
-            let state = match self
+            let mut state = match self
                 .inner
                 .call_within(k, Call::State { symbols }, Duration::from_secs(2))
                 .await
@@ -899,6 +981,16 @@ impl Market {
                 Answer::State(state) => state,
                 _ => serde_json::Value::Null,
             };
+            if with_state_hash && !state.is_null() {
+                state["state_hash"] = match self
+                    .inner
+                    .call_within(k, Call::StateHash, Duration::from_secs(2))
+                    .await
+                {
+                    Answer::State(hash) => hash,
+                    _ => serde_json::Value::Null,
+                };
+            }
             let mut entry = serde_json::json!({
                 "shard": k,
                 "runs_here": here,
@@ -982,6 +1074,9 @@ pub(super) struct Shard {
     publisher: Publisher,
     counters: Arc<Vec<ShardCounters>>,
     open_orders: Arc<OpenOrders>,
+    books: Arc<Vec<BookCounters>>,
+    /// The shard's symbols → their index in `books`.
+    symbol_index: HashMap<String, usize>,
     snapshot_every: u64,
     since_snapshot: u64,
     /// A batch whose journal write failed without saying whether it committed.
@@ -1174,7 +1269,27 @@ impl Shard {
         if reserved && !kept {
             self.open_orders.change(account, -1);
         }
+        if r.is_ok() {
+            self.count_book(command.symbol());
+        }
         r
+    }
+
+    /// Updates what `/api/engine/stats` shows of `symbol`'s book and the shard's open
+    /// orders: constant time, so the stats never make the shard walk its books.
+    fn count_book(&self, symbol: &str) {
+        self.counters[self.index]
+            .open_orders
+            .store(self.venue.engine().open_orders() as u64, Ordering::Relaxed);
+        let Some(book) = self.symbol_index.get(symbol).map(|&i| &self.books[i]) else {
+            return;
+        };
+        if let Ok((bids, asks)) = self.venue.level_counts(symbol) {
+            book.bid_levels.store(bids as u64, Ordering::Relaxed);
+            book.ask_levels.store(asks as u64, Ordering::Relaxed);
+        }
+        let last = self.venue.last_price(symbol).unwrap_or(NO_PRICE);
+        book.last_price.store(last, Ordering::Relaxed);
     }
 
     /// Answers a read (any call but commands).
@@ -1239,30 +1354,12 @@ impl Shard {
                     .map(|t| t.into_iter().map(trade).collect())
                     .map_err(reject),
             ),
-            Call::State { symbols } => {
-                let books: serde_json::Map<String, serde_json::Value> = symbols
-                    .iter()
-                    .filter_map(|sym| {
-                        let d = self.venue.depth(sym, u32::MAX).ok()?;
-                        let q = self.venue.quote(sym).ok()?;
-                        Some((
-                            sym.clone(),
-                            serde_json::json!({
-                                "bid_levels": d.bids.len(),
-                                "ask_levels": d.asks.len(),
-                                "last_price_ticks": q.last_price,
-                            }),
-                        ))
-                    })
-                    .collect();
-                Answer::State(serde_json::json!({
-                    "open_orders": self.venue.engine().open_orders(),
-                    "state_hash": format!("{:016x}", self.venue.engine().state_hash()),
-                    "durable_seq": self.seq,
-                    "fencing_token": self.token,
-                    "books": books,
-                }))
-            }
+            // Answered from counters before it reaches a shard (see `Inner::state_of`).
+            Call::State { .. } => Answer::Failed(stopped()),
+            Call::StateHash => Answer::State(serde_json::Value::String(format!(
+                "{:016x}",
+                self.venue.engine().state_hash()
+            ))),
         }
     }
 

@@ -177,7 +177,7 @@ async fn journaled(dir: &std::path::Path, snapshot_every: u64) -> Market {
 }
 
 async fn hashes(market: &Market) -> Vec<String> {
-    let stats = market.stats().await;
+    let stats = market.stats(true).await;
     stats["shards"]
         .as_array()
         .expect("shards")
@@ -250,7 +250,7 @@ async fn a_market_whose_shards_were_started_elsewhere_can_no_longer_write_them()
         .submit(&order("AAPL", Side::Buy, 102, 1, "a"))
         .await
         .expect("the new owner writes");
-    let stats = second.stats().await;
+    let stats = second.stats(false).await;
     assert_eq!(stats["shards"][0]["state"]["open_orders"], 2, "{stats}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -417,6 +417,8 @@ async fn an_uncertain_batch_found_written_publishes_its_events() {
         journal: Some(journal.clone()),
         counters: counters.clone(),
         open_orders: Arc::new(OpenOrders::new(0)),
+        books: Arc::new((0..3).map(|_| BookCounters::default()).collect()),
+        symbol_index: HashMap::new(),
         snapshot_every: 0,
         since_snapshot: 0,
         uncertain: None,
@@ -465,4 +467,47 @@ async fn an_uncertain_batch_found_written_publishes_its_events() {
     assert_eq!(counters[0].durable_seq.load(Ordering::Relaxed), 3);
     assert_eq!(counters[0].commands.load(Ordering::Relaxed), 3);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `/api/engine/stats` is served from counters the shards keep as orders flow: it answers at
+/// once while a shard's task is busy (it never queues behind the commands, nor makes the
+/// shard walk its books), and its book sizes are the books' own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_stats_come_from_counters_not_from_the_busy_shard() {
+    let market = market(2).await;
+    for (side, price) in [(Side::Buy, 99), (Side::Buy, 98), (Side::Sell, 101)] {
+        market
+            .submit(&order("AAPL", side, price, 1, "a"))
+            .await
+            .expect("rests");
+    }
+    market
+        .submit(&order("AAPL", Side::Buy, 101, 1, "b"))
+        .await
+        .expect("trades");
+    // Hold shard 0's task (AAPL's) on a read until the stats have answered.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let busy = market.inner.local(0).expect("shard 0 runs");
+    busy.send(Job::Read(Box::new(move |_| {
+        let _ = held.recv();
+    })))
+    .await
+    .expect("queued");
+    let stats = tokio::time::timeout(Duration::from_secs(5), market.stats(false))
+        .await
+        .expect("the stats do not wait for a busy shard");
+    let _ = release.send(());
+    let state = &stats["shards"][0]["state"];
+    assert_eq!(state["open_orders"], 2, "{stats}");
+    assert_eq!(
+        state["books"]["AAPL"],
+        serde_json::json!({"bid_levels": 2, "ask_levels": 0, "last_price_ticks": 101}),
+        "{stats}"
+    );
+    assert!(state.get("state_hash").is_none(), "{stats}");
+    let with_hash = market.stats(true).await;
+    assert!(
+        with_hash["shards"][0]["state"]["state_hash"].is_string(),
+        "{with_hash}"
+    );
 }
