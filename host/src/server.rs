@@ -135,6 +135,7 @@ impl Host {
             MarketConfig {
                 shards: config.matching_shards,
                 snapshot_every: config.snapshot_every,
+                max_open_orders: config.max_open_orders,
                 journal: Some(Arc::new(journal)),
                 events: Some(events.clone()),
                 cluster: cluster.clone().filter(|_| config.database_url.is_some()),

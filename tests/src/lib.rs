@@ -232,6 +232,7 @@ impl TestHost {
             watch: false,
             matching_shards: 2,
             snapshot_every: 100_000,
+            max_open_orders: 1_000,
             auth_cache_ms: 5_000,
             sim_local_max_rate: 10_000,
             sim_handoff_ms: 300,

@@ -122,8 +122,10 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
             a.client_order_id
         );
     }
+    // The state hash walks every book: an operator's query.
     let stats: Value = client
-        .get(format!("{}/api/engine/stats", host.url))
+        .get(format!("{}/api/engine/stats?state_hash=true", host.url))
+        .bearer_auth(bourse_tests::ADMIN_TOKEN)
         .send()
         .await
         .expect("answered")

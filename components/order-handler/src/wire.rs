@@ -218,6 +218,7 @@ pub fn reject_code(code: RejectCode) -> &'static str {
         RejectCode::DuplicateClientOrderId => "duplicate_client_order_id",
         RejectCode::NoLiquidity => "no_liquidity",
         RejectCode::Unavailable => "unavailable",
+        RejectCode::TooManyOpenOrders => "too_many_open_orders",
     }
 }
 
@@ -225,6 +226,7 @@ pub fn reject_code(code: RejectCode) -> &'static str {
 pub fn reject_status(code: RejectCode) -> u16 {
     match code {
         RejectCode::UnknownOrder => 404,
+        RejectCode::DuplicateClientOrderId => 409,
         RejectCode::Unavailable => 503,
         _ => 422,
     }

@@ -205,6 +205,11 @@ impl Book {
         }
     }
 
+    /// Price levels on `side`.
+    pub(crate) fn level_count(&self, side: Side) -> usize {
+        self.ladder(side).len()
+    }
+
     #[inline]
     fn ladder_mut(&mut self, side: Side) -> &mut Vec<Rung> {
         match side {

@@ -459,6 +459,23 @@ impl Engine {
         self.index.open_count()
     }
 
+    /// Price levels of `symbol`'s book: (bids, asks). Constant time.
+    pub fn level_counts(&self, symbol: SymbolId) -> Option<(usize, usize)> {
+        let book = &self.books[self.book_index(symbol)? as usize];
+        Some((book.level_count(Side::Buy), book.level_count(Side::Sell)))
+    }
+
+    /// The owner of every resting order, one item per order (an account with three resting
+    /// orders appears three times). Walks every book: for rebuilding counts, not per order.
+    pub fn open_order_accounts(&self) -> impl Iterator<Item = AccountId> + '_ {
+        self.books.iter().flat_map(move |book| {
+            [Side::Buy, Side::Sell].into_iter().flat_map(move |side| {
+                book.levels_from_best(side)
+                    .flat_map(move |level| self.orders.level_orders(level).map(|o| o.account))
+            })
+        })
+    }
+
     /// Whether the best bid is below the best ask on every symbol (a matching invariant).
     pub fn is_uncrossed(&self) -> bool {
         self.books

@@ -217,8 +217,34 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
 
 /// Matching engine figures: commands per second, journal position and lag, book sizes and
 /// each shard's state hash.
-async fn engine_stats(State(app): State<Arc<AppState>>) -> Response {
-    Json(app.runtime.platform().market.stats().await).into_response()
+/// Engine counters for anyone; `?state_hash=true` (operators only) adds each shard's state
+/// hash, which makes every shard walk its books.
+async fn engine_stats(
+    State(app): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let id = request_id();
+    let bad = |message: String| {
+        error::ApiError::new(StatusCode::BAD_REQUEST, "unknown_parameter", message, &id)
+            .into_response()
+    };
+    let mut with_state_hash = false;
+    for pair in query.as_deref().unwrap_or_default().split('&') {
+        match pair {
+            "" | "state_hash=false" => {}
+            "state_hash=true" => with_state_hash = true,
+            other => {
+                return bad(format!(
+                    "{other:?} is not a parameter of /api/engine/stats (only state_hash=true|false)"
+                ));
+            }
+        }
+    }
+    if with_state_hash && let Err(e) = admin::operator(&app, &headers, &id).await {
+        return e.into_response();
+    }
+    Json(app.runtime.platform().market.stats(with_state_hash).await).into_response()
 }
 
 /// Components with their sources and digests: for operators (ops or admin role).

@@ -44,6 +44,11 @@ pub struct Config {
     /// Snapshot a matching shard after this many journaled commands, so restarts replay only
     /// the journal after it (`BOURSE_SNAPSHOT_EVERY`, default 100 000; 0 never snapshots).
     pub snapshot_every: u64,
+    /// Orders one account may have resting on the books at once (`BOURSE_MAX_OPEN_ORDERS`,
+    /// default 1 000; 0 is no limit). A limit order that could rest beyond it is refused with
+    /// `too_many_open_orders`; market, IOC and FOK orders never rest and are not counted. In a
+    /// cluster each replica counts the orders of the shards it runs.
+    pub max_open_orders: u64,
     /// How long a verified credential is trusted without asking the auth component again
     /// (`BOURSE_AUTH_CACHE_MS`, default 5 000; 0 asks every time). Revoked API keys are
     /// dropped from the cache at once.
@@ -252,6 +257,7 @@ impl Config {
             ),
             ("BOURSE_MATCHING_SHARDS", self.matching_shards.to_string()),
             ("BOURSE_SNAPSHOT_EVERY", self.snapshot_every.to_string()),
+            ("BOURSE_MAX_OPEN_ORDERS", self.max_open_orders.to_string()),
             ("BOURSE_AUTH_CACHE_MS", self.auth_cache_ms.to_string()),
             (
                 "BOURSE_SIM_LOCAL_MAX_RATE",
@@ -424,6 +430,7 @@ impl Config {
             retain_versions: parse_number("BOURSE_RETAIN_VERSIONS", 5, 1..=100)? as usize,
             matching_shards: parse_number("BOURSE_MATCHING_SHARDS", 1, 1..=64)? as usize,
             snapshot_every: parse_number("BOURSE_SNAPSHOT_EVERY", 100_000, 0..=u64::MAX)?,
+            max_open_orders: parse_number("BOURSE_MAX_OPEN_ORDERS", 1_000, 0..=100_000_000)?,
             auth_cache_ms: parse_number("BOURSE_AUTH_CACHE_MS", 5_000, 0..=3_600_000)?,
             sim_local_max_rate: parse_number("BOURSE_SIM_LOCAL_MAX_RATE", 10_000, 0..=u64::MAX)?,
             sim_handoff_ms: parse_number("BOURSE_SIM_HANDOFF_MS", 3_000, 0..=600_000)?,

@@ -1,9 +1,11 @@
 //! What the venue remembers beyond the books, for clients asking about their orders and the
 //! tape: order lookups by id and by account, recent trades, last prices and the clock.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use super::{ACCOUNT_ORDERS, OrderResult, Reject, RejectCode, Status, Trade, Venue};
+use crate::event::EventKind;
+use crate::query::OrderState;
 use crate::types::{AccountId, OrderId, Side};
 
 /// An order as its owner sees it.
@@ -162,6 +164,23 @@ impl Venue {
         Ok(recent.iter().rev().take(limit).copied().collect())
     }
 
+    /// `symbol`'s last trade price, if it traded (unknown symbols: `None`).
+    pub fn last_price(&self, symbol: &str) -> Option<i64> {
+        let id = self.symbol_id(symbol).ok()?;
+        self.last_price.get(id.0 as usize).copied().flatten()
+    }
+
+    /// Price levels of `symbol`'s book, (bids, asks); constant time.
+    pub fn level_counts(&self, symbol: &str) -> Result<(usize, usize), Reject> {
+        let id = self.symbol_id(symbol)?;
+        self.engine.level_counts(id).ok_or_else(|| {
+            Reject::new(
+                RejectCode::UnknownSymbol,
+                format!("symbol {symbol:?} has no book"),
+            )
+        })
+    }
+
     /// Best bid and ask and the last trade price of `symbol`.
     pub fn quote(&self, symbol: &str) -> Result<Quote, Reject> {
         let id = self.symbol_id(symbol)?;
@@ -182,5 +201,63 @@ impl Venue {
         let account = *self.accounts.get(account)?;
         let earlier = *self.client_orders.get(&(account, client_id.to_string()))?;
         self.earlier_order(earlier, client_id).ok()
+    }
+}
+
+impl Venue {
+    /// How many orders each account has resting on the books. Walks every book: for
+    /// rebuilding a count after a restart, not per order.
+    pub fn open_orders_per_account(&self) -> HashMap<&str, usize> {
+        let mut counts = HashMap::new();
+        for account in self.engine.open_order_accounts() {
+            if let Some(name) = self.account_name(account) {
+                *counts.entry(name).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// Reports how the last command changed accounts' counts of resting orders: `+1` for the
+    /// new order if it rests, `-1` for each resting order it filled or cancelled completely.
+    /// Call it only after a command that succeeded and was not a repeat: a refusal leaves an
+    /// earlier command's events behind.
+    pub fn open_order_changes(&self, mut change: impl FnMut(&str, i64)) {
+        let open = |id: OrderId| {
+            self.engine
+                .order_status(id)
+                .is_some_and(|s| matches!(s.state, OrderState::Open | OrderState::PartiallyFilled))
+        };
+        // The new order's own fills and cancels are not closures: it was not counted yet.
+        let mut new = None;
+        for event in &self.events {
+            let (account, delta) = match event.kind {
+                EventKind::Accepted {
+                    order_id, account, ..
+                } => {
+                    new = Some(order_id);
+                    if !open(order_id) {
+                        continue;
+                    }
+                    (Some(account), 1)
+                }
+                EventKind::Fill {
+                    order_id,
+                    account,
+                    remaining: 0,
+                    ..
+                } if new != Some(order_id) => (Some(account), -1),
+                EventKind::Cancelled {
+                    order_id,
+                    remaining: 0,
+                    ..
+                } if new != Some(order_id) => {
+                    (self.engine.order_status(order_id).map(|s| s.account), -1)
+                }
+                _ => continue,
+            };
+            if let Some(name) = account.and_then(|a| self.account_name(a)) {
+                change(name, delta);
+            }
+        }
     }
 }

@@ -34,8 +34,11 @@ pub enum Call {
     },
     /// A symbol's latest trades.
     Trades { symbol: String, limit: u32 },
-    /// Book sizes, open orders and the state hash, for `/api/engine/stats`.
+    /// Book sizes, open orders and journal position, for `/api/engine/stats`: answered from
+    /// counters by the replica running the shard, never by its matching task.
     State { symbols: Vec<String> },
+    /// The hash of the shard's books (a walk of every book, on the matching task): for ops.
+    StateHash,
 }
 
 /// A shard's answer.

@@ -3,6 +3,7 @@
 mod call;
 mod convert;
 pub mod journal;
+mod open_orders;
 mod ownership;
 mod publish;
 mod remote;

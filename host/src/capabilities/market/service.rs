@@ -15,28 +15,33 @@
 //! ([`remote`](super::remote)) and relay the answers. Whoever starts a shard takes the next
 //! fencing token of its journal, so a replica that lost a shard can no longer write to it.
 //!
-//! Client order ids are unique per account across shards: each is reserved to the shard that
-//! first saw it, and that shard's venue answers a repeat with the earlier order. In a cluster
-//! the reservation is per shard (the venue's own), since shards live on different replicas.
+//! Client order ids are unique per account across shards: each is held by the shard that
+//! first saw it, and that shard's venue answers a repeat with the earlier order. While the
+//! first order with an id is under way, a repeat on any symbol waits for its answer (so two
+//! shards can never both make an order with one id); a refused order frees the id. In a
+//! cluster the shards live on different replicas, so the id is taken in Redis (`SET NX`) by
+//! the first shard to ask; a repeat on another shard's symbol gets that order, or, while it
+//! is not on the books, a `duplicate-client-order-id` refusal (it cannot be waited for).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bourse_matching::venue::{self, Venue};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::call::{Answer, Call};
 use super::convert::{
     fenced, info, journal_command, quote, reject, result, stopped, trade, unavailable,
 };
-use super::journal::{Batch, Command, Journal, JournalError};
+use super::journal::{Batch, Command, Journal, JournalError, Kind, Tif};
+use super::open_orders::OpenOrders;
 use super::publish::Publisher;
-use crate::bindings::bourse::platform::types::Reject;
 use crate::bindings::bourse::platform::types::{
     BookDepth, Level, OrderInfo, OrderRequest, OrderResult, Quote, SymbolInfo, Trade,
 };
+use crate::bindings::bourse::platform::types::{Reject, RejectCode};
 use crate::capabilities::events::EventHub;
 use crate::cluster::Cluster;
 use crate::manifest::SymbolDecl;
@@ -90,15 +95,140 @@ pub struct MarketConfig {
     pub events: Option<Arc<EventHub>>,
     /// The replicas sharing the journal; `None` runs every shard here.
     pub cluster: Option<Arc<Cluster>>,
+    /// Orders one account may have resting at once (0: no limit).
+    pub max_open_orders: u64,
 }
 
 /// A shard's answer to a command.
 pub(super) enum Outcome {
     Done(Result<venue::OrderResult, venue::Reject>),
+    /// Refused before it was journaled (a risk rule of the shard).
+    Refused(Reject),
     /// The journal did not confirm the batch.
     Unavailable,
     /// The shard was taken over: the batch was not written, and this replica stops it.
     Fenced,
+}
+
+/// Which shard holds an account's client order id.
+pub(super) struct ClientOrderId {
+    /// The shard that executed (or executes) the order made with it.
+    shard: usize,
+    /// Set while the first order with the id is on its way to `shard`; repeats wait for it.
+    pending: Option<watch::Receiver<()>>,
+}
+
+/// What an order with a client order id may do.
+enum Claim<'a> {
+    /// No client order id to look after.
+    Free,
+    /// The id is new: the order goes to its shard, and the id is settled with its answer.
+    First(PendingId<'a>),
+    /// The id was used on this shard.
+    Seen(usize),
+    /// An order with the id is under way: wait for it, then look again.
+    Wait(watch::Receiver<()>),
+    /// In a cluster: the id is new and taken in Redis under this key; freed if refused.
+    Shared(String),
+    /// The id could not be checked.
+    Failed(Reject),
+}
+
+/// A client order id taken by an order under way. Dropping it settles the id: freed if the
+/// order was refused, kept on its shard otherwise (also when the outcome is unknown, or the
+/// caller went away: the shard knows), and the orders waiting on it look again.
+struct PendingId<'a> {
+    inner: &'a Inner,
+    key: (String, String),
+    shard: usize,
+    refused: bool,
+    _done: watch::Sender<()>,
+}
+
+impl PendingId<'_> {
+    fn settle(mut self, result: &Result<OrderResult, Reject>) {
+        self.refused = refused(result);
+    }
+}
+
+/// Whether `result` says for sure that no order was made (so its client order id is free).
+fn refused(result: &Result<OrderResult, Reject>) -> bool {
+    result.as_ref().is_err_and(|e| {
+        !matches!(
+            e.code,
+            RejectCode::Unavailable | RejectCode::DuplicateClientOrderId
+        )
+    })
+}
+
+/// How long a cluster remembers which shard holds a client order id (each shard's venue
+/// remembers its own for good; this only matters for a repeat on another symbol).
+const SHARED_CLIENT_ID_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Takes `id` for `shard` in the cluster's Redis, or says which shard took it first.
+async fn claim_shared(
+    cluster: &Cluster,
+    order: &OrderRequest,
+    id: &str,
+    shard: usize,
+) -> Claim<'static> {
+    let key = cluster.key(&format!(
+        "client-order:{}",
+        serde_json::json!([order.account, id])
+    ));
+    let mut conn = cluster.redis.clone();
+    let earlier: redis::RedisResult<Option<usize>> = redis::cmd("SET")
+        .arg(&key)
+        .arg(shard)
+        .arg("NX")
+        .arg("GET")
+        .arg("PX")
+        .arg(SHARED_CLIENT_ID_TTL.as_millis() as u64)
+        .query_async(&mut conn)
+        .await;
+    match earlier {
+        Ok(None) => Claim::Shared(key),
+        Ok(Some(s)) => Claim::Seen(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check a client order id in the cluster");
+            Claim::Failed(Reject {
+                code: RejectCode::Unavailable,
+                message: "client order ids cannot be checked right now (the cluster's Redis \
+                          did not answer); nothing was done, retry"
+                    .into(),
+            })
+        }
+    }
+}
+
+/// A repeat of a client order id whose first order, on another symbol, is not on the books.
+fn in_use(order: &OrderRequest) -> Reject {
+    Reject {
+        code: RejectCode::DuplicateClientOrderId,
+        message: format!(
+            "client order id {:?} is taken by an order of this account on another symbol that \
+             is not on the books (it may be under way); retry to get it, or use a new id",
+            order.client_order_id.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
+impl Drop for PendingId<'_> {
+    fn drop(&mut self) {
+        let mut ids = self.inner.client_ids();
+        if self.refused {
+            ids.remove(&self.key);
+        } else {
+            ids.insert(
+                self.key.clone(),
+                ClientOrderId {
+                    shard: self.shard,
+                    pending: None,
+                },
+            );
+        }
+        // `_done` is dropped after this body: the waiters wake to the settled entry.
+    }
 }
 
 /// Work for a shard.
@@ -119,6 +249,30 @@ struct ShardCounters {
     batches: AtomicU64,
     /// Journal writes that failed.
     journal_errors: AtomicU64,
+    /// Orders resting on the shard's books.
+    open_orders: AtomicU64,
+    /// The fencing token of the shard's current run here.
+    fencing_token: AtomicU64,
+}
+
+/// What `/api/engine/stats` shows of one symbol's book, kept by its shard as orders flow.
+struct BookCounters {
+    bid_levels: AtomicU64,
+    ask_levels: AtomicU64,
+    /// The last trade price in ticks; [`NO_PRICE`] before any.
+    last_price: AtomicI64,
+}
+
+const NO_PRICE: i64 = i64::MIN;
+
+impl Default for BookCounters {
+    fn default() -> Self {
+        BookCounters {
+            bid_levels: AtomicU64::new(0),
+            ask_levels: AtomicU64::new(0),
+            last_price: AtomicI64::new(NO_PRICE),
+        }
+    }
 }
 
 /// The market: symbols, the shards this replica runs, and where each client order id was
@@ -132,8 +286,11 @@ pub(super) struct Inner {
     specs: Vec<venue::SymbolSpec>,
     /// The queue of each shard running here.
     slots: Vec<RwLock<Option<mpsc::Sender<Job>>>>,
-    client_orders: Mutex<HashMap<(String, String), usize>>,
+    client_orders: Mutex<HashMap<(String, String), ClientOrderId>>,
+    open_orders: Arc<OpenOrders>,
     counters: Arc<Vec<ShardCounters>>,
+    /// Each symbol's book counters, in symbol table order.
+    books: Arc<Vec<BookCounters>>,
     /// Commands per second over the last second, updated by a ticker.
     rate: Arc<AtomicU64>,
     pub(super) config: MarketConfig,
@@ -218,10 +375,20 @@ impl Inner {
         {
             let mut ids = self.client_ids();
             for (account, client_id) in venue.client_order_ids() {
-                ids.insert((account.to_string(), client_id.to_string()), k);
+                ids.insert(
+                    (account.to_string(), client_id.to_string()),
+                    ClientOrderId {
+                        shard: k,
+                        pending: None,
+                    },
+                );
             }
         }
         self.counters[k].durable_seq.store(seq, Ordering::Relaxed);
+        self.counters[k]
+            .fencing_token
+            .store(token, Ordering::Relaxed);
+        self.open_orders.count_resting(&venue, 1);
         let mut publisher = Publisher::new(self.config.events.clone(), venue.symbols().to_vec());
         if self.config.cluster.is_some() {
             publisher.announce(&venue, |i| i % shards == k).await;
@@ -235,10 +402,22 @@ impl Inner {
             token,
             journal: self.config.journal.clone(),
             counters: self.counters.clone(),
+            open_orders: self.open_orders.clone(),
+            books: self.books.clone(),
+            symbol_index: self
+                .symbols
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % shards == k)
+                .map(|(i, s)| (s.symbol.clone(), i))
+                .collect(),
             snapshot_every: self.config.snapshot_every,
             since_snapshot: 0,
             uncertain: None,
         };
+        for symbol in shard.symbol_index.keys() {
+            shard.count_book(symbol);
+        }
         // A task, not an OS thread: handing a job over and the answer back are wake-ups
         // inside the runtime, where waking a parked thread costs tens of microseconds.
         tokio::spawn(shard.run(rx));
@@ -257,7 +436,7 @@ impl Inner {
         Ok(())
     }
 
-    fn client_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), usize>> {
+    fn client_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), ClientOrderId>> {
         // Updated by single inserts, so a poisoned lock is still consistent.
         self.client_orders
             .lock()
@@ -273,12 +452,47 @@ impl Inner {
             .map_or(Duration::ZERO, |c| c.lease * 2 + Duration::from_secs(3))
     }
 
+    /// Shard `k`'s open orders, journal position, fencing token and book sizes, from the
+    /// counters its task keeps: read without queueing behind its commands.
+    fn state_of(&self, k: usize) -> serde_json::Value {
+        let books: serde_json::Map<String, serde_json::Value> = self
+            .symbols
+            .iter()
+            .zip(self.books.iter())
+            .enumerate()
+            .filter(|(i, _)| i % self.shards() == k)
+            .map(|(_, (symbol, book))| {
+                let last = book.last_price.load(Ordering::Relaxed);
+                (
+                    symbol.symbol.clone(),
+                    serde_json::json!({
+                        "bid_levels": book.bid_levels.load(Ordering::Relaxed),
+                        "ask_levels": book.ask_levels.load(Ordering::Relaxed),
+                        "last_price_ticks": (last != NO_PRICE).then_some(last),
+                    }),
+                )
+            })
+            .collect();
+        let c = &self.counters[k];
+        serde_json::json!({
+            "open_orders": c.open_orders.load(Ordering::Relaxed),
+            "durable_seq": c.durable_seq.load(Ordering::Relaxed),
+            "fencing_token": c.fencing_token.load(Ordering::Relaxed),
+            "books": books,
+        })
+    }
+
     /// Runs `call` on shard `k`, here or on its owner.
     pub(super) async fn call(&self, k: usize, call: Call) -> Answer {
         self.call_within(k, call, self.forward_timeout()).await
     }
 
     async fn call_within(&self, k: usize, call: Call, timeout: Duration) -> Answer {
+        if let Call::State { .. } = call
+            && self.runs(k)
+        {
+            return Answer::State(self.state_of(k));
+        }
         if let Some(tx) = self.local(k) {
             return execute(&tx, call).await;
         }
@@ -290,6 +504,11 @@ impl Inner {
 
     /// Runs `call` on shard `k` only if it runs here (a call forwarded by another replica).
     pub(super) async fn call_here(&self, k: usize, call: Call) -> Answer {
+        if let Call::State { .. } = call
+            && self.runs(k)
+        {
+            return Answer::State(self.state_of(k));
+        }
         match self.local(k) {
             Some(tx) => execute(&tx, call).await,
             None => Answer::Failed(fenced()),
@@ -356,13 +575,16 @@ impl Market {
             .collect();
         let counters: Arc<Vec<ShardCounters>> =
             Arc::new((0..shards).map(|_| ShardCounters::default()).collect());
+        let infos_len = specs.len();
         let rate = Arc::new(AtomicU64::new(0));
         let inner = Arc::new(Inner {
             symbols: infos,
             specs,
             slots: (0..shards).map(|_| RwLock::new(None)).collect(),
             client_orders: Mutex::new(HashMap::new()),
+            open_orders: Arc::new(OpenOrders::new(config.max_open_orders)),
             counters: counters.clone(),
+            books: Arc::new((0..infos_len).map(|_| BookCounters::default()).collect()),
             rate: rate.clone(),
             config,
         });
@@ -418,19 +640,61 @@ impl Market {
         (order_id.saturating_sub(1) % self.shards() as u64) as usize
     }
 
-    /// Where `order`'s client order id was first seen, reserving it for `shard` if nowhere.
-    fn reserve(&self, order: &OrderRequest, shard: usize) -> usize {
-        if self.inner.config.cluster.is_some() {
-            return shard;
-        }
+    /// What `order` may do with its client order id on `shard` (see [`Claim`]).
+    async fn claim(&self, order: &OrderRequest, shard: usize) -> Claim<'_> {
         let Some(id) = &order.client_order_id else {
-            return shard;
+            return Claim::Free;
         };
-        *self
-            .inner
-            .client_ids()
-            .entry((order.account.clone(), id.clone()))
-            .or_insert(shard)
+        if let Some(cluster) = &self.inner.config.cluster {
+            return claim_shared(cluster, order, id, shard).await;
+        }
+        let key = (order.account.clone(), id.clone());
+        let mut ids = self.inner.client_ids();
+        match ids.get(&key) {
+            Some(ClientOrderId {
+                pending: Some(under_way),
+                ..
+            }) => Claim::Wait(under_way.clone()),
+            Some(ClientOrderId { shard, .. }) => Claim::Seen(*shard),
+            None => Claim::First(self.pending(&mut ids, key, shard)),
+        }
+    }
+
+    /// Moves a client order id that `from` never used to `shard`, unless someone else did
+    /// first (then `None`: look again).
+    fn take_over(&self, order: &OrderRequest, from: usize, shard: usize) -> Option<PendingId<'_>> {
+        let key = (order.account.clone(), order.client_order_id.clone()?);
+        let mut ids = self.inner.client_ids();
+        match ids.get(&key) {
+            Some(ClientOrderId {
+                shard: s,
+                pending: None,
+            }) if *s == from => Some(self.pending(&mut ids, key, shard)),
+            _ => None,
+        }
+    }
+
+    fn pending(
+        &self,
+        ids: &mut HashMap<(String, String), ClientOrderId>,
+        key: (String, String),
+        shard: usize,
+    ) -> PendingId<'_> {
+        let (done, under_way) = watch::channel(());
+        ids.insert(
+            key.clone(),
+            ClientOrderId {
+                shard,
+                pending: Some(under_way),
+            },
+        );
+        PendingId {
+            inner: &self.inner,
+            key,
+            shard,
+            refused: false,
+            _done: done,
+        }
     }
 
     /// Submits an order.
@@ -444,15 +708,27 @@ impl Market {
         let mut results: Vec<Option<Result<OrderResult, Reject>>> = vec![None; orders.len()];
         let mut per_shard: Vec<(Vec<usize>, Vec<Command>)> =
             vec![(Vec::new(), Vec::new()); self.shards()];
-        // Orders whose client order id was first seen on another shard's symbol: answered
-        // after this batch, which may hold the order that first used the id.
-        let mut elsewhere = Vec::new();
+        // Orders whose client order id is used on another shard or by an order under way
+        // (maybe in this batch): answered after this batch, one by one.
+        let mut repeats = Vec::new();
+        let mut firsts = Vec::new();
+        let mut shared = Vec::new();
         for (i, order) in orders.iter().enumerate() {
             let shard = self.shard_of(&order.symbol);
-            let first_seen = self.reserve(order, shard);
-            if first_seen != shard {
-                elsewhere.push((i, first_seen));
-                continue;
+            match self.claim(order, shard).await {
+                Claim::Free => {}
+                Claim::Failed(reject) => {
+                    results[i] = Some(Err(reject));
+                    continue;
+                }
+                Claim::First(pending) => firsts.push((i, pending)),
+                Claim::Shared(key) => shared.push((i, key)),
+                // Its own shard answers a repeat itself, in order.
+                Claim::Seen(s) if s == shard => {}
+                Claim::Seen(_) | Claim::Wait(_) => {
+                    repeats.push(i);
+                    continue;
+                }
             }
             per_shard[shard].0.push(i);
             per_shard[shard].1.push(journal_command(order));
@@ -470,15 +746,18 @@ impl Market {
                 results[i] = Some(r);
             }
         }
-        for (i, first_seen) in elsewhere {
-            let order = &orders[i];
-            results[i] = Some(match self.earlier_order(first_seen, order).await {
-                Some(earlier) => Ok(earlier),
-                None => {
-                    let shard = self.shard_of(&order.symbol);
-                    self.command(shard, journal_command(order)).await
-                }
-            });
+        for (i, pending) in firsts {
+            if let Some(result) = &results[i] {
+                pending.settle(result);
+            }
+        }
+        for (i, key) in shared {
+            if let Some(result) = &results[i] {
+                self.settle_shared(key, result).await;
+            }
+        }
+        for i in repeats {
+            results[i] = Some(self.submit_repeat(&orders[i]).await);
         }
         results
             .into_iter()
@@ -486,31 +765,78 @@ impl Market {
             .collect()
     }
 
-    /// The order `order` repeats, if the shard where its client order id was first seen
-    /// accepted one; `None` moves the id to the order's own shard.
-    async fn earlier_order(&self, shard: usize, order: &OrderRequest) -> Option<OrderResult> {
-        let (account, client_order_id) = (order.account.clone(), order.client_order_id.clone()?);
-        let earlier = match self
-            .inner
-            .call(
-                shard,
-                Call::ClientOrder {
-                    account,
-                    client_order_id,
-                },
-            )
-            .await
-        {
-            Answer::Earlier(earlier) => earlier,
-            _ => None,
-        };
-        if earlier.is_none() {
-            self.inner.client_ids().insert(
-                (order.account.clone(), order.client_order_id.clone()?),
-                self.shard_of(&order.symbol),
-            );
+    /// Submits `order`, whose client order id is used on another shard or by an order under
+    /// way: it waits for that order, answers with it if one was made, and otherwise takes the
+    /// id to its own shard.
+    async fn submit_repeat(&self, order: &OrderRequest) -> Result<OrderResult, Reject> {
+        let shard = self.shard_of(&order.symbol);
+        loop {
+            let pending = match self.claim(order, shard).await {
+                Claim::Free => return self.command(shard, journal_command(order)).await,
+                Claim::Failed(reject) => return Err(reject),
+                Claim::Shared(key) => {
+                    let result = self.command(shard, journal_command(order)).await;
+                    self.settle_shared(key, &result).await;
+                    return result;
+                }
+                Claim::Seen(s) if s == shard => {
+                    return self.command(shard, journal_command(order)).await;
+                }
+                Claim::First(pending) => pending,
+                Claim::Seen(s) => {
+                    if let Some(earlier) = self.earlier_order(s, order).await? {
+                        return Ok(earlier);
+                    }
+                    // Another replica may be placing it right now: it cannot be waited for.
+                    if self.inner.config.cluster.is_some() {
+                        return Err(in_use(order));
+                    }
+                    match self.take_over(order, s, shard) {
+                        Some(pending) => pending,
+                        None => continue,
+                    }
+                }
+                Claim::Wait(mut under_way) => {
+                    // Never sent on: it ends when the order under way is settled.
+                    let _ = under_way.changed().await;
+                    continue;
+                }
+            };
+            let result = self.command(shard, journal_command(order)).await;
+            pending.settle(&result);
+            return result;
         }
-        earlier
+    }
+
+    /// Frees a client order id taken in the cluster if its order was refused.
+    async fn settle_shared(&self, key: String, result: &Result<OrderResult, Reject>) {
+        if !refused(result) {
+            return;
+        }
+        if let Some(cluster) = &self.inner.config.cluster {
+            let mut conn = cluster.redis.clone();
+            let freed: redis::RedisResult<i64> =
+                redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+            if let Err(e) = freed {
+                tracing::warn!(error = %e, "could not free a refused order's client order id");
+            }
+        }
+    }
+
+    /// The order `account` made with `order`'s client order id on `shard`, if any.
+    async fn earlier_order(
+        &self,
+        shard: usize,
+        order: &OrderRequest,
+    ) -> Result<Option<OrderResult>, Reject> {
+        let call = Call::ClientOrder {
+            account: order.account.clone(),
+            client_order_id: order.client_order_id.clone().unwrap_or_default(),
+        };
+        match self.inner.call(shard, call).await {
+            Answer::Earlier(earlier) => Ok(earlier),
+            other => Err(other.failure()),
+        }
     }
 
     async fn command(&self, shard: usize, command: Command) -> Result<OrderResult, Reject> {
@@ -630,7 +956,7 @@ impl Market {
     /// What `/api/engine/stats` shows: rates, queue and journal positions, book sizes and
     /// each shard's state hash; in a cluster also which replica runs each shard (a shard
     /// running elsewhere reports its state from there).
-    pub async fn stats(&self) -> serde_json::Value {
+    pub async fn stats(&self, with_state_hash: bool) -> serde_json::Value {
         let mut shards = Vec::new();
         let mut queued_total = 0;
         for k in 0..self.shards() {
@@ -647,7 +973,7 @@ impl Market {
                 None => None,
             };
             let here = self.inner.runs(k);
-            let state = match self
+            let mut state = match self
                 .inner
                 .call_within(k, Call::State { symbols }, Duration::from_secs(2))
                 .await
@@ -655,6 +981,16 @@ impl Market {
                 Answer::State(state) => state,
                 _ => serde_json::Value::Null,
             };
+            if with_state_hash && !state.is_null() {
+                state["state_hash"] = match self
+                    .inner
+                    .call_within(k, Call::StateHash, Duration::from_secs(2))
+                    .await
+                {
+                    Answer::State(hash) => hash,
+                    _ => serde_json::Value::Null,
+                };
+            }
             let mut entry = serde_json::json!({
                 "shard": k,
                 "runs_here": here,
@@ -695,6 +1031,7 @@ impl Market {
 fn outcome(answer: Option<Outcome>) -> Result<OrderResult, Reject> {
     match answer {
         Some(Outcome::Done(r)) => r.map(result).map_err(reject),
+        Some(Outcome::Refused(r)) => Err(r),
         Some(Outcome::Unavailable) => Err(unavailable()),
         Some(Outcome::Fenced) => Err(fenced()),
         None => Err(stopped()),
@@ -736,10 +1073,34 @@ pub(super) struct Shard {
     journal: Option<Arc<Journal>>,
     publisher: Publisher,
     counters: Arc<Vec<ShardCounters>>,
+    open_orders: Arc<OpenOrders>,
+    books: Arc<Vec<BookCounters>>,
+    /// The shard's symbols → their index in `books`.
+    symbol_index: HashMap<String, usize>,
     snapshot_every: u64,
     since_snapshot: u64,
     /// A batch whose journal write failed without saying whether it committed.
     uncertain: Option<Batch>,
+}
+
+/// Whether a command of a batch runs.
+#[derive(Clone, Copy)]
+enum Admission {
+    /// Journaled and executed; `reserved`: a place among its account's open orders is held
+    /// for it.
+    Run { reserved: bool },
+    /// Refused: its account has no place left for another resting order.
+    Refused,
+}
+
+fn too_many_open_orders(cap: u64) -> Reject {
+    Reject {
+        code: RejectCode::TooManyOpenOrders,
+        message: format!(
+            "this account already has {cap} open orders, the most one account may have \
+             (BOURSE_MAX_OPEN_ORDERS); cancel one before placing another order that rests"
+        ),
+    }
 }
 
 /// What a batch's journal write came to.
@@ -774,24 +1135,37 @@ impl Shard {
                         let _ = reply.send(commands.iter().map(|_| Outcome::Fenced).collect());
                     }
                 }
-                return;
+                break;
             }
         }
+        // Its orders now count on the replica that runs it next.
+        self.open_orders.count_resting(&self.venue, -1);
     }
 
     /// Journals the batch's commands in one commit, then executes and answers every job in
     /// arrival order; false once the shard has been taken over.
     async fn process(&mut self, jobs: &mut Vec<Job>) -> bool {
         let at_ms = now_ms();
+        // Per job, per command: whether it runs, and with a place reserved for it.
+        let admissions: Vec<Vec<Admission>> = jobs
+            .iter()
+            .map(|j| match j {
+                Job::Commands(c, _) => c.iter().map(|c| self.admit(c)).collect(),
+                Job::Read(_) => Vec::new(),
+            })
+            .collect();
         // References, not copies: the batch is only serialised; it is cloned only when a
         // write fails and must be kept.
         let commands: Vec<&Command> = jobs
             .iter()
-            .filter_map(|j| match j {
-                Job::Commands(c, _) => Some(c.iter()),
+            .zip(&admissions)
+            .filter_map(|(j, admitted)| match j {
+                Job::Commands(c, _) => Some(c.iter().zip(admitted)),
                 Job::Read(_) => None,
             })
             .flatten()
+            .filter(|(_, a)| !matches!(a, Admission::Refused))
+            .map(|(c, _)| c)
             .collect();
         let durability = if commands.is_empty() {
             Durability::Written
@@ -801,28 +1175,36 @@ impl Shard {
         drop(commands);
         self.venue.set_time(at_ms);
         let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs.drain(..) {
-            match (job, &durability) {
-                (Job::Read(f), _) => f(self),
-                (Job::Commands(commands, reply), Durability::Written) => {
-                    let answers: Vec<Outcome> = commands
-                        .iter()
-                        .map(|c| {
-                            let r = c.apply(&mut self.venue);
-                            self.publisher.collect(&self.venue, c, &r);
-                            Outcome::Done(r)
-                        })
-                        .collect();
-                    replies.push((reply, answers));
+        for (job, admitted) in jobs.drain(..).zip(admissions) {
+            let (commands, reply) = match job {
+                Job::Read(f) => {
+                    f(self);
+                    continue;
                 }
-                (Job::Commands(commands, reply), refused) => {
-                    let answer = || match refused {
-                        Durability::Fenced => Outcome::Fenced,
-                        _ => Outcome::Unavailable,
-                    };
-                    let _ = reply.send(commands.iter().map(|_| answer()).collect());
-                }
-            }
+                Job::Commands(commands, reply) => (commands, reply),
+            };
+            let answers: Vec<Outcome> = commands
+                .iter()
+                .zip(admitted)
+                .map(|(c, admission)| match (admission, &durability) {
+                    (Admission::Refused, _) => {
+                        Outcome::Refused(too_many_open_orders(self.open_orders.cap()))
+                    }
+                    (Admission::Run { reserved }, Durability::Written) => {
+                        Outcome::Done(self.execute(c, reserved))
+                    }
+                    (Admission::Run { reserved }, refused) => {
+                        if reserved {
+                            self.open_orders.change(c.account(), -1);
+                        }
+                        match refused {
+                            Durability::Fenced => Outcome::Fenced,
+                            _ => Outcome::Unavailable,
+                        }
+                    }
+                })
+                .collect();
+            replies.push((reply, answers));
         }
         // Published before anyone is answered: a client that gets its fill over HTTP finds
         // the same fill already on its WebSocket rooms.
@@ -834,6 +1216,80 @@ impl Shard {
             return false;
         }
         self.maybe_snapshot(at_ms).await
+    }
+
+    /// Whether `command` may run: a limit order that could rest needs a free place among its
+    /// account's open orders, taken now so that racing shards cannot both take the last one.
+    fn admit(&self, command: &Command) -> Admission {
+        let Command::Submit {
+            kind: Kind::Limit,
+            tif: Tif::Gtc,
+            account,
+            client_order_id,
+            ..
+        } = command
+        else {
+            return Admission::Run { reserved: false };
+        };
+        // A repeated client order id makes no order: it answers with the earlier one.
+        if let Some(id) = client_order_id
+            && self.venue.client_order(account, id).is_some()
+        {
+            return Admission::Run { reserved: false };
+        }
+        if self.open_orders.reserve(account) {
+            Admission::Run { reserved: true }
+        } else {
+            Admission::Refused
+        }
+    }
+
+    /// Executes a journaled command: on the venue, in the events to publish, and in its
+    /// account's count of open orders (`reserved`: a place was taken for it by [`Self::admit`]).
+    fn execute(
+        &mut self,
+        command: &Command,
+        reserved: bool,
+    ) -> Result<venue::OrderResult, venue::Reject> {
+        let r = command.apply(&mut self.venue);
+        self.publisher.collect(&self.venue, command, &r);
+        let account = command.account();
+        let mut kept = false;
+        if r.as_ref().is_ok_and(|r| !r.duplicate) {
+            let open_orders = &self.open_orders;
+            self.venue.open_order_changes(|who, delta| {
+                if reserved && delta == 1 && who == account {
+                    // The new order rests: its reserved place is its count.
+                    kept = true;
+                } else {
+                    open_orders.change(who, delta);
+                }
+            });
+        }
+        if reserved && !kept {
+            self.open_orders.change(account, -1);
+        }
+        if r.is_ok() {
+            self.count_book(command.symbol());
+        }
+        r
+    }
+
+    /// Updates what `/api/engine/stats` shows of `symbol`'s book and the shard's open
+    /// orders: constant time, so the stats never make the shard walk its books.
+    fn count_book(&self, symbol: &str) {
+        self.counters[self.index]
+            .open_orders
+            .store(self.venue.engine().open_orders() as u64, Ordering::Relaxed);
+        let Some(book) = self.symbol_index.get(symbol).map(|&i| &self.books[i]) else {
+            return;
+        };
+        if let Ok((bids, asks)) = self.venue.level_counts(symbol) {
+            book.bid_levels.store(bids as u64, Ordering::Relaxed);
+            book.ask_levels.store(asks as u64, Ordering::Relaxed);
+        }
+        let last = self.venue.last_price(symbol).unwrap_or(NO_PRICE);
+        book.last_price.store(last, Ordering::Relaxed);
     }
 
     /// Answers a read (any call but commands).
@@ -898,30 +1354,12 @@ impl Shard {
                     .map(|t| t.into_iter().map(trade).collect())
                     .map_err(reject),
             ),
-            Call::State { symbols } => {
-                let books: serde_json::Map<String, serde_json::Value> = symbols
-                    .iter()
-                    .filter_map(|sym| {
-                        let d = self.venue.depth(sym, u32::MAX).ok()?;
-                        let q = self.venue.quote(sym).ok()?;
-                        Some((
-                            sym.clone(),
-                            serde_json::json!({
-                                "bid_levels": d.bids.len(),
-                                "ask_levels": d.asks.len(),
-                                "last_price_ticks": q.last_price,
-                            }),
-                        ))
-                    })
-                    .collect();
-                Answer::State(serde_json::json!({
-                    "open_orders": self.venue.engine().open_orders(),
-                    "state_hash": format!("{:016x}", self.venue.engine().state_hash()),
-                    "durable_seq": self.seq,
-                    "fencing_token": self.token,
-                    "books": books,
-                }))
-            }
+            // Answered from counters before it reaches a shard (see `Inner::state_of`).
+            Call::State { .. } => Answer::Failed(stopped()),
+            Call::StateHash => Answer::State(serde_json::Value::String(format!(
+                "{:016x}",
+                self.venue.engine().state_hash()
+            ))),
         }
     }
 
@@ -978,11 +1416,19 @@ impl Shard {
         };
         match journal.contains(self.index, batch.first_seq).await {
             Ok(true) => {
+                // Exactly as a confirmed batch: executed, counted and published (with the
+                // batch that follows), though its callers were told the outcome is unknown.
                 self.venue.set_time(batch.at_ms);
                 for c in &batch.commands {
-                    let _ = c.apply(&mut self.venue);
+                    let _ = self.execute(c, false);
                 }
-                self.seq += batch.commands.len() as u64;
+                let n = batch.commands.len() as u64;
+                self.seq += n;
+                self.since_snapshot += n;
+                let counters = &self.counters[self.index];
+                counters.commands.fetch_add(n, Ordering::Relaxed);
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                counters.durable_seq.store(self.seq, Ordering::Relaxed);
                 tracing::warn!(
                     shard = self.index,
                     first_seq = batch.first_seq,

@@ -7,6 +7,11 @@ use crate::bindings::bourse::platform::types::{
 };
 
 async fn market(shards: usize) -> Market {
+    capped_market(shards, 0).await
+}
+
+/// An in-memory market whose accounts may each have `max_open_orders` resting (0: any).
+async fn capped_market(shards: usize, max_open_orders: u64) -> Market {
     Market::start(
         &default_symbols(),
         MarketConfig {
@@ -15,6 +20,7 @@ async fn market(shards: usize) -> Market {
             journal: None,
             events: None,
             cluster: None,
+            max_open_orders,
         },
     )
     .await
@@ -163,6 +169,7 @@ async fn journaled(dir: &std::path::Path, snapshot_every: u64) -> Market {
             journal: Some(Arc::new(journal)),
             events: None,
             cluster: None,
+            max_open_orders: 0,
         },
     )
     .await
@@ -170,7 +177,7 @@ async fn journaled(dir: &std::path::Path, snapshot_every: u64) -> Market {
 }
 
 async fn hashes(market: &Market) -> Vec<String> {
-    let stats = market.stats().await;
+    let stats = market.stats(true).await;
     stats["shards"]
         .as_array()
         .expect("shards")
@@ -243,7 +250,7 @@ async fn a_market_whose_shards_were_started_elsewhere_can_no_longer_write_them()
         .submit(&order("AAPL", Side::Buy, 102, 1, "a"))
         .await
         .expect("the new owner writes");
-    let stats = second.stats().await;
+    let stats = second.stats(false).await;
     assert_eq!(stats["shards"][0]["state"]["open_orders"], 2, "{stats}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -292,4 +299,215 @@ async fn accounts_journaled_before_kinded_ids_are_renamed_once_and_keep_their_or
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Each account's count of open orders (what the cap is checked against) equals the orders it
+/// really has resting, through fills, partial fills, IOC remainders, cancels and amends, on
+/// several shards, and again after a restart rebuilds the shards from the journal.
+#[tokio::test]
+async fn open_order_counts_follow_the_books_and_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("bourse-open-{}", std::process::id()));
+    let accounts = ["a", "b", "c"];
+    let check = |market: &Market| {
+        let market = market.inner.clone();
+        async move {
+            for account in accounts {
+                let listed = Market {
+                    inner: market.clone(),
+                }
+                .orders(account, true, 1000)
+                .await
+                .len() as u64;
+                assert_eq!(market.open_orders.of(account), listed, "account {account}");
+            }
+        }
+    };
+    {
+        let market = journaled(&dir, 5).await;
+        // A small linear congruential generator: the same flow on every run.
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (state >> 33) % n
+        };
+        let mut placed = Vec::new();
+        for _ in 0..300 {
+            let symbol = ["AAPL", "MSFT", "SPY"][next(3) as usize];
+            let account = accounts[next(3) as usize];
+            let earlier: Option<(&str, &str, u64)> =
+                (!placed.is_empty()).then(|| placed[next(placed.len() as u64) as usize]);
+            match (next(10), earlier) {
+                (0, Some((who, sym, id))) => {
+                    let _ = market.cancel(who, sym, id).await;
+                }
+                (1, Some((who, sym, id))) => {
+                    let _ = market
+                        .amend(who, sym, id, Some(95 + next(10) as i64), None)
+                        .await;
+                }
+                _ => {
+                    let side = if next(2) == 0 { Side::Buy } else { Side::Sell };
+                    let mut o = order(symbol, side, 95 + next(10) as i64, 1 + next(4), account);
+                    if next(4) == 0 {
+                        o.time_in_force = TimeInForce::Ioc;
+                    }
+                    if let Ok(r) = market.submit(&o).await {
+                        placed.push((account, symbol, r.order_id));
+                    }
+                }
+            }
+        }
+        check(&market).await;
+    }
+    let market = journaled(&dir, 5).await;
+    check(&market).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The cap refuses an order that would rest beyond it, whatever the shard, and a cancel
+/// frees a place.
+#[tokio::test]
+async fn the_open_order_cap_holds_across_shards() {
+    let market = capped_market(3, 2).await;
+    let mut ids = Vec::new();
+    for symbol in ["AAPL", "MSFT", "SPY"] {
+        ids.push(market.submit(&order(symbol, Side::Buy, 100, 1, "a")).await);
+    }
+    let refused = ids
+        .pop()
+        .expect("three answers")
+        .expect_err("a third resting order");
+    assert_eq!(refused.code, RejectCode::TooManyOpenOrders);
+    let first = ids[0].as_ref().expect("rests").order_id;
+    market.cancel("a", "AAPL", first).await.expect("cancelled");
+    market
+        .submit(&order("SPY", Side::Buy, 100, 1, "a"))
+        .await
+        .expect("a cancel freed a place");
+}
+
+/// A journal write whose outcome was not confirmed, found on disk later, is history: the
+/// shard executes its commands and publishes what they did (book, trades, fills) with the
+/// next batch, exactly as if the write had been confirmed, and counts them as journaled.
+#[tokio::test]
+async fn an_uncertain_batch_found_written_publishes_its_events() {
+    use crate::capabilities::market::journal::Side as JournalSide;
+    let dir = std::env::temp_dir().join(format!("bourse-uncertain-{}", std::process::id()));
+    let sql = crate::store::sql::Sql::connect(None, &dir)
+        .await
+        .expect("sqlite");
+    let journal = Arc::new(
+        Journal::open(sql.main().clone(), false, 1, "AAPL,MSFT,SPY")
+            .await
+            .expect("journal opens"),
+    );
+    let events = Arc::new(EventHub::new(64, 64, Duration::from_secs(60)));
+    let mut trades = events.subscribe("trades:AAPL");
+    let mut fills = events.subscribe("orders:b");
+    let specs: Vec<venue::SymbolSpec> = venue::default_symbols();
+    let venue = Venue::new(&specs).expect("symbols");
+    let token = journal.fence(0).await.expect("fence");
+    let counters = Arc::new(vec![ShardCounters::default()]);
+    let mut shard = Shard {
+        index: 0,
+        publisher: Publisher::new(Some(events.clone()), venue.symbols().to_vec()),
+        venue,
+        seq: 0,
+        token,
+        journal: Some(journal.clone()),
+        counters: counters.clone(),
+        open_orders: Arc::new(OpenOrders::new(0)),
+        books: Arc::new((0..3).map(|_| BookCounters::default()).collect()),
+        symbol_index: HashMap::new(),
+        snapshot_every: 0,
+        since_snapshot: 0,
+        uncertain: None,
+    };
+    // The write that "failed": a resting sell and a buy that trades with it, on disk.
+    let submit = |side, account: &str| Command::Submit {
+        symbol: "AAPL".into(),
+        side,
+        kind: Kind::Limit,
+        price: 100,
+        quantity: 1,
+        tif: Tif::Gtc,
+        post_only: false,
+        client_order_id: None,
+        account: account.into(),
+    };
+    let lost = vec![
+        submit(JournalSide::Sell, "a"),
+        submit(JournalSide::Buy, "b"),
+    ];
+    let at_ms = now_ms();
+    journal
+        .append(0, token, 1, at_ms, &lost.iter().collect::<Vec<_>>())
+        .await
+        .expect("written");
+    shard.uncertain = Some(Batch {
+        first_seq: 1,
+        at_ms,
+        commands: lost,
+    });
+
+    // The next batch makes the shard look the write up.
+    let (reply, answer) = oneshot::channel();
+    let next = vec![submit(JournalSide::Buy, "c")];
+    assert!(shard.process(&mut vec![Job::Commands(next, reply)]).await);
+    assert!(matches!(
+        answer.await.expect("answered").as_slice(),
+        [Outcome::Done(Ok(_))]
+    ));
+    let trade = trades
+        .try_recv()
+        .expect("the lost batch's trade is published");
+    assert!(trade.data.get().contains("\"price\""), "{}", trade.data);
+    let fill = fills.try_recv().expect("the taker's fill is published");
+    assert!(fill.data.get().contains("\"fill\""), "{}", fill.data);
+    assert_eq!(counters[0].durable_seq.load(Ordering::Relaxed), 3);
+    assert_eq!(counters[0].commands.load(Ordering::Relaxed), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `/api/engine/stats` is served from counters the shards keep as orders flow: it answers at
+/// once while a shard's task is busy (it never queues behind the commands, nor makes the
+/// shard walk its books), and its book sizes are the books' own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_stats_come_from_counters_not_from_the_busy_shard() {
+    let market = market(2).await;
+    for (side, price) in [(Side::Buy, 99), (Side::Buy, 98), (Side::Sell, 101)] {
+        market
+            .submit(&order("AAPL", side, price, 1, "a"))
+            .await
+            .expect("rests");
+    }
+    market
+        .submit(&order("AAPL", Side::Buy, 101, 1, "b"))
+        .await
+        .expect("trades");
+    // Hold shard 0's task (AAPL's) on a read until the stats have answered.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let busy = market.inner.local(0).expect("shard 0 runs");
+    busy.send(Job::Read(Box::new(move |_| {
+        let _ = held.recv();
+    })))
+    .await
+    .expect("queued");
+    let stats = tokio::time::timeout(Duration::from_secs(5), market.stats(false))
+        .await
+        .expect("the stats do not wait for a busy shard");
+    let _ = release.send(());
+    let state = &stats["shards"][0]["state"];
+    assert_eq!(state["open_orders"], 2, "{stats}");
+    assert_eq!(
+        state["books"]["AAPL"],
+        serde_json::json!({"bid_levels": 2, "ask_levels": 0, "last_price_ticks": 101}),
+        "{stats}"
+    );
+    assert!(state.get("state_hash").is_none(), "{stats}");
+    let with_hash = market.stats(true).await;
+    assert!(
+        with_hash["shards"][0]["state"]["state_hash"].is_string(),
+        "{with_hash}"
+    );
 }
