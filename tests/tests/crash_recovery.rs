@@ -194,7 +194,7 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
     let principal_of: HashMap<&str, &str> = keys
         .iter()
         .map(String::as_str)
-        .zip(["t1", "t2", "t3", "t4"])
+        .zip(["user:t1", "user:t2", "user:t3", "user:t4"])
         .collect();
     for a in &acked {
         let account = principal_of[a.key.as_str()].to_string();
