@@ -412,7 +412,7 @@ async fn per_component_limits_apply_to_that_component_only() {
         .expect("listed");
     assert_eq!(
         faulty["limits"],
-        serde_json::json!({"memory_bytes": 16 << 20, "timeout_ms": 200, "max_concurrency": 1, "http_concurrency": 1})
+        serde_json::json!({"memory_bytes": 16 << 20, "timeout_ms": 200, "max_concurrency": 1})
     );
     let swap = components
         .as_array()

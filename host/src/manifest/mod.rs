@@ -273,8 +273,9 @@ pub struct BourseComponent {
     /// Most instances running at once; further requests wait briefly, then get 503.
     #[serde(default)]
     pub max_concurrency: Option<u32>,
-    /// Most of its HTTP requests running at once (default: `max_concurrency`), for components
-    /// whose routes are expensive (sign-in hashes passwords): typed calls such as
+    /// Most of its HTTP requests running at once (default: no bound besides
+    /// `max_concurrency`), for components whose routes are expensive (sign-in hashes
+    /// passwords): the rest queue up to the call deadline, and typed calls such as
     /// `authenticate` are not held back by it.
     #[serde(default)]
     pub http_concurrency: Option<u32>,

@@ -108,8 +108,10 @@ pub struct Limits {
     pub timeout_ms: u64,
     /// Most instances at once.
     pub max_concurrency: u32,
-    /// Most HTTP requests at once (each also takes an instance permit).
-    pub http_concurrency: u32,
+    /// Most HTTP requests at once, when the manifest sets it (each also takes an instance
+    /// permit); requests past it queue up to the deadline instead of getting `Busy` at 2 s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_concurrency: Option<u32>,
 }
 
 /// Default for `max_concurrency`.
@@ -143,7 +145,7 @@ pub struct LoadedComponent {
     proxy: Option<ProxyPre<HostState>>,
     exports: Exports,
     permits: Arc<tokio::sync::Semaphore>,
-    http_permits: Arc<tokio::sync::Semaphore>,
+    http_permits: Option<Arc<tokio::sync::Semaphore>>,
     platform: Arc<Platform>,
 }
 
@@ -326,10 +328,7 @@ impl Runtime {
                 .timeout_ms
                 .unwrap_or(self.config.timeout.as_millis() as u64),
             max_concurrency,
-            http_concurrency: tool
-                .http_concurrency
-                .unwrap_or(max_concurrency)
-                .clamp(1, max_concurrency),
+            http_concurrency: tool.http_concurrency.map(|n| n.clamp(1, max_concurrency)),
         }
     }
 
@@ -480,13 +479,18 @@ impl Runtime {
             })?;
         // Requests held back by `http_concurrency` queue for up to the component's deadline:
         // the bound is there to pace expensive routes, not to refuse a burst outright.
-        let http_permit = Self::wait_for(
-            &component,
-            &component.http_permits,
-            component.limits.http_concurrency,
-            Duration::from_millis(component.limits.timeout_ms),
-        )
-        .await?;
+        let http_permit = match (&component.http_permits, component.limits.http_concurrency) {
+            (Some(permits), Some(limit)) => Some(
+                Self::wait_for(
+                    &component,
+                    permits,
+                    limit,
+                    Duration::from_millis(component.limits.timeout_ms),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         let permit = self.permit(&component).await?;
         let request_id = request
             .headers()

@@ -334,9 +334,9 @@ impl Runtime {
             pre,
             exports,
             permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency as usize)),
-            http_permits: Arc::new(tokio::sync::Semaphore::new(
-                limits.http_concurrency as usize,
-            )),
+            http_permits: limits
+                .http_concurrency
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
             platform: self.platform.clone(),
         };
         self.smoke(&loaded).await.map_err(DeployError::Smoke)?;
