@@ -404,6 +404,18 @@ impl TestHost {
         (status, json)
     }
 
+    /// Registers `username` and signs in; the session JSON (access and refresh tokens).
+    pub async fn sign_up(&self, username: &str) -> serde_json::Value {
+        let credentials =
+            serde_json::json!({"username": username, "password": "correct horse battery"})
+                .to_string();
+        let (status, body) = self.post("/api/auth/register", None, &credentials).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, session) = self.post("/api/auth/login", None, &credentials).await;
+        assert_eq!(status, 200, "{session}");
+        session
+    }
+
     /// Creates an API key for user `username` with `roles` through the auth component
     /// (registering the user with those roles first if need be).
     pub async fn api_key(&self, username: &str, roles: &[&str]) -> String {

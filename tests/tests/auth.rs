@@ -31,21 +31,12 @@ fn jwt(claims: &Value, secret: &[u8]) -> String {
     )
 }
 
-async fn register_and_login(host: &TestHost, name: &str) -> Value {
-    let credentials = json!({"username": name, "password": "correct horse battery"}).to_string();
-    let (status, body) = host.post("/api/auth/register", None, &credentials).await;
-    assert_eq!(status, 201, "{body}");
-    let (status, session) = host.post("/api/auth/login", None, &credentials).await;
-    assert_eq!(status, 200, "{session}");
-    session
-}
-
 #[tokio::test]
 async fn accounts_sign_in_refresh_rotates_and_reuse_revokes_the_family() {
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
     // Sign-in failures are counted in Redis, which outlives each test's database.
     let alice = unique("alice-");
-    let session = register_and_login(&host, &alice).await;
+    let session = host.sign_up(&alice).await;
     let access = session["access_token"].as_str().expect("access token");
     let (status, me) = host.get("/api/auth/me", Some(access)).await;
     assert_eq!(
@@ -92,7 +83,7 @@ async fn accounts_sign_in_refresh_rotates_and_reuse_revokes_the_family() {
     let (status, _) = host.post("/api/auth/refresh", None, &body(&second)).await;
     assert_eq!(status, 401, "reuse revoked the whole family");
 
-    let fresh = register_and_login(&host, "carol").await;
+    let fresh = host.sign_up("carol").await;
     let token = fresh["refresh_token"]
         .as_str()
         .expect("refresh")
@@ -159,7 +150,7 @@ async fn expired_tampered_and_wrongly_signed_tokens_are_refused() {
 #[tokio::test]
 async fn api_keys_and_roles_cannot_escalate_and_revocation_is_immediate() {
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
-    let session = register_and_login(&host, "dave").await;
+    let session = host.sign_up("dave").await;
     let access = session["access_token"]
         .as_str()
         .expect("access")
@@ -228,7 +219,7 @@ async fn api_keys_and_roles_cannot_escalate_and_revocation_is_immediate() {
 #[tokio::test]
 async fn every_protected_route_refuses_callers_without_the_right_credentials() {
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
-    let trader = register_and_login(&host, "frank").await["access_token"]
+    let trader = host.sign_up("frank").await["access_token"]
         .as_str()
         .expect("access")
         .to_string();
@@ -321,7 +312,7 @@ async fn rate_limits_answer_429_with_retry_after_and_logins_are_throttled() {
     assert_eq!(body["error"]["code"], "rate_limited");
 
     let hank = unique("hank-");
-    register_and_login(&host, &hank).await;
+    host.sign_up(&hank).await;
     let wrong = json!({"username": hank, "password": "wrong password!!"}).to_string();
     for _ in 0..5 {
         assert_eq!(host.post("/api/auth/login", None, &wrong).await.0, 401);

@@ -6,7 +6,7 @@ use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest, unique};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::common::{access, code, sign_up};
+use super::common::{access, code};
 
 fn credentials(name: &str, password: &str) -> String {
     json!({"username": name, "password": password}).to_string()
@@ -38,7 +38,7 @@ async fn nobody_can_register_the_operators_name_or_reach_its_orders() {
             );
         }
         // Whatever a user is called, their principal is theirs alone.
-        let mallory = sign_up(&host, &unique("mallory-")).await;
+        let mallory = host.sign_up(&unique("mallory-")).await;
         let token = access(&mallory);
         let (_, me) = host.get("/api/auth/me", Some(&token)).await;
         assert!(
@@ -81,7 +81,7 @@ async fn keys_are_issued_only_to_principals_that_exist() {
             "{answer}"
         );
         // Registering the name later must not inherit a key made before.
-        let session = sign_up(&host, &ghost).await;
+        let session = host.sign_up(&ghost).await;
         let (_, keys) = host
             .get("/api/auth/api-keys", Some(&access(&session)))
             .await;
@@ -125,7 +125,7 @@ async fn a_key_loses_the_roles_its_owner_loses() {
 async fn one_refresh_token_presented_twice_at_once_is_spent_once() {
     for backend in Backend::ALL {
         let host = TestHost::start(app_manifest(), backend, 10_000).await;
-        let session = sign_up(&host, &unique("rita-")).await;
+        let session = host.sign_up(&unique("rita-")).await;
         let token = session["refresh_token"].as_str().expect("refresh token");
         let body = json!({"refresh_token": token}).to_string();
         let attempts = (0..8).map(|_| host.post("/api/auth/refresh", None, &body));
@@ -174,7 +174,7 @@ async fn parallel_guesses_get_no_more_than_the_allowance() {
     for backend in Backend::ALL {
         let host = behind_proxy(backend).await;
         let name = unique("gwen-");
-        sign_up(&host, &name).await;
+        host.sign_up(&name).await;
         let wrong = credentials(&name, "not the password at all");
         let guesses = (0..20).map(|_| login_from(&host, "203.0.113.7", &wrong));
         let answers = futures_util::future::join_all(guesses).await;
@@ -197,7 +197,7 @@ async fn a_stranger_cannot_lock_a_user_out_from_elsewhere() {
     for backend in Backend::ALL {
         let host = behind_proxy(backend).await;
         let name = unique("hugo-");
-        sign_up(&host, &name).await;
+        host.sign_up(&name).await;
         let wrong = credentials(&name, "not the password at all");
         for _ in 0..8 {
             login_from(&host, "198.51.100.9", &wrong).await;

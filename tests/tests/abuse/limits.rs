@@ -8,7 +8,7 @@
 use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest, unique};
 use reqwest::Method;
 
-use super::common::{access, sign_up};
+use super::common::access;
 
 /// A client address no other test uses.
 fn random_ip() -> String {
@@ -109,7 +109,7 @@ async fn platform_routes_are_limited_per_ip() {
 async fn platform_routes_are_limited_per_principal() {
     for backend in Backend::ALL {
         let host = limited_host(backend, 0, 1).await;
-        let key = access(&sign_up(&host, &unique("trader-")).await);
+        let key = access(&host.sign_up(&unique("trader-")).await);
         let mut statuses = Vec::new();
         for _ in 0..3 {
             statuses.push(

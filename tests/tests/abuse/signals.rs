@@ -6,7 +6,7 @@
 use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest, app_text, manifest_from};
 use serde_json::{Value, json};
 
-use super::common::{access, code, sign_up};
+use super::common::{access, code};
 
 /// `date,close` CSV of `days` weekdays from 2024-01-01 (a Monday), rising slowly.
 fn bars_csv(days: usize) -> String {
@@ -66,7 +66,7 @@ async fn backtest(host: &TestHost, token: &str, body: Value) -> (u16, Value) {
 async fn only_ops_write_shared_signals_and_bars() {
     for backend in Backend::ALL {
         let host = TestHost::start(app_manifest(), backend, 10_000).await;
-        let trader = access(&sign_up(&host, &bourse_tests::unique("sig-trader-")).await);
+        let trader = access(&host.sign_up(&bourse_tests::unique("sig-trader-")).await);
         let name = bourse_tests::unique("shared-");
         let ratio = json!({"name": name, "numerator": [1.0, 2.0], "denominator": [1.0, 1.0], "lookback": 1})
             .to_string();
@@ -128,8 +128,8 @@ async fn stored_backtests_are_capped_per_principal() {
         let text = with_variable(app_text(), "backtest_quota", "3");
         let host = TestHost::start(manifest_from(&text), backend, 10_000).await;
         seed_bars(&host).await;
-        let alice = access(&sign_up(&host, &bourse_tests::unique("bt-alice-")).await);
-        let bob = access(&sign_up(&host, &bourse_tests::unique("bt-bob-")).await);
+        let alice = access(&host.sign_up(&bourse_tests::unique("bt-alice-")).await);
+        let bob = access(&host.sign_up(&bourse_tests::unique("bt-bob-")).await);
         let (status, theirs) = backtest(&host, &bob, json!({"risk_off": "TLT"})).await;
         assert_eq!(status, 200, "{backend:?}: {theirs}");
         let mut ids = Vec::new();

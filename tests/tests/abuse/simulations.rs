@@ -9,7 +9,7 @@ use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::common::{access, code, sign_up};
+use super::common::{access, code};
 
 fn scenario(seed: u64) -> Value {
     json!({"symbols": ["AAPL"], "mid": 10000, "spread": 20, "seed": seed,
@@ -171,7 +171,7 @@ async fn runs_in_progress_are_capped_per_caller_and_per_instance() {
         let ann = host.api_key("ann", &["trader"]).await;
         let bob = host.api_key("bob", &["trader"]).await;
         // A signed-in user counts like a bot's key.
-        let cy = access(&sign_up(&host, "cy").await);
+        let cy = access(&host.sign_up("cy").await);
         let first = start(&host, &ann, &long_paced(1)).await;
         let second = start(&host, &ann, &long_paced(2)).await;
         let refused = |json: &Value, setting: &str| {

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
-use super::common::{access, code, sign_up};
+use super::common::{access, code};
 
 /// Opens `/ws?query`, or gives the HTTP status and JSON body of the refusal.
 async fn try_connect(host: &TestHost, query: &str) -> Result<Ws, (u16, Value)> {
@@ -130,8 +130,8 @@ async fn anonymous_clients_hold_only_public_rooms() {
 async fn the_components_room_is_for_operators_and_a_run_for_its_owner() {
     for backend in Backend::ALL {
         let host = TestHost::start(app_manifest(), backend, 10_000).await;
-        let owner = access(&sign_up(&host, &bourse_tests::unique("own")).await);
-        let other = access(&sign_up(&host, &bourse_tests::unique("oth")).await);
+        let owner = access(&host.sign_up(&bourse_tests::unique("own")).await);
+        let other = access(&host.sign_up(&bourse_tests::unique("oth")).await);
         let body = json!({
             "scenario": {
                 "symbols": ["AAPL"], "mid": 10000, "spread": 20, "max_quantity": 50,
@@ -184,7 +184,7 @@ async fn connections_are_capped_per_ip_and_per_principal() {
             c.ws_max_per_principal = 2;
         })
         .await;
-        let token = access(&sign_up(&host, &bourse_tests::unique("conn")).await);
+        let token = access(&host.sign_up(&bourse_tests::unique("conn")).await);
         let mut held = vec![
             connect(&host, &format!("token={token}")).await,
             connect(&host, &format!("token={token}")).await,
@@ -266,7 +266,7 @@ async fn a_snapshot_deeper_than_the_limit_is_an_error() {
 async fn private_rooms_close_when_the_key_is_revoked() {
     for backend in Backend::ALL {
         let host = TestHost::start(app_manifest(), backend, 10_000).await;
-        let session = sign_up(&host, &bourse_tests::unique("rev")).await;
+        let session = host.sign_up(&bourse_tests::unique("rev")).await;
         let (status, created) = host
             .post("/api/auth/api-keys", Some(&access(&session)), "{}")
             .await;
@@ -297,7 +297,7 @@ async fn private_rooms_close_when_the_key_is_revoked() {
 async fn private_rooms_close_when_the_access_token_expires() {
     for backend in Backend::ALL {
         let host = TestHost::start(app_manifest(), backend, 10_000).await;
-        let session = sign_up(&host, &bourse_tests::unique("exp")).await;
+        let session = host.sign_up(&bourse_tests::unique("exp")).await;
         let short = expiring(&access(&session), now() + 3);
         let mut ws = connect(&host, &format!("token={short}")).await;
         assert_eq!(subscribe(&mut ws, "orders").await["type"], "subscribed");
@@ -312,7 +312,7 @@ async fn private_rooms_close_when_the_access_token_expires() {
 async fn a_ws_ticket_is_short_lived_single_use_and_keeps_tokens_out_of_urls() {
     for backend in Backend::ALL {
         let host = TestHost::start(app_manifest(), backend, 10_000).await;
-        let token = access(&sign_up(&host, &bourse_tests::unique("tkt")).await);
+        let token = access(&host.sign_up(&bourse_tests::unique("tkt")).await);
         let (status, body) = host.post("/api/ws/ticket", None, "").await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(code(&body), "unauthenticated", "{body}");
