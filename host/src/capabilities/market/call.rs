@@ -80,3 +80,198 @@ impl Answer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Replicas of different builds exchange these messages through Redis during a rolling
+    //! upgrade: their JSON is pinned here, literally, so a change of any type they carry shows
+    //! up as a failing test rather than as replicas that no longer understand each other.
+
+    use super::*;
+    use crate::bindings::bourse::platform::types::{
+        Level, OrderStatus, RejectCode, Side as WSide,
+    };
+    use crate::capabilities::market::journal::{Kind, Side, Tif};
+
+    fn trade() -> Trade {
+        Trade {
+            price: 10125,
+            quantity: 3,
+            maker_order_id: 1,
+            taker_order_id: 4,
+            sequence: 9,
+            aggressor: WSide::Sell,
+            timestamp_ms: 1_700_000_000_123,
+        }
+    }
+
+    fn json<T: Serialize>(value: &T) -> String {
+        serde_json::to_string(value).expect("serialisable")
+    }
+
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned>(text: &str) {
+        let value: T = serde_json::from_str(text).expect("readable");
+        assert_eq!(json(&value), text);
+    }
+
+    #[test]
+    fn calls_keep_their_wire_format() {
+        let commands = Call::Commands(vec![
+            Command::Submit {
+                symbol: "AAPL".into(),
+                side: Side::Buy,
+                kind: Kind::Limit,
+                price: 10125,
+                quantity: 10,
+                tif: Tif::Gtc,
+                post_only: true,
+                client_order_id: Some("c-1".into()),
+                account: "user:alice".into(),
+            },
+            Command::Cancel {
+                account: "user:alice".into(),
+                symbol: "AAPL".into(),
+                order_id: 7,
+            },
+            Command::Amend {
+                account: "user:alice".into(),
+                symbol: "AAPL".into(),
+                order_id: 7,
+                price: None,
+                quantity: Some(4),
+            },
+        ]);
+        let cases = [
+            (
+                commands,
+                "PIN",
+            ),
+            (
+                Call::ClientOrder {
+                    account: "user:alice".into(),
+                    client_order_id: "c-1".into(),
+                },
+                "PIN",
+            ),
+            (
+                Call::Book {
+                    symbol: "MSFT".into(),
+                    levels: 5,
+                },
+                "PIN",
+            ),
+            (
+                Call::Orders {
+                    account: "user:alice".into(),
+                    open_only: true,
+                    limit: 50,
+                },
+                "PIN",
+            ),
+            (
+                Call::State {
+                    symbols: vec!["AAPL".into(), "SPY".into()],
+                },
+                "PIN",
+            ),
+            (Call::StateHash, "PIN"),
+        ];
+        for (call, text) in cases {
+            assert_eq!(json(&call), text);
+            round_trip::<Call>(text);
+        }
+    }
+
+    #[test]
+    fn answers_keep_their_wire_format() {
+        let cases = [
+            (
+                Answer::Results(vec![
+                    Ok(OrderResult {
+                        order_id: 4,
+                        status: OrderStatus::PartiallyFilled,
+                        filled_quantity: 3,
+                        remaining_quantity: 7,
+                        trades: vec![trade()],
+                        reject_reason: None,
+                        duplicate: false,
+                    }),
+                    Err(Reject {
+                        code: RejectCode::PostOnlyWouldCross,
+                        message: "would cross".into(),
+                    }),
+                ]),
+                "PIN",
+            ),
+            (
+                Answer::Earlier(Some(OrderResult {
+                    order_id: 4,
+                    status: OrderStatus::Rejected,
+                    filled_quantity: 0,
+                    remaining_quantity: 0,
+                    trades: Vec::new(),
+                    reject_reason: Some(RejectCode::TooManyOpenOrders),
+                    duplicate: true,
+                })),
+                "PIN",
+            ),
+            (
+                Answer::Book(Ok((
+                    12,
+                    BookDepth {
+                        symbol: "AAPL".into(),
+                        sequence: 40,
+                        bids: vec![Level {
+                            price: 10125,
+                            quantity: 10,
+                        }],
+                        asks: Vec::new(),
+                    },
+                ))),
+                "PIN",
+            ),
+            (
+                Answer::Quote(Ok(Quote {
+                    symbol: "AAPL".into(),
+                    bid: Some(Level {
+                        price: 10125,
+                        quantity: 10,
+                    }),
+                    ask: None,
+                    last_price: Some(10130),
+                })),
+                "PIN",
+            ),
+            (
+                Answer::Order(Ok(OrderInfo {
+                    order_id: 7,
+                    symbol: "AAPL".into(),
+                    side: WSide::Buy,
+                    price: None,
+                    status: OrderStatus::Cancelled,
+                    filled_quantity: 1,
+                    remaining_quantity: 0,
+                })),
+                "PIN",
+            ),
+            (Answer::Orders(Vec::new()), "PIN"),
+            (Answer::Trades(Ok(vec![trade()])), "PIN"),
+            (
+                Answer::Trades(Err(Reject {
+                    code: RejectCode::UnknownSymbol,
+                    message: "no such symbol".into(),
+                })),
+                "PIN",
+            ),
+            (
+                Answer::State(serde_json::json!({"open_orders": 2})),
+                "PIN",
+            ),
+            (Answer::Failed(stopped()), "PIN"),
+        ];
+        for (answer, text) in cases {
+            assert_eq!(json(&answer), text);
+            round_trip::<Answer>(text);
+        }
+    }
+}
