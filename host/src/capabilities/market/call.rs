@@ -88,9 +88,7 @@ mod tests {
     //! up as a failing test rather than as replicas that no longer understand each other.
 
     use super::*;
-    use crate::bindings::bourse::platform::types::{
-        Level, OrderStatus, RejectCode, Side as WSide,
-    };
+    use crate::bindings::bourse::platform::types::{Level, OrderStatus, RejectCode, Side as WSide};
     use crate::capabilities::market::journal::{Kind, Side, Tif};
 
     fn trade() -> Trade {
@@ -144,21 +142,21 @@ mod tests {
         let cases = [
             (
                 commands,
-                "PIN",
+                r#"{"call":"commands","args":[{"op":"submit","symbol":"AAPL","side":"buy","kind":"limit","price":10125,"quantity":10,"tif":"gtc","post_only":true,"client_order_id":"c-1","account":"user:alice"},{"op":"cancel","account":"user:alice","symbol":"AAPL","order_id":7},{"op":"amend","account":"user:alice","symbol":"AAPL","order_id":7,"quantity":4}]}"#,
             ),
             (
                 Call::ClientOrder {
                     account: "user:alice".into(),
                     client_order_id: "c-1".into(),
                 },
-                "PIN",
+                r#"{"call":"client_order","args":{"account":"user:alice","client_order_id":"c-1"}}"#,
             ),
             (
                 Call::Book {
                     symbol: "MSFT".into(),
                     levels: 5,
                 },
-                "PIN",
+                r#"{"call":"book","args":{"symbol":"MSFT","levels":5}}"#,
             ),
             (
                 Call::Orders {
@@ -166,15 +164,15 @@ mod tests {
                     open_only: true,
                     limit: 50,
                 },
-                "PIN",
+                r#"{"call":"orders","args":{"account":"user:alice","open_only":true,"limit":50}}"#,
             ),
             (
                 Call::State {
                     symbols: vec!["AAPL".into(), "SPY".into()],
                 },
-                "PIN",
+                r#"{"call":"state","args":{"symbols":["AAPL","SPY"]}}"#,
             ),
-            (Call::StateHash, "PIN"),
+            (Call::StateHash, r#"{"call":"state_hash"}"#),
         ];
         for (call, text) in cases {
             assert_eq!(json(&call), text);
@@ -201,7 +199,7 @@ mod tests {
                         message: "would cross".into(),
                     }),
                 ]),
-                "PIN",
+                r#"{"answer":"results","value":[{"Ok":{"order_id":4,"status":"PartiallyFilled","filled_quantity":3,"remaining_quantity":7,"trades":[{"price":10125,"quantity":3,"maker_order_id":1,"taker_order_id":4,"sequence":9,"aggressor":"Sell","timestamp_ms":1700000000123}],"reject_reason":null,"duplicate":false}},{"Err":{"code":"PostOnlyWouldCross","message":"would cross"}}]}"#,
             ),
             (
                 Answer::Earlier(Some(OrderResult {
@@ -213,7 +211,7 @@ mod tests {
                     reject_reason: Some(RejectCode::TooManyOpenOrders),
                     duplicate: true,
                 })),
-                "PIN",
+                r#"{"answer":"earlier","value":{"order_id":4,"status":"Rejected","filled_quantity":0,"remaining_quantity":0,"trades":[],"reject_reason":"TooManyOpenOrders","duplicate":true}}"#,
             ),
             (
                 Answer::Book(Ok((
@@ -228,7 +226,7 @@ mod tests {
                         asks: Vec::new(),
                     },
                 ))),
-                "PIN",
+                r#"{"answer":"book","value":{"Ok":[12,{"symbol":"AAPL","sequence":40,"bids":[{"price":10125,"quantity":10}],"asks":[]}]}}"#,
             ),
             (
                 Answer::Quote(Ok(Quote {
@@ -240,7 +238,7 @@ mod tests {
                     ask: None,
                     last_price: Some(10130),
                 })),
-                "PIN",
+                r#"{"answer":"quote","value":{"Ok":{"symbol":"AAPL","bid":{"price":10125,"quantity":10},"ask":null,"last_price":10130}}}"#,
             ),
             (
                 Answer::Order(Ok(OrderInfo {
@@ -252,22 +250,31 @@ mod tests {
                     filled_quantity: 1,
                     remaining_quantity: 0,
                 })),
-                "PIN",
+                r#"{"answer":"order","value":{"Ok":{"order_id":7,"symbol":"AAPL","side":"Buy","price":null,"status":"Cancelled","filled_quantity":1,"remaining_quantity":0}}}"#,
             ),
-            (Answer::Orders(Vec::new()), "PIN"),
-            (Answer::Trades(Ok(vec![trade()])), "PIN"),
+            (
+                Answer::Orders(Vec::new()),
+                r#"{"answer":"orders","value":[]}"#,
+            ),
+            (
+                Answer::Trades(Ok(vec![trade()])),
+                r#"{"answer":"trades","value":{"Ok":[{"price":10125,"quantity":3,"maker_order_id":1,"taker_order_id":4,"sequence":9,"aggressor":"Sell","timestamp_ms":1700000000123}]}}"#,
+            ),
             (
                 Answer::Trades(Err(Reject {
                     code: RejectCode::UnknownSymbol,
                     message: "no such symbol".into(),
                 })),
-                "PIN",
+                r#"{"answer":"trades","value":{"Err":{"code":"UnknownSymbol","message":"no such symbol"}}}"#,
             ),
             (
                 Answer::State(serde_json::json!({"open_orders": 2})),
-                "PIN",
+                r#"{"answer":"state","value":{"open_orders":2}}"#,
             ),
-            (Answer::Failed(stopped()), "PIN"),
+            (
+                Answer::Failed(stopped()),
+                r#"{"answer":"failed","value":{"code":"Unavailable","message":"the matching engine is shutting down"}}"#,
+            ),
         ];
         for (answer, text) in cases {
             assert_eq!(json(&answer), text);
