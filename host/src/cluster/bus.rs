@@ -4,15 +4,20 @@
 //! replica. Publishes queue to one writer task, which sends whatever has queued as one script
 //! call and one channel message: a matching batch touching a hundred rooms costs Redis one
 //! call, not a hundred.
+//!
+//! [`Bus`] is the event hub's [`Transport`]: the hub calls it, and the cluster's listener
+//! ([`Cluster::listen`]) hands what every replica published back to the hub.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Cluster;
-use crate::capabilities::events::{Event, History};
+use crate::events::{Event, EventHub, History, Transport};
 
 /// KEYS: per event, its room's counter then its room's stream. ARGV: channel, events kept,
 /// how long an idle room's keys live (ms), then per event: room, source, payload. Publishes
@@ -84,7 +89,7 @@ impl Bus {
     }
 
     /// Queues an event; its number, when it has one, goes to `reply`.
-    pub(crate) fn send(
+    fn queue(
         &self,
         source: &str,
         room: &str,
@@ -100,15 +105,11 @@ impl Bus {
     }
 
     /// Publishes events in order and waits for their numbers (0: not published).
-    pub(crate) async fn publish_all(
-        &self,
-        source: &str,
-        events: Vec<(String, Arc<RawValue>)>,
-    ) -> Vec<u64> {
+    async fn publish_all(&self, source: &str, events: Vec<(String, Arc<RawValue>)>) -> Vec<u64> {
         let mut waiting = Vec::with_capacity(events.len());
         for (room, data) in events {
             let (tx, rx) = oneshot::channel();
-            self.send(source, &room, data, Some(tx));
+            self.queue(source, &room, data, Some(tx));
             waiting.push(rx);
         }
         let mut seqs = Vec::with_capacity(waiting.len());
@@ -119,7 +120,7 @@ impl Bus {
     }
 
     /// The last number given in `room` (0: none).
-    pub(crate) async fn last_seq(&self, room: &str) -> u64 {
+    async fn last_seq(&self, room: &str) -> u64 {
         let mut conn = self.cluster.redis.clone();
         redis::cmd("GET")
             .arg(self.counter_key(room))
@@ -131,7 +132,7 @@ impl Bus {
     }
 
     /// `room`'s kept events after `after`.
-    pub(crate) async fn history(&self, room: &str, after: u64) -> History {
+    async fn history(&self, room: &str, after: u64) -> History {
         let mut conn = self.cluster.redis.clone();
         let entries: redis::Value = match redis::cmd("XRANGE")
             .arg(self.stream_key(room))
@@ -164,6 +165,40 @@ impl Bus {
             missed: first.saturating_sub(after + 1),
             events,
         }
+    }
+}
+
+impl Transport for Bus {
+    fn send(&self, source: &str, room: &str, data: Arc<RawValue>) {
+        self.queue(source, room, data, None);
+    }
+
+    fn publish_all<'a>(
+        &'a self,
+        source: &'a str,
+        events: Vec<(String, Arc<RawValue>)>,
+    ) -> BoxFuture<'a, Vec<u64>> {
+        Bus::publish_all(self, source, events).boxed()
+    }
+
+    fn last_seq<'a>(&'a self, room: &'a str) -> BoxFuture<'a, u64> {
+        Bus::last_seq(self, room).boxed()
+    }
+
+    fn history<'a>(&'a self, room: &'a str, after: u64) -> BoxFuture<'a, History> {
+        Bus::history(self, room, after).boxed()
+    }
+}
+
+/// The Redis bus of a hub that shares its events through one.
+pub trait HubBus {
+    /// The Redis bus, if events are shared between replicas through one.
+    fn bus(&self) -> Option<&Bus>;
+}
+
+impl HubBus for EventHub {
+    fn bus(&self) -> Option<&Bus> {
+        self.transport_as::<Bus>()
     }
 }
 

@@ -18,8 +18,8 @@ use redis::aio::ConnectionManager;
 use sha2::Digest;
 use tokio::sync::oneshot;
 
-use crate::capabilities::events::{Event, EventHub};
 use crate::config::Role;
+use crate::events::{Event, EventHub};
 
 /// This replica's place in the cluster.
 pub struct Cluster {

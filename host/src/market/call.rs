@@ -1,13 +1,16 @@
 //! Everything one can ask of a matching shard, as data: run on the shard's task when it runs
 //! here, or sent through Redis to the replica that runs it.
+//!
+//! Invariant: the JSON of [`Call`] and [`Answer`] is the wire format between replicas, and
+//! replicas of different builds meet during a rolling upgrade: it is built from the market's
+//! own types ([`super::types`], [`super::journal::Command`]), never from WIT bindings, and
+//! the tests below pin it literally.
 
 use serde::{Deserialize, Serialize};
 
 use super::convert::stopped;
 use super::journal::Command;
-use crate::bindings::bourse::platform::types::{
-    BookDepth, OrderInfo, OrderResult, Quote, Reject, Trade,
-};
+use super::types::{BookDepth, OrderInfo, OrderResult, Quote, Reject, Trade};
 
 /// A call on one shard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,8 +91,8 @@ mod tests {
     //! up as a failing test rather than as replicas that no longer understand each other.
 
     use super::*;
-    use crate::bindings::bourse::platform::types::{Level, OrderStatus, RejectCode, Side as WSide};
-    use crate::capabilities::market::journal::{Kind, Side, Tif};
+    use crate::market::journal::{Kind, Side, Tif};
+    use crate::market::types::{Level, OrderStatus, RejectCode, Side as WSide};
 
     fn trade() -> Trade {
         Trade {
