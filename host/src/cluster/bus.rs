@@ -9,10 +9,11 @@
 //! ([`Cluster::listen`]) hands what every replica published back to the hub.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
@@ -202,6 +203,72 @@ impl HubBus for EventHub {
     }
 }
 
+impl Cluster {
+    /// Listens, for as long as the process lives, to the events channel (delivering to `hub`'s
+    /// subscribers) and to this replica's answers. After a reconnect, and whenever a room's
+    /// numbers jump, the missed events are read back from the room's history first, so local
+    /// subscribers still see every number in order.
+    pub fn listen(self: &Arc<Self>, hub: Arc<EventHub>) {
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let events = cluster.events_channel();
+            let replies = cluster.reply_channel();
+            loop {
+                match cluster.client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if let Err(e) = pubsub.subscribe(&[&events, &replies]).await {
+                            tracing::warn!(error = %e, "cannot subscribe to the cluster channels");
+                        } else {
+                            cluster.link.store(true, Ordering::Relaxed);
+                            for (room, last) in hub.listened_rooms() {
+                                if last > 0 {
+                                    catch_up(&hub, &room, last).await;
+                                }
+                            }
+                            let mut messages = pubsub.into_on_message();
+                            while let Some(message) = messages.next().await {
+                                let payload = message.get_payload_bytes();
+                                if message.get_channel_name() == events {
+                                    for event in parse_events(payload) {
+                                        let last = hub.delivered(&event.room);
+                                        if last > 0 && event.seq > last + 1 {
+                                            catch_up(&hub, &event.room, last).await;
+                                        }
+                                        hub.deliver(event);
+                                    }
+                                } else {
+                                    cluster.answer(payload);
+                                }
+                            }
+                            tracing::warn!("lost the cluster channel connection; reconnecting");
+                        }
+                        cluster.link.store(false, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot reach Redis for the cluster channels")
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+}
+
+/// Delivers `room`'s kept events after `last` to this replica's subscribers.
+async fn catch_up(hub: &EventHub, room: &str, last: u64) {
+    let history = hub.history(room, last).await;
+    if history.missed > 0 {
+        tracing::warn!(
+            room,
+            missed = history.missed,
+            "events fell out of the room's history"
+        );
+    }
+    for event in history.events {
+        hub.deliver(event);
+    }
+}
+
 /// Sends queued events, a pipeline at a time, and hands out their numbers.
 async fn write(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<Outgoing>, retain: usize) {
     let script = redis::Script::new(PUBLISH);
@@ -277,7 +344,7 @@ pub(crate) fn parse_events(message: &[u8]) -> Vec<Event> {
             let len: usize = field(&mut rest)?.parse().ok()?;
             let payload = rest.get(..len)?;
             rest = &rest[len..];
-            super::event(room, seq, source, std::str::from_utf8(payload).ok()?)
+            event(room, seq, source, std::str::from_utf8(payload).ok()?)
         })();
         match parsed {
             Some(event) => events.push(event),
@@ -320,9 +387,20 @@ fn parse_entries(room: &str, entries: redis::Value) -> Vec<Event> {
                     _ => {}
                 }
             }
-            super::event(room, seq, &source, &data?)
+            event(room, seq, &source, &data?)
         })
         .collect()
+}
+
+/// An event as the listener hands it on.
+fn event(room: &str, seq: u64, source: &str, data: &str) -> Option<Event> {
+    let data = serde_json::value::RawValue::from_string(data.to_string()).ok()?;
+    Some(Event {
+        room: room.to_string(),
+        seq,
+        source: source.to_string(),
+        data: Arc::from(data),
+    })
 }
 
 #[cfg(test)]
