@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::ApiConfig;
-use crate::capabilities::events::EventHub;
-use crate::capabilities::market::journal::Journal;
-use crate::capabilities::market::{Market, MarketConfig, default_symbols};
 use crate::cluster::Cluster;
 use crate::cluster::bus::Bus;
 use crate::config::Config;
+use crate::events::EventHub;
 use crate::manifest::Manifest;
+use crate::market::journal::Journal;
+use crate::market::{Market, MarketConfig, default_symbols};
 use crate::runtime::{LoadFailure, Platform, Runtime, RuntimeConfig, Watcher};
 use crate::store::kv::KeyValue;
 use crate::store::sql::Sql;
@@ -33,10 +33,10 @@ pub enum StartError {
     },
     /// The market could not start (bad symbol table, unreadable journal).
     #[error("market: {0}")]
-    Market(#[from] crate::capabilities::market::MarketError),
+    Market(#[from] crate::market::MarketError),
     /// The journal could not be opened.
     #[error("market journal: {0}")]
-    Journal(#[from] crate::capabilities::market::journal::JournalError),
+    Journal(#[from] crate::market::journal::JournalError),
     /// Engine could not be built.
     #[error("wasmtime: {0}")]
     Engine(String),
@@ -89,7 +89,7 @@ impl Host {
             s => s.clone(),
         };
         let events = Arc::new(EventHub::new(
-            crate::capabilities::events::DEFAULT_CAPACITY,
+            crate::events::DEFAULT_CAPACITY,
             config.event_retain as usize,
             Duration::from_secs(config.event_retain_secs),
         ));

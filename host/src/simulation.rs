@@ -689,7 +689,7 @@ impl Simulations {
         };
         self.remember(entry.clone());
         // With the event bus, the instance running it publishes progress to every replica.
-        let relay = runtime.platform().events.bus().is_none();
+        let relay = runtime.platform().events.transport().is_none();
         // No run outlives MAX_DURATION_MS: past it (and a margin for a mirror that is late or
         // a runner that died), the slot is given back whatever the mirror says.
         let give_up = tokio::time::Instant::now()
@@ -1136,7 +1136,8 @@ impl Driver {
                 .map(|o| self.sandbox.submit(&venue_order(o)).ok().map(|r| r.trades))
                 .collect();
         }
-        let results = self.runtime.platform().market.submit_batch(batch).await;
+        let orders: Vec<crate::market::OrderRequest> = batch.iter().map(Into::into).collect();
+        let results = self.runtime.platform().market.submit_batch(&orders).await;
         results
             .into_iter()
             .map(|r| {
@@ -1150,8 +1151,8 @@ impl Driver {
                             taker_order_id: t.taker_order_id,
                             sequence: t.sequence,
                             aggressor: match t.aggressor {
-                                Side::Buy => bourse_matching::Side::Buy,
-                                Side::Sell => bourse_matching::Side::Sell,
+                                crate::market::Side::Buy => bourse_matching::Side::Buy,
+                                crate::market::Side::Sell => bourse_matching::Side::Sell,
                             },
                             timestamp_ms: t.timestamp_ms,
                         })

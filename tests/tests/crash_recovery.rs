@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bourse::capabilities::market::journal;
+use bourse::market::journal;
 use bourse_matching::venue::{self, Venue};
 use bourse_tests::process::{self, HostProcess};
 use serde_json::{Value, json};

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::error::ApiError;
 use crate::bindings::bourse::platform::types::Principal;
-use crate::capabilities::events::EventHub;
+use crate::events::EventHub;
 use crate::store::kv::KeyValue;
 use crate::store::rate::{Limit, RateBuckets};
 

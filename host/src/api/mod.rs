@@ -20,6 +20,7 @@ use axum::{Json, Router};
 
 pub use dispatch::PRINCIPAL_HEADER;
 
+use crate::cluster::bus::HubBus;
 use crate::config::Role;
 use crate::runtime::Runtime;
 

@@ -4,15 +4,21 @@
 //! replica. Publishes queue to one writer task, which sends whatever has queued as one script
 //! call and one channel message: a matching batch touching a hundred rooms costs Redis one
 //! call, not a hundred.
+//!
+//! [`Bus`] is the event hub's [`Transport`]: the hub calls it, and the cluster's listener
+//! ([`Cluster::listen`]) hands what every replica published back to the hub.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Cluster;
-use crate::capabilities::events::{Event, History};
+use crate::events::{Event, EventHub, History, Transport};
 
 /// KEYS: per event, its room's counter then its room's stream. ARGV: channel, events kept,
 /// how long an idle room's keys live (ms), then per event: room, source, payload. Publishes
@@ -84,7 +90,7 @@ impl Bus {
     }
 
     /// Queues an event; its number, when it has one, goes to `reply`.
-    pub(crate) fn send(
+    fn queue(
         &self,
         source: &str,
         room: &str,
@@ -100,15 +106,11 @@ impl Bus {
     }
 
     /// Publishes events in order and waits for their numbers (0: not published).
-    pub(crate) async fn publish_all(
-        &self,
-        source: &str,
-        events: Vec<(String, Arc<RawValue>)>,
-    ) -> Vec<u64> {
+    async fn publish_all(&self, source: &str, events: Vec<(String, Arc<RawValue>)>) -> Vec<u64> {
         let mut waiting = Vec::with_capacity(events.len());
         for (room, data) in events {
             let (tx, rx) = oneshot::channel();
-            self.send(source, &room, data, Some(tx));
+            self.queue(source, &room, data, Some(tx));
             waiting.push(rx);
         }
         let mut seqs = Vec::with_capacity(waiting.len());
@@ -119,7 +121,7 @@ impl Bus {
     }
 
     /// The last number given in `room` (0: none).
-    pub(crate) async fn last_seq(&self, room: &str) -> u64 {
+    async fn last_seq(&self, room: &str) -> u64 {
         let mut conn = self.cluster.redis.clone();
         redis::cmd("GET")
             .arg(self.counter_key(room))
@@ -131,7 +133,7 @@ impl Bus {
     }
 
     /// `room`'s kept events after `after`.
-    pub(crate) async fn history(&self, room: &str, after: u64) -> History {
+    async fn history(&self, room: &str, after: u64) -> History {
         let mut conn = self.cluster.redis.clone();
         let entries: redis::Value = match redis::cmd("XRANGE")
             .arg(self.stream_key(room))
@@ -164,6 +166,106 @@ impl Bus {
             missed: first.saturating_sub(after + 1),
             events,
         }
+    }
+}
+
+impl Transport for Bus {
+    fn send(&self, source: &str, room: &str, data: Arc<RawValue>) {
+        self.queue(source, room, data, None);
+    }
+
+    fn publish_all<'a>(
+        &'a self,
+        source: &'a str,
+        events: Vec<(String, Arc<RawValue>)>,
+    ) -> BoxFuture<'a, Vec<u64>> {
+        Bus::publish_all(self, source, events).boxed()
+    }
+
+    fn last_seq<'a>(&'a self, room: &'a str) -> BoxFuture<'a, u64> {
+        Bus::last_seq(self, room).boxed()
+    }
+
+    fn history<'a>(&'a self, room: &'a str, after: u64) -> BoxFuture<'a, History> {
+        Bus::history(self, room, after).boxed()
+    }
+}
+
+/// The Redis bus of a hub that shares its events through one.
+pub trait HubBus {
+    /// The Redis bus, if events are shared between replicas through one.
+    fn bus(&self) -> Option<&Bus>;
+}
+
+impl HubBus for EventHub {
+    fn bus(&self) -> Option<&Bus> {
+        self.transport_as::<Bus>()
+    }
+}
+
+impl Cluster {
+    /// Listens, for as long as the process lives, to the events channel (delivering to `hub`'s
+    /// subscribers) and to this replica's answers. After a reconnect, and whenever a room's
+    /// numbers jump, the missed events are read back from the room's history first, so local
+    /// subscribers still see every number in order.
+    pub fn listen(self: &Arc<Self>, hub: Arc<EventHub>) {
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            let events = cluster.events_channel();
+            let replies = cluster.reply_channel();
+            loop {
+                match cluster.client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if let Err(e) = pubsub.subscribe(&[&events, &replies]).await {
+                            tracing::warn!(error = %e, "cannot subscribe to the cluster channels");
+                        } else {
+                            cluster.link.store(true, Ordering::Relaxed);
+                            for (room, last) in hub.listened_rooms() {
+                                if last > 0 {
+                                    catch_up(&hub, &room, last).await;
+                                }
+                            }
+                            let mut messages = pubsub.into_on_message();
+                            while let Some(message) = messages.next().await {
+                                let payload = message.get_payload_bytes();
+                                if message.get_channel_name() == events {
+                                    for event in parse_events(payload) {
+                                        let last = hub.delivered(&event.room);
+                                        if last > 0 && event.seq > last + 1 {
+                                            catch_up(&hub, &event.room, last).await;
+                                        }
+                                        hub.deliver(event);
+                                    }
+                                } else {
+                                    cluster.answer(payload);
+                                }
+                            }
+                            tracing::warn!("lost the cluster channel connection; reconnecting");
+                        }
+                        cluster.link.store(false, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot reach Redis for the cluster channels")
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+}
+
+/// Delivers `room`'s kept events after `last` to this replica's subscribers.
+async fn catch_up(hub: &EventHub, room: &str, last: u64) {
+    let history = hub.history(room, last).await;
+    if history.missed > 0 {
+        tracing::warn!(
+            room,
+            missed = history.missed,
+            "events fell out of the room's history"
+        );
+    }
+    for event in history.events {
+        hub.deliver(event);
     }
 }
 
@@ -242,7 +344,7 @@ pub(crate) fn parse_events(message: &[u8]) -> Vec<Event> {
             let len: usize = field(&mut rest)?.parse().ok()?;
             let payload = rest.get(..len)?;
             rest = &rest[len..];
-            super::event(room, seq, source, std::str::from_utf8(payload).ok()?)
+            event(room, seq, source, std::str::from_utf8(payload).ok()?)
         })();
         match parsed {
             Some(event) => events.push(event),
@@ -285,9 +387,20 @@ fn parse_entries(room: &str, entries: redis::Value) -> Vec<Event> {
                     _ => {}
                 }
             }
-            super::event(room, seq, &source, &data?)
+            event(room, seq, &source, &data?)
         })
         .collect()
+}
+
+/// An event as the listener hands it on.
+fn event(room: &str, seq: u64, source: &str, data: &str) -> Option<Event> {
+    let data = serde_json::value::RawValue::from_string(data.to_string()).ok()?;
+    Some(Event {
+        room: room.to_string(),
+        seq,
+        source: source.to_string(),
+        data: Arc::from(data),
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Several replicas as one platform, through Redis: who this replica is, the channel every
 //! replica listens on (events for the WebSocket rooms, and answers to commands it forwarded
-//! to a shard's owner), and the names of the keys they share.
+//! to a shard's owner), and the names of the keys they share. The event hub's Redis
+//! transport, and the listener that hands every replica's events to the local hub and
+//! answers to their waiting callers ([`Cluster::listen`]), are [`bus`].
 //!
 //! A cluster is the set of replicas that share one journal, so its name defaults to a digest
 //! of the database address: replicas pointed at the same Postgres find each other, and
@@ -13,12 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use sha2::Digest;
 use tokio::sync::oneshot;
 
-use crate::capabilities::events::{Event, EventHub};
 use crate::config::Role;
 
 /// This replica's place in the cluster.
@@ -105,7 +105,7 @@ impl Cluster {
     }
 
     /// The channel every replica hears events on.
-    fn events_channel(&self) -> String {
+    pub(crate) fn events_channel(&self) -> String {
         self.key("events")
     }
 
@@ -145,57 +145,8 @@ impl Cluster {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Listens, for as long as the process lives, to the events channel (delivering to `hub`'s
-    /// subscribers) and to this replica's answers. After a reconnect, and whenever a room's
-    /// numbers jump, the missed events are read back from the room's history first, so local
-    /// subscribers still see every number in order.
-    pub fn listen(self: &Arc<Self>, hub: Arc<EventHub>) {
-        let cluster = self.clone();
-        tokio::spawn(async move {
-            let events = cluster.events_channel();
-            let replies = cluster.reply_channel();
-            loop {
-                match cluster.client.get_async_pubsub().await {
-                    Ok(mut pubsub) => {
-                        if let Err(e) = pubsub.subscribe(&[&events, &replies]).await {
-                            tracing::warn!(error = %e, "cannot subscribe to the cluster channels");
-                        } else {
-                            cluster.link.store(true, Ordering::Relaxed);
-                            for (room, last) in hub.listened_rooms() {
-                                if last > 0 {
-                                    catch_up(&hub, &room, last).await;
-                                }
-                            }
-                            let mut messages = pubsub.into_on_message();
-                            while let Some(message) = messages.next().await {
-                                let payload = message.get_payload_bytes();
-                                if message.get_channel_name() == events {
-                                    for event in bus::parse_events(payload) {
-                                        let last = hub.delivered(&event.room);
-                                        if last > 0 && event.seq > last + 1 {
-                                            catch_up(&hub, &event.room, last).await;
-                                        }
-                                        hub.deliver(event);
-                                    }
-                                } else {
-                                    cluster.answer(payload);
-                                }
-                            }
-                            tracing::warn!("lost the cluster channel connection; reconnecting");
-                        }
-                        cluster.link.store(false, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot reach Redis for the cluster channels")
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        });
-    }
-
     /// Hands an answer (`<id>\t<json>`) to the forwarded command waiting for it.
-    fn answer(&self, payload: &[u8]) {
+    pub(crate) fn answer(&self, payload: &[u8]) {
         let Ok(text) = std::str::from_utf8(payload) else {
             return;
         };
@@ -218,30 +169,4 @@ impl Cluster {
             "redis": if self.linked() { "ok" } else { "down" },
         })
     }
-}
-
-/// Delivers `room`'s kept events after `last` to this replica's subscribers.
-async fn catch_up(hub: &EventHub, room: &str, last: u64) {
-    let history = hub.history(room, last).await;
-    if history.missed > 0 {
-        tracing::warn!(
-            room,
-            missed = history.missed,
-            "events fell out of the room's history"
-        );
-    }
-    for event in history.events {
-        hub.deliver(event);
-    }
-}
-
-/// An event as the listener hands it on.
-pub(crate) fn event(room: &str, seq: u64, source: &str, data: &str) -> Option<Event> {
-    let data = serde_json::value::RawValue::from_string(data.to_string()).ok()?;
-    Some(Event {
-        room: room.to_string(),
-        seq,
-        source: source.to_string(),
-        data: Arc::from(data),
-    })
 }

@@ -8,12 +8,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_log::GuestLog;
-use crate::capabilities::events::EventHub;
-use crate::capabilities::market::Market;
 use crate::capabilities::outbound_http::{AllowedHosts, OutboundHooks};
 use crate::capabilities::spin_postgres::PostgresClients;
 use crate::capabilities::spin_redis::RedisClients;
+use crate::events::EventHub;
 use crate::manifest::Variables;
+use crate::market::Market;
 use crate::store::kv::KeyValue;
 use crate::store::sql::Sql;
 

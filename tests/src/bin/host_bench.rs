@@ -13,11 +13,10 @@
 
 use std::time::Instant;
 
-use bourse::bindings::bourse::platform::types::{
-    OrderKind, OrderRequest, Principal, Side, TimeInForce,
-};
+use bourse::bindings::bourse::platform::types::Principal;
 use bourse::bindings::exports::bourse::platform::indicator::{RatioInput, Regime};
 use bourse::bindings::exports::bourse::platform::order_handling::NewOrder;
+use bourse::market::{OrderKind, OrderRequest, Side, TimeInForce};
 use bourse_tests::stats::{Sample, median, summarise};
 use bourse_tests::{Backend, TestHost, app_manifest};
 

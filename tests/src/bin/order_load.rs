@@ -245,7 +245,7 @@ async fn phase(
 /// The same durable placements without HTTP or components: tasks calling the host's market
 /// (journal + matching core) directly. Shows what the journal's group commit sustains.
 async fn native(host: &TestHost, clients: usize, seconds: u64) -> Sample {
-    use bourse::bindings::bourse::platform::types::{OrderKind, OrderRequest, Side, TimeInForce};
+    use bourse::market::{OrderKind, OrderRequest, Side, TimeInForce};
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -49,8 +49,8 @@ use super::AppState;
 use super::dispatch::bearer;
 use super::error::ApiError;
 use crate::bindings::bourse::platform::types::Principal;
-use crate::capabilities::events::{Event, HOST_ROOMS, Subscription};
-use crate::capabilities::market::{price_text, quantity_text};
+use crate::events::{Event, HOST_ROOMS, Subscription};
+use crate::market::{price_text, quantity_text};
 use sessions::Record;
 use tickets::Credential;
 
@@ -664,8 +664,8 @@ impl Session {
                 ));
             }
         }
-        let valid = crate::capabilities::events::valid_room(room)
-            && !HOST_ROOMS.iter().any(|p| room.starts_with(p));
+        let valid =
+            crate::events::valid_room(room) && !HOST_ROOMS.iter().any(|p| room.starts_with(p));
         if !valid {
             return Err(error(
                 "invalid_room",
@@ -730,13 +730,12 @@ impl Session {
             .book(symbol, depth)
             .await
             .map_err(|r| error("unavailable", r.message))?;
-        let side =
-            |levels: &[crate::bindings::bourse::platform::types::Level]| -> Vec<[String; 2]> {
-                levels
-                    .iter()
-                    .map(|l| [price_text(&spec, l.price), quantity_text(&spec, l.quantity)])
-                    .collect()
-            };
+        let side = |levels: &[crate::market::Level]| -> Vec<[String; 2]> {
+            levels
+                .iter()
+                .map(|l| [price_text(&spec, l.price), quantity_text(&spec, l.quantity)])
+                .collect()
+        };
         Ok((
             seq,
             json!({"symbol": symbol, "bids": side(&depth.bids), "asks": side(&depth.asks)}),

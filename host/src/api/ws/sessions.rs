@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::capabilities::events::EventHub;
+use crate::cluster::bus::HubBus;
+use crate::events::EventHub;
 
 /// How long a session can be resumed after its connection was last heard from.
 pub const SESSION_TTL: Duration = Duration::from_secs(300);

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::bindings::bourse::platform::types::Principal;
-use crate::capabilities::events::EventHub;
+use crate::cluster::bus::HubBus;
+use crate::events::EventHub;
 
 /// How long a ticket can be redeemed after it was issued.
 pub const TICKET_TTL: Duration = Duration::from_secs(30);

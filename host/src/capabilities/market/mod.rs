@@ -1,16 +1,10 @@
-//! `bourse:platform/market`: the component-facing side of the native matching core.
+//! `bourse:platform/market`: the component-facing side of the market ([`crate::market`]).
+//! Each call converts the interface's records to the market's own types and back
+//! ([`convert`]); the market itself knows nothing of WIT.
 
-mod call;
 mod convert;
-pub mod journal;
-mod open_orders;
-mod ownership;
-mod publish;
-mod remote;
-mod service;
 
-pub use publish::{price_text, quantity_text};
-pub use service::{Market, MarketConfig, MarketError, SymbolTableError, default_symbols};
+use convert::answer;
 
 use crate::bindings::bourse::platform::market::Host;
 use crate::bindings::bourse::platform::types::Reject;
@@ -24,14 +18,20 @@ pub const MAX_BATCH: usize = 65_536;
 
 impl Host for HostState {
     async fn symbols(&mut self) -> wasmtime::Result<Vec<SymbolInfo>> {
-        Ok(self.platform.market.symbols().to_vec())
+        Ok(self
+            .platform
+            .market
+            .symbols()
+            .iter()
+            .map(Into::into)
+            .collect())
     }
 
     async fn submit(
         &mut self,
         order: OrderRequest,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
-        Ok(self.platform.market.submit(&order).await)
+        Ok(answer(self.platform.market.submit(&order.into()).await))
     }
 
     async fn submit_batch(
@@ -44,7 +44,15 @@ impl Host for HostState {
                 orders.len()
             );
         }
-        Ok(self.platform.market.submit_batch(&orders).await)
+        let orders: Vec<crate::market::OrderRequest> = orders.into_iter().map(Into::into).collect();
+        Ok(self
+            .platform
+            .market
+            .submit_batch(&orders)
+            .await
+            .into_iter()
+            .map(answer)
+            .collect())
     }
 
     async fn cancel(
@@ -53,11 +61,12 @@ impl Host for HostState {
         symbol: String,
         order_id: u64,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
-        Ok(self
-            .platform
-            .market
-            .cancel(&account, &symbol, order_id)
-            .await)
+        Ok(answer(
+            self.platform
+                .market
+                .cancel(&account, &symbol, order_id)
+                .await,
+        ))
     }
 
     async fn amend(
@@ -68,11 +77,12 @@ impl Host for HostState {
         price: Option<i64>,
         quantity: Option<u64>,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
-        Ok(self
-            .platform
-            .market
-            .amend(&account, &symbol, order_id, price, quantity)
-            .await)
+        Ok(answer(
+            self.platform
+                .market
+                .amend(&account, &symbol, order_id, price, quantity)
+                .await,
+        ))
     }
 
     async fn depth(
@@ -80,11 +90,13 @@ impl Host for HostState {
         symbol: String,
         levels: u32,
     ) -> wasmtime::Result<Result<BookDepth, Reject>> {
-        Ok(self.platform.market.depth(&symbol, levels.min(1000)).await)
+        Ok(answer(
+            self.platform.market.depth(&symbol, levels.min(1000)).await,
+        ))
     }
 
     async fn get_quote(&mut self, symbol: String) -> wasmtime::Result<Result<Quote, Reject>> {
-        Ok(self.platform.market.quote(&symbol).await)
+        Ok(answer(self.platform.market.quote(&symbol).await))
     }
 
     async fn order(
@@ -92,7 +104,7 @@ impl Host for HostState {
         account: String,
         order_id: u64,
     ) -> wasmtime::Result<Result<OrderInfo, Reject>> {
-        Ok(self.platform.market.order(&account, order_id).await)
+        Ok(answer(self.platform.market.order(&account, order_id).await))
     }
 
     async fn orders(
@@ -105,7 +117,10 @@ impl Host for HostState {
             .platform
             .market
             .orders(&account, open_only, limit)
-            .await)
+            .await
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     async fn trades(
@@ -113,7 +128,13 @@ impl Host for HostState {
         symbol: String,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<Trade>, Reject>> {
-        Ok(self.platform.market.trades(&symbol, limit).await)
+        Ok(self
+            .platform
+            .market
+            .trades(&symbol, limit)
+            .await
+            .map(|trades| trades.into_iter().map(Into::into).collect())
+            .map_err(Into::into))
     }
 }
 

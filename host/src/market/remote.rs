@@ -8,9 +8,21 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::call::{Answer, Call};
-use super::service::Inner;
-use crate::bindings::bourse::platform::types::{Reject, RejectCode};
+use super::convert::stopped;
+use super::types::{Reject, RejectCode};
 use crate::cluster::Cluster;
+
+/// What serving a shard's inbox needs of the market here.
+pub(super) trait LocalShards: Send + Sync + 'static {
+    /// Whether shard `k` was started here (it may have stopped since).
+    fn holds(&self, k: usize) -> bool;
+
+    /// Whether shard `k` runs here.
+    fn runs(&self, k: usize) -> bool;
+
+    /// Runs `call` on shard `k` only if it runs here.
+    fn call_here(&self, k: usize, call: Call) -> impl Future<Output = Answer> + Send;
+}
 
 /// Most calls taken from an inbox at once.
 const MAX_TAKE: usize = 1024;
@@ -77,7 +89,7 @@ pub(super) async fn forward(
         call,
     };
     let Ok(text) = serde_json::to_string(&request) else {
-        return Answer::Failed(super::convert::stopped());
+        return Answer::Failed(stopped());
     };
     let mut conn = cluster.redis.clone();
     let pushed: redis::RedisResult<()> = redis::cmd("RPUSH")
@@ -105,7 +117,7 @@ pub(super) async fn forward(
 }
 
 /// Serves shard `shard`'s inbox while this replica runs the shard.
-pub(super) fn serve(market: Weak<Inner>, cluster: Arc<Cluster>, shard: usize) {
+pub(super) fn serve<M: LocalShards>(market: Weak<M>, cluster: Arc<Cluster>, shard: usize) {
     tokio::spawn(async move {
         // BLPOP holds its connection: it gets one of its own.
         let mut conn = loop {

@@ -8,8 +8,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::service::Inner;
+use super::config::MarketError;
+use super::remote::LocalShards;
 use crate::cluster::Cluster;
+
+/// What keeping leases needs of the market here: its shards, and starting and stopping one.
+pub(super) trait Shards: LocalShards {
+    /// Shards in all.
+    fn shards(&self) -> usize;
+
+    /// Forgets shard `k`: its task ends once its queue is empty, and new calls go elsewhere.
+    fn drop_shard(&self, k: usize);
+
+    /// Starts shard `k` here (see [`recovery`](super::recovery)).
+    fn open_shard(&self, k: usize) -> impl Future<Output = Result<(), MarketError>> + Send;
+}
 
 /// Extends the lease if this replica still holds it. KEYS: the lease; ARGV: replica, ms.
 const RENEW: &str = r#"
@@ -44,7 +57,7 @@ pub(super) async fn owner(cluster: &Cluster, shard: usize) -> Option<String> {
 
 /// Takes the shards nobody holds, once now (so a lone replica starts with all of them), then
 /// keeps doing so and renewing its own for as long as the market lives.
-pub(super) async fn start(market: &Arc<Inner>, cluster: Arc<Cluster>) {
+pub(super) async fn start<M: Shards>(market: &Arc<M>, cluster: Arc<Cluster>) {
     let mut renewed = vec![None; market.shards()];
     tick(market, &cluster, &mut renewed).await;
     let weak = Arc::downgrade(market);
@@ -61,7 +74,7 @@ pub(super) async fn start(market: &Arc<Inner>, cluster: Arc<Cluster>) {
 }
 
 /// One round: renew what this replica holds, stop what it lost, take what is free.
-async fn tick(market: &Arc<Inner>, cluster: &Arc<Cluster>, renewed: &mut [Option<Instant>]) {
+async fn tick<M: Shards>(market: &Arc<M>, cluster: &Arc<Cluster>, renewed: &mut [Option<Instant>]) {
     renew_held(market, cluster, renewed).await;
     let mut conn = cluster.redis.clone();
     let lease_ms = cluster.lease.as_millis() as u64;
@@ -99,7 +112,11 @@ async fn tick(market: &Arc<Inner>, cluster: &Arc<Cluster>, renewed: &mut [Option
 }
 
 /// Renews the leases of the shards started here; stops those whose lease is gone.
-async fn renew_held(market: &Arc<Inner>, cluster: &Arc<Cluster>, renewed: &mut [Option<Instant>]) {
+async fn renew_held<M: Shards>(
+    market: &Arc<M>,
+    cluster: &Arc<Cluster>,
+    renewed: &mut [Option<Instant>],
+) {
     let mut conn = cluster.redis.clone();
     let lease_ms = cluster.lease.as_millis() as u64;
     for (shard, renewed) in renewed.iter_mut().enumerate() {
@@ -154,7 +171,7 @@ async fn release(cluster: &Cluster, shard: usize) -> redis::RedisResult<i64> {
 }
 
 /// Stops every shard running here and gives up their leases.
-pub(super) async fn release_all(market: &Inner, cluster: &Cluster) {
+pub(super) async fn release_all<M: Shards>(market: &M, cluster: &Cluster) {
     for shard in 0..market.shards() {
         if market.holds(shard) {
             market.drop_shard(shard);

@@ -1,10 +1,15 @@
 //! The market on its own: matching, ownership, client order ids, and a journal that rebuilds
 //! the same books after a restart.
 
+use std::collections::HashMap;
+
+use tokio::sync::oneshot;
+
+use super::journal::{Batch, Journal, Kind, Tif};
+use super::publish::Publisher;
+use super::shard::{Job, Outcome, Shard, now_ms};
 use super::*;
-use crate::bindings::bourse::platform::types::{
-    OrderKind, OrderStatus, RejectCode, Side, TimeInForce,
-};
+use crate::events::EventHub;
 
 async fn market(shards: usize) -> Market {
     capped_market(shards, 0).await
@@ -391,7 +396,7 @@ async fn the_open_order_cap_holds_across_shards() {
 /// next batch, exactly as if the write had been confirmed, and counts them as journaled.
 #[tokio::test]
 async fn an_uncertain_batch_found_written_publishes_its_events() {
-    use crate::capabilities::market::journal::Side as JournalSide;
+    use super::journal::Side as JournalSide;
     let dir = std::env::temp_dir().join(format!("bourse-uncertain-{}", std::process::id()));
     let sql = crate::store::sql::Sql::connect(None, &dir)
         .await

@@ -12,7 +12,7 @@ use bourse_matching::{EventKind, Liquidity, Side};
 use serde_json::{Value, json};
 
 use super::journal::Command;
-use crate::capabilities::events::EventHub;
+use crate::events::EventHub;
 
 pub(super) struct Publisher {
     events: Option<Arc<EventHub>>,
