@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::bindings::bourse::platform::events::{Host, PublishError};
+use crate::capabilities::domain::EventsState;
 use crate::cluster::bus::Bus;
-use crate::runtime::HostState;
 
 /// Largest payload a component may publish.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
@@ -537,16 +537,15 @@ impl EventHub {
     }
 }
 
-impl Host for HostState {
+impl Host for EventsState {
     async fn publish(
         &mut self,
         room: String,
         payload: String,
     ) -> wasmtime::Result<Result<(), PublishError>> {
         Ok(self
-            .platform
             .events
-            .publish(&self.component.name, &room, &payload)
+            .publish(&self.component, &room, &payload)
             .await
             .map(|_| ()))
     }

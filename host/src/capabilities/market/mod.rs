@@ -17,21 +17,21 @@ use crate::bindings::bourse::platform::types::Reject;
 use crate::bindings::bourse::platform::types::{
     BookDepth, OrderInfo, OrderRequest, OrderResult, Quote, SymbolInfo, Trade,
 };
-use crate::runtime::HostState;
+use crate::capabilities::domain::MarketState;
 
 /// Most orders one `submit-batch` call may carry.
 pub const MAX_BATCH: usize = 65_536;
 
-impl Host for HostState {
+impl Host for MarketState {
     async fn symbols(&mut self) -> wasmtime::Result<Vec<SymbolInfo>> {
-        Ok(self.platform.market.symbols().to_vec())
+        Ok(self.market.symbols().to_vec())
     }
 
     async fn submit(
         &mut self,
         order: OrderRequest,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
-        Ok(self.platform.market.submit(&order).await)
+        Ok(self.market.submit(&order).await)
     }
 
     async fn submit_batch(
@@ -44,7 +44,7 @@ impl Host for HostState {
                 orders.len()
             );
         }
-        Ok(self.platform.market.submit_batch(&orders).await)
+        Ok(self.market.submit_batch(&orders).await)
     }
 
     async fn cancel(
@@ -53,11 +53,7 @@ impl Host for HostState {
         symbol: String,
         order_id: u64,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
-        Ok(self
-            .platform
-            .market
-            .cancel(&account, &symbol, order_id)
-            .await)
+        Ok(self.market.cancel(&account, &symbol, order_id).await)
     }
 
     async fn amend(
@@ -69,7 +65,6 @@ impl Host for HostState {
         quantity: Option<u64>,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
         Ok(self
-            .platform
             .market
             .amend(&account, &symbol, order_id, price, quantity)
             .await)
@@ -80,11 +75,11 @@ impl Host for HostState {
         symbol: String,
         levels: u32,
     ) -> wasmtime::Result<Result<BookDepth, Reject>> {
-        Ok(self.platform.market.depth(&symbol, levels.min(1000)).await)
+        Ok(self.market.depth(&symbol, levels.min(1000)).await)
     }
 
     async fn get_quote(&mut self, symbol: String) -> wasmtime::Result<Result<Quote, Reject>> {
-        Ok(self.platform.market.quote(&symbol).await)
+        Ok(self.market.quote(&symbol).await)
     }
 
     async fn order(
@@ -92,7 +87,7 @@ impl Host for HostState {
         account: String,
         order_id: u64,
     ) -> wasmtime::Result<Result<OrderInfo, Reject>> {
-        Ok(self.platform.market.order(&account, order_id).await)
+        Ok(self.market.order(&account, order_id).await)
     }
 
     async fn orders(
@@ -101,11 +96,7 @@ impl Host for HostState {
         open_only: bool,
         limit: u32,
     ) -> wasmtime::Result<Vec<OrderInfo>> {
-        Ok(self
-            .platform
-            .market
-            .orders(&account, open_only, limit)
-            .await)
+        Ok(self.market.orders(&account, open_only, limit).await)
     }
 
     async fn trades(
@@ -113,8 +104,8 @@ impl Host for HostState {
         symbol: String,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<Trade>, Reject>> {
-        Ok(self.platform.market.trades(&symbol, limit).await)
+        Ok(self.market.trades(&symbol, limit).await)
     }
 }
 
-impl crate::bindings::bourse::platform::types::Host for HostState {}
+impl crate::bindings::bourse::platform::types::Host for MarketState {}
