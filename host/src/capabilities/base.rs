@@ -135,3 +135,36 @@ pub struct HasView<S>(PhantomData<S>);
 impl<S: 'static> HasData for HasView<S> {
     type Data<'a> = View<'a, S>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_field_keeps_its_owner_alive() {
+        struct Bundle {
+            a: String,
+            b: Vec<u32>,
+        }
+        let owner = Arc::new(Bundle {
+            a: "kv".into(),
+            b: vec![1, 2],
+        });
+        let a = Shared::project(owner.clone(), |o| &o.a);
+        let b = Shared::project(owner.clone(), |o| &o.b);
+        drop(owner);
+        let a2 = a.clone();
+        drop(a);
+        assert_eq!(a2.as_str(), "kv");
+        assert_eq!(*b, [1, 2]);
+        assert_eq!(*Shared::new(7u8), 7);
+    }
+
+    #[test]
+    fn names_grant_exactly_what_is_listed() {
+        let grant = Names::new("c", &["default".into(), "cache".into()]);
+        assert!(grant.allows("default") && grant.allows("cache"));
+        assert!(!grant.allows("Default") && !grant.allows(""));
+        assert_eq!(grant.component(), "c");
+    }
+}
