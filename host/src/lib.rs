@@ -24,7 +24,8 @@
 //!   simulation instances.
 //! - [`store`]: SQL (Postgres or SQLite), key-value (Redis or in-process), rate-limit buckets,
 //!   per-component SQL roles and SQLite confinement.
-//! - [`manifest`]: `spin.toml` (Spin's manifest v2), route matching, variables.
+//! - [`manifest`]: `spin.toml` (Spin's manifest v2), route matching, variables, the
+//!   `allowed_outbound_hosts` syntax.
 //! - [`config`]: the typed environment, validated once at start.
 //! - [`telemetry`]: logs and Prometheus metrics.
 //! - `build`: `bourse build`, each component's build command, skipped when its `.wasm` is fresh.

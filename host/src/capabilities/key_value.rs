@@ -2,11 +2,17 @@
 //! `wasi:keyvalue` in [`super::wasi_keyvalue`], over the same per-component stores. Stores are
 //! granted by label in the manifest and namespaced `bourse:kv:<component>:<label>:` in the
 //! backend, so one component never sees another's keys.
+//!
+//! Grant: the labels in `key_value_stores`. State: the grant and the key-value backend.
+//! Resources: open stores ([`KvStore`]) and, for `wasi:keyvalue`, compare-and-swap handles.
 
-use wasmtime::component::Resource;
+use std::sync::Arc;
 
-use crate::bindings::fermyon::spin::key_value::{Error, Host, HostStore};
-use crate::runtime::HostState;
+use wasmtime::component::{Linker, Resource};
+
+use super::base::{Declared, HasView, Names, Shared, View};
+use crate::bindings::fermyon::spin::key_value::{self, Error, Host, HostStore};
+use crate::store::kv::KeyValue;
 
 /// Longest key.
 pub const MAX_KEY_BYTES: usize = 256;
@@ -28,13 +34,41 @@ pub(crate) enum KvFailure {
     Other(String),
 }
 
-impl HostState {
+/// The key-value capability of one instance: the labels of the stores the manifest grants,
+/// over the backend.
+#[derive(Clone)]
+pub struct KeyValueState {
+    grant: Arc<Names>,
+    pub(super) backend: Shared<KeyValue>,
+}
+
+impl KeyValueState {
+    /// The grant of `declared` over `backend`.
+    pub fn new(declared: &Declared<'_>, backend: Shared<KeyValue>) -> KeyValueState {
+        let grant = Names::new(declared.name, &declared.decl.key_value_stores);
+        KeyValueState { grant, backend }
+    }
+}
+
+/// What the key-value traits (Spin's and `wasi:keyvalue`'s) are implemented on.
+pub type KeyValueView<'a> = View<'a, KeyValueState>;
+
+/// Links `fermyon:spin/key-value@2.0.0`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> KeyValueView<'_>,
+) -> wasmtime::Result<()> {
+    key_value::add_to_linker::<T, HasView<KeyValueState>>(linker, get)
+}
+
+impl KeyValueView<'_> {
     /// Opens the store `label` if the manifest grants it to this component.
     pub(crate) fn kv_open(&mut self, label: &str) -> Result<Resource<KvStore>, KvFailure> {
-        if !self.component.key_value_stores.iter().any(|l| l == label) {
+        let grant = &self.state.grant;
+        if !grant.allows(label) {
             return Err(KvFailure::Denied);
         }
-        let prefix = format!("bourse:kv:{}:{label}:", self.component.name);
+        let prefix = format!("bourse:kv:{}:{label}:", grant.component());
         self.table
             .push(KvStore { prefix })
             .map_err(|_| KvFailure::TableFull)
@@ -62,7 +96,7 @@ impl HostState {
         key: &str,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, KvFailure>> {
         Ok(match self.kv_key(store, key)? {
-            Ok(key) => self.platform.kv.get(&key).await.map_err(backend),
+            Ok(key) => self.state.backend.get(&key).await.map_err(backend),
             Err(e) => Err(e),
         })
     }
@@ -80,7 +114,7 @@ impl HostState {
             ))));
         }
         Ok(match self.kv_key(store, key)? {
-            Ok(key) => self.platform.kv.set(&key, value).await.map_err(backend),
+            Ok(key) => self.state.backend.set(&key, value).await.map_err(backend),
             Err(e) => Err(e),
         })
     }
@@ -91,7 +125,7 @@ impl HostState {
         key: &str,
     ) -> wasmtime::Result<Result<(), KvFailure>> {
         Ok(match self.kv_key(store, key)? {
-            Ok(key) => self.platform.kv.delete(&key).await.map_err(backend),
+            Ok(key) => self.state.backend.delete(&key).await.map_err(backend),
             Err(e) => Err(e),
         })
     }
@@ -102,7 +136,7 @@ impl HostState {
         key: &str,
     ) -> wasmtime::Result<Result<bool, KvFailure>> {
         Ok(match self.kv_key(store, key)? {
-            Ok(key) => self.platform.kv.exists(&key).await.map_err(backend),
+            Ok(key) => self.state.backend.exists(&key).await.map_err(backend),
             Err(e) => Err(e),
         })
     }
@@ -114,8 +148,8 @@ impl HostState {
     ) -> wasmtime::Result<Result<Vec<String>, KvFailure>> {
         let prefix = self.table.get(store)?.prefix.clone();
         Ok(self
-            .platform
-            .kv
+            .state
+            .backend
             .keys(&prefix)
             .await
             .map(|keys| {
@@ -142,7 +176,7 @@ fn error(f: KvFailure) -> Error {
     }
 }
 
-impl HostStore for HostState {
+impl HostStore for KeyValueView<'_> {
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<KvStore>, Error>> {
         Ok(self.kv_open(&label).map_err(error))
     }
@@ -193,4 +227,4 @@ impl HostStore for HostState {
     }
 }
 
-impl Host for HostState {}
+impl Host for KeyValueView<'_> {}

@@ -3,20 +3,23 @@
 //! pools are shared per address, as Spin shares them. Values map as spin-sdk documents:
 //! BOOL, INT2/4/8, FLOAT4/8, TEXT/VARCHAR/CHAR/NAME and BYTEA; anything else reads as
 //! `unsupported`. A `db-null` parameter is sent as a NULL of type text.
+//!
+//! Grant: the component's outbound grant (see [`super::outbound_http`]). State: the grant and
+//! the host's pools by address. Resources: open connections ([`PgConnection`]).
 
 use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, PgPool, Postgres, Row, TypeInfo, ValueRef};
-use wasmtime::component::Resource;
+use wasmtime::component::{Linker, Resource};
 
-use super::by_address::ByAddress;
-use crate::bindings::fermyon::spin::postgres::{Host, HostConnection};
+use super::base::{HasView, View};
+use super::by_address::{AddressState, ByAddress};
+use crate::bindings::fermyon::spin::postgres::{self, Host, HostConnection};
 use crate::bindings::fermyon::spin::rdbms_types::{
-    Column as WitColumn, DbDataType, DbValue, Error, ParameterValue, RowSet,
+    self, Column as WitColumn, DbDataType, DbValue, Error, ParameterValue, RowSet,
 };
-use crate::runtime::HostState;
 
 /// An open connection: a handle on the shared pool of its address.
 pub struct PgConnection {
@@ -25,6 +28,21 @@ pub struct PgConnection {
 
 /// The pools of every component, by address (at most 16 addresses per host).
 pub type PostgresClients = ByAddress<PgPool, 16>;
+
+/// Spin's Postgres capability of one instance.
+pub type PostgresState = AddressState<PostgresClients>;
+
+/// What the Postgres traits are implemented on.
+pub type PostgresView<'a> = View<'a, PostgresState>;
+
+/// Links `fermyon:spin/postgres@2.0.0` and the `rdbms-types` it uses.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> PostgresView<'_>,
+) -> wasmtime::Result<()> {
+    rdbms_types::add_to_linker::<T, HasView<PostgresState>>(linker, get)?;
+    postgres::add_to_linker::<T, HasView<PostgresState>>(linker, get)
+}
 
 async fn pool(clients: &PostgresClients, address: &str) -> Result<PgPool, Error> {
     clients
@@ -120,22 +138,21 @@ fn query_failed(e: sqlx::Error) -> Error {
     }
 }
 
-impl Host for HostState {}
+impl Host for PostgresView<'_> {}
 
-impl crate::bindings::fermyon::spin::rdbms_types::Host for HostState {}
+impl rdbms_types::Host for PostgresView<'_> {}
 
-impl HostConnection for HostState {
+impl HostConnection for PostgresView<'_> {
     async fn open(
         &mut self,
         address: String,
     ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
-        if !self.component.outbound.allows_address(&address) {
-            tracing::warn!(component = %self.component.name, "postgres address not in allowed_outbound_hosts");
+        if !self.state.allows("postgres", &address) {
             return Ok(Err(Error::ConnectionFailed(
                 "the address is not in the component's allowed_outbound_hosts".into(),
             )));
         }
-        let pool = match pool(&self.platform.postgres_clients, &address).await {
+        let pool = match pool(self.state.clients(), &address).await {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };

@@ -1,17 +1,20 @@
 //! `fermyon:spin/redis@2.0.0`: Spin's Redis interface. A component opens the address it
 //! names (`redis://host:port`), which must be in its `allowed_outbound_hosts`; connections
 //! are shared per address across instances, as Spin shares them.
+//!
+//! Grant: the component's outbound grant (see [`super::outbound_http`]). State: the grant and
+//! the host's connections by address. Resources: open connections ([`RedisConnection`]).
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use wasmtime::component::Resource;
+use wasmtime::component::{Linker, Resource};
 
-use super::by_address::ByAddress;
+use super::base::{HasView, View};
+use super::by_address::{AddressState, ByAddress};
 use crate::bindings::fermyon::spin::redis::{
     Error, Host, HostConnection, Payload, RedisParameter, RedisResult,
 };
-use crate::runtime::HostState;
 
 /// An open connection: a handle on the shared manager of its address.
 pub struct RedisConnection {
@@ -50,7 +53,22 @@ fn other(e: redis::RedisError) -> Error {
     Error::Other(e.to_string())
 }
 
-impl HostState {
+/// Spin's Redis capability of one instance.
+pub type RedisState = AddressState<RedisClients>;
+
+/// What the Redis traits are implemented on.
+pub type RedisView<'a> = View<'a, RedisState>;
+
+/// Links `fermyon:spin/redis@2.0.0`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> RedisView<'_>,
+) -> wasmtime::Result<()> {
+    // Spelled out: `redis` alone is the client crate.
+    crate::bindings::fermyon::spin::redis::add_to_linker::<T, HasView<RedisState>>(linker, get)
+}
+
+impl RedisView<'_> {
     fn redis(&self, conn: &Resource<RedisConnection>) -> wasmtime::Result<ConnectionManager> {
         Ok(self.table.get(conn)?.conn.clone())
     }
@@ -97,18 +115,17 @@ fn results(value: redis::Value, out: &mut Vec<RedisResult>) {
     }
 }
 
-impl Host for HostState {}
+impl Host for RedisView<'_> {}
 
-impl HostConnection for HostState {
+impl HostConnection for RedisView<'_> {
     async fn open(
         &mut self,
         address: String,
     ) -> wasmtime::Result<Result<Resource<RedisConnection>, Error>> {
-        if !self.component.outbound.allows_address(&address) {
-            tracing::warn!(component = %self.component.name, "redis address not in allowed_outbound_hosts");
+        if !self.state.allows("redis", &address) {
             return Ok(Err(Error::InvalidAddress));
         }
-        let conn = match connection(&self.platform.redis_clients, &address).await {
+        let conn = match connection(self.state.clients(), &address).await {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };

@@ -2,12 +2,22 @@
 //! `fermyon:spin/sqlite@2.0.0`, plus what the last statement changed. On Postgres,
 //! `last-insert-rowid` stays 0 (Postgres has no row ids; use `RETURNING`).
 
-use wasmtime::component::Resource;
+use wasmtime::component::{Linker, Resource};
 
-use super::sql::{SqlConnection, SqlFailure};
-use crate::runtime::HostState;
+use super::base::HasView;
+use super::sql::{SqlConnection, SqlFailure, SqlState, SqlView};
 use crate::store::sql::SqlValue;
-use crate::wasi_bindings::spin::sqlite::sqlite::{Error, Host, HostConnection, QueryResult, Value};
+use crate::wasi_bindings::spin::sqlite::sqlite::{
+    self, Error, Host, HostConnection, QueryResult, Value,
+};
+
+/// Links `spin:sqlite/sqlite@3.0.0` over the SQL capability's state.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> SqlView<'_>,
+) -> wasmtime::Result<()> {
+    sqlite::add_to_linker::<T, HasView<SqlState>>(linker, get)
+}
 
 fn error(f: SqlFailure) -> Error {
     match f {
@@ -18,7 +28,7 @@ fn error(f: SqlFailure) -> Error {
 
 super::sql::sqlite_types!(crate::wasi_bindings::spin::sqlite::sqlite);
 
-impl HostConnection for HostState {
+impl HostConnection for SqlView<'_> {
     async fn open(
         &mut self,
         database: String,
@@ -54,4 +64,4 @@ impl HostConnection for HostState {
     }
 }
 
-impl Host for HostState {}
+impl Host for SqlView<'_> {}

@@ -1,13 +1,20 @@
 //! `fermyon:spin/sqlite@2.0.0` (and the shared plumbing of `spin:sqlite@3.0.0`, in
 //! [`super::spin_sqlite3`]): SQL on the component's own database (a SQLite file, or a Postgres
 //! schema when `DATABASE_URL` is set), granted by name in the manifest.
+//!
+//! Grant: the names in `sqlite_databases`. State: the grant and the SQL backend. Resources:
+//! open connections ([`SqlConnection`]), shared with `spin:sqlite@3`.
+
+use std::sync::Arc;
 
 use sqlx::AnyPool;
-use wasmtime::component::Resource;
+use wasmtime::component::{Linker, Resource};
 
-use crate::bindings::fermyon::spin::sqlite::{Error, Host, HostConnection, QueryResult, Value};
-use crate::runtime::HostState;
-use crate::store::sql::{Rows, SqlValue};
+use super::base::{Declared, HasView, Names, Shared, View};
+use crate::bindings::fermyon::spin::sqlite::{
+    self, Error, Host, HostConnection, QueryResult, Value,
+};
+use crate::store::sql::{Rows, Sql, SqlValue};
 
 /// Longest statement.
 pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
@@ -26,24 +33,47 @@ pub(crate) enum SqlFailure {
     Io(String),
 }
 
-impl HostState {
+/// The SQL capability of one instance (both Spin SQLite interfaces): the databases the
+/// manifest grants, over the backend.
+#[derive(Clone)]
+pub struct SqlState {
+    grant: Arc<Names>,
+    backend: Shared<Sql>,
+}
+
+impl SqlState {
+    /// The grant of `declared` over `backend`.
+    pub fn new(declared: &Declared<'_>, backend: Shared<Sql>) -> SqlState {
+        let grant = Names::new(declared.name, &declared.decl.sqlite_databases);
+        SqlState { grant, backend }
+    }
+}
+
+/// What the SQLite traits (`@2.0.0` and `@3.0.0`) are implemented on.
+pub type SqlView<'a> = View<'a, SqlState>;
+
+/// Links `fermyon:spin/sqlite@2.0.0`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> SqlView<'_>,
+) -> wasmtime::Result<()> {
+    sqlite::add_to_linker::<T, HasView<SqlState>>(linker, get)
+}
+
+impl SqlView<'_> {
     /// Opens the database `database` if the manifest grants it to this component.
     pub(crate) async fn sql_open(
         &mut self,
         database: &str,
     ) -> Result<Resource<SqlConnection>, SqlFailure> {
-        if !self
-            .component
-            .sqlite_databases
-            .iter()
-            .any(|d| d == database)
-        {
+        let grant = &self.state.grant;
+        if !grant.allows(database) {
             return Err(SqlFailure::Denied);
         }
         let pool = self
-            .platform
-            .sql
-            .component_pool(&self.component.name, database)
+            .state
+            .backend
+            .component_pool(grant.component(), database)
             .await
             .map_err(|e| SqlFailure::Io(e.to_string()))?;
         self.table
@@ -69,7 +99,7 @@ impl HostState {
             ))));
         }
         let pool = self.table.get(conn)?.pool.clone();
-        let rows = match self.platform.sql.execute(&pool, statement, params).await {
+        let rows = match self.state.backend.execute(&pool, statement, params).await {
             Ok(rows) => rows,
             Err(e) => return Ok(Err(SqlFailure::Io(e.to_string()))),
         };
@@ -89,7 +119,7 @@ fn error(f: SqlFailure) -> Error {
     }
 }
 
-impl HostConnection for HostState {
+impl HostConnection for SqlView<'_> {
     async fn open(
         &mut self,
         database: String,
@@ -117,7 +147,7 @@ impl HostConnection for HostState {
     }
 }
 
-impl Host for HostState {}
+impl Host for SqlView<'_> {}
 
 /// Conversions between a Spin SQLite interface's `value` and `query-result` and the store's
 /// rows. `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0` declare the same types, but

@@ -1,13 +1,24 @@
 //! `wasi:config/store@0.2.0-draft-2024-09-27`: the component's variables, as Spin maps them.
-//! A name the component has no variable for reads as absent.
+//! A name the component has no variable for reads as absent. Its state is the variables
+//! capability's ([`VariablesState`]).
 
+use wasmtime::component::{HasSelf, Linker};
+
+use super::variables::VariablesState;
 use crate::manifest::VariableError;
-use crate::runtime::HostState;
-use crate::wasi_bindings::wasi::config::store::{Error, Host};
+use crate::wasi_bindings::wasi::config::store::{self, Error, Host};
 
-impl Host for HostState {
+/// Links `wasi:config/store` over the variables capability's state.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut VariablesState,
+) -> wasmtime::Result<()> {
+    store::add_to_linker::<T, HasSelf<VariablesState>>(linker, get)
+}
+
+impl Host for VariablesState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, Error>> {
-        Ok(match self.component.variables.get(&key) {
+        Ok(match self.variables.get(&key) {
             Ok(value) => Ok(Some(value)),
             Err(VariableError::Undefined(_) | VariableError::InvalidName(_)) => Ok(None),
             Err(e) => Err(Error::Upstream(e.to_string())),
@@ -16,7 +27,6 @@ impl Host for HostState {
 
     async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, Error>> {
         Ok(self
-            .component
             .variables
             .all()
             .map_err(|e| Error::Upstream(e.to_string())))

@@ -5,16 +5,26 @@
 //! `increment` keeps the number as its decimal text (Redis `INCRBY` does the same), and a
 //! compare-and-swap compares the whole value atomically in the backend.
 
-use wasmtime::component::Resource;
+use wasmtime::component::{Linker, Resource};
 
-use super::key_value::{KvFailure, KvStore};
-use crate::runtime::HostState;
+use super::base::HasView;
+use super::key_value::{KeyValueState, KeyValueView, KvFailure, KvStore};
 use crate::wasi_bindings::wasi::keyvalue::atomics::{self, CasError, HostCas};
 use crate::wasi_bindings::wasi::keyvalue::batch;
 use crate::wasi_bindings::wasi::keyvalue::store::{self, Error, HostBucket, KeyResponse};
 
 /// Keys returned per `list-keys` page.
 const PAGE: usize = 1000;
+
+/// Links `wasi:keyvalue` store, atomics and batch over the key-value capability's state.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> KeyValueView<'_>,
+) -> wasmtime::Result<()> {
+    store::add_to_linker::<T, HasView<KeyValueState>>(linker, get)?;
+    atomics::add_to_linker::<T, HasView<KeyValueState>>(linker, get)?;
+    batch::add_to_linker::<T, HasView<KeyValueState>>(linker, get)
+}
 
 /// A compare-and-swap in progress: the backend key and the value it was read with.
 pub struct Cas {
@@ -30,7 +40,7 @@ fn error(f: KvFailure) -> Error {
     }
 }
 
-impl store::Host for HostState {
+impl store::Host for KeyValueView<'_> {
     async fn open(
         &mut self,
         identifier: String,
@@ -43,7 +53,7 @@ impl store::Host for HostState {
     }
 }
 
-impl HostBucket for HostState {
+impl HostBucket for KeyValueView<'_> {
     async fn get(
         &mut self,
         bucket: Resource<KvStore>,
@@ -101,7 +111,7 @@ impl HostBucket for HostState {
     }
 }
 
-impl atomics::Host for HostState {
+impl atomics::Host for KeyValueView<'_> {
     async fn increment(
         &mut self,
         bucket: Resource<KvStore>,
@@ -113,8 +123,8 @@ impl atomics::Host for HostState {
             Err(e) => return Ok(Err(error(e))),
         };
         Ok(self
-            .platform
-            .kv
+            .state
+            .backend
             .increment(&key, delta)
             .await
             .map_err(|e| Error::Other(e.to_string())))
@@ -127,15 +137,15 @@ impl atomics::Host for HostState {
     ) -> wasmtime::Result<Result<(), CasError>> {
         let Cas { key, current } = self.table.delete(cas)?;
         let swapped = self
-            .platform
-            .kv
+            .state
+            .backend
             .compare_and_swap(&key, current.as_deref(), &value)
             .await;
         Ok(match swapped {
             Ok(true) => Ok(()),
             Ok(false) => {
                 // Hand the caller a fresh handle with what the key holds now, to retry with.
-                let now = match self.platform.kv.get(&key).await {
+                let now = match self.state.backend.get(&key).await {
                     Ok(v) => v,
                     Err(e) => return Ok(Err(CasError::StoreError(Error::Other(e.to_string())))),
                 };
@@ -147,7 +157,7 @@ impl atomics::Host for HostState {
     }
 }
 
-impl HostCas for HostState {
+impl HostCas for KeyValueView<'_> {
     async fn new(
         &mut self,
         bucket: Resource<KvStore>,
@@ -157,7 +167,7 @@ impl HostCas for HostState {
             Ok(k) => k,
             Err(e) => return Ok(Err(error(e))),
         };
-        let current = match self.platform.kv.get(&key).await {
+        let current = match self.state.backend.get(&key).await {
             Ok(v) => v,
             Err(e) => return Ok(Err(Error::Other(e.to_string()))),
         };
@@ -177,7 +187,7 @@ impl HostCas for HostState {
     }
 }
 
-impl batch::Host for HostState {
+impl batch::Host for KeyValueView<'_> {
     async fn get_many(
         &mut self,
         bucket: Resource<KvStore>,

@@ -2,6 +2,7 @@
 //! reads it — unknown fields are errors except inside `tool` tables, where Bourse keeps its
 //! own settings (`[application.tool.bourse]`, `[component.X.tool.bourse]`).
 
+mod allowed_hosts;
 mod routes;
 mod variables;
 
@@ -10,8 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::capabilities::outbound_http::AllowedHosts;
-
+pub use allowed_hosts::AllowedHosts;
 pub use routes::{Route, RouteTable};
 pub use variables::{VariableError, Variables, resolve_template};
 

@@ -1,6 +1,10 @@
 //! The component runtime: compiles and links the manifest's components, keeps the registry
 //! of what is live (or why not), swaps versions in and out, and runs calls into components
 //! with deadlines, memory caps and concurrency limits.
+//!
+//! The runtime knows capabilities only through [`crate::capabilities`]: it links the list
+//! [`capabilities::link`] gives, builds each version's [`Capabilities`] from its manifest
+//! entry at load, and every store comes from one constructor, `new_store`.
 
 pub mod compose;
 pub mod contract;
@@ -16,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::component::{InstancePre, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -24,7 +28,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 pub use engine::EPOCH_TICK;
-pub use state::{ComponentContext, HostState, Platform};
+pub use state::{HostState, Platform};
 pub use versions::{
     DeployError, DeployReport, HistoryEntry, MAX_COMPONENT_BYTES, VersionInfo, precompile,
 };
@@ -34,6 +38,7 @@ use crate::bindings::bourse::platform::types::{OrderRequest, OrderResult, Princi
 use crate::bindings::exports::bourse::platform::{
     authenticator, generator, indicator, order_handling,
 };
+use crate::capabilities::{self, Capabilities, Services};
 use crate::manifest::Manifest;
 
 /// One typed export call on a fresh instance: check the export exists, take an instance
@@ -51,7 +56,7 @@ macro_rules! typed_call {
                 })?;
         let _permit = $self.permit($component).await?;
         // Typed calls are not tied to one HTTP request; their output is tagged `typed-call`.
-        let mut $store = $self.store($component, "typed-call");
+        let mut $store = new_store($component, "typed-call");
         let result = async {
             let instance = $component.pre.instantiate_async(&mut $store).await?;
             let $guest = indices.load(&mut $store, &instance)?;
@@ -140,13 +145,13 @@ pub struct LoadedComponent {
     pub size: usize,
     /// Its limits.
     pub limits: Limits,
-    context: Arc<ComponentContext>,
+    /// Its capabilities, grants checked; each instance gets a clone.
+    capabilities: Capabilities,
     pre: InstancePre<HostState>,
     proxy: Option<ProxyPre<HostState>>,
     exports: Exports,
     permits: Arc<tokio::sync::Semaphore>,
     http_permits: Option<Arc<tokio::sync::Semaphore>>,
-    platform: Arc<Platform>,
 }
 
 /// Public description of a component, for `/api/components`.
@@ -196,6 +201,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     platform: Arc<Platform>,
+    /// The capabilities' handles on `platform`'s services.
+    services: Services,
     manifest: Manifest,
     config: RuntimeConfig,
     components: RwLock<BTreeMap<String, Slot>>,
@@ -212,31 +219,16 @@ impl Runtime {
     ) -> wasmtime::Result<Runtime> {
         let engine = engine_for(&manifest, &config)?;
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        if config.spin_compat {
-            // Spin's platform world only: no `bourse:platform` interface, so a component
-            // that needs the market or the event hub must bring it as a dependency.
-            use crate::bindings::fermyon::spin;
-            spin::key_value::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-            spin::sqlite::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-            spin::variables::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-            spin::redis::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-            spin::rdbms_types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-            spin::postgres::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        let set = if config.spin_compat {
+            capabilities::Set::Spin
         } else {
-            crate::bindings::BourseHost::add_to_linker::<HostState, HasSelf<HostState>>(
-                &mut linker,
-                |s| s,
-            )?;
-        }
-        crate::wasi_bindings::SpinWasiHost::add_to_linker::<HostState, HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )?;
+            capabilities::Set::Bourse
+        };
+        capabilities::link(&mut linker, set)?;
         Ok(Runtime {
             engine,
             linker,
+            services: platform.services(),
             platform,
             manifest,
             config,
@@ -377,20 +369,6 @@ impl Runtime {
         }
     }
 
-    fn store(&self, component: &LoadedComponent, request_id: &str) -> Store<HostState> {
-        let state = HostState::new(
-            component.context.clone(),
-            self.platform.clone(),
-            component.limits.memory_bytes,
-            request_id,
-        );
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(deadline_ticks(component.limits.timeout_ms));
-        store.epoch_deadline_trap();
-        store
-    }
-
     /// Waits briefly for an instance permit: a burst queues, a flood gets 503.
     async fn permit(
         &self,
@@ -498,7 +476,7 @@ impl Runtime {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-")
             .to_string();
-        let mut store = self.store(&component, &request_id);
+        let mut store = new_store(&component, &request_id);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let prepared = (|| {
             let req = store
@@ -638,16 +616,7 @@ impl Runtime {
                     name: component.name.clone(),
                     export: "bourse:platform/generator",
                 })?;
-        let state = HostState::new(
-            component.context.clone(),
-            component.platform.clone(),
-            component.limits.memory_bytes,
-            "simulation",
-        );
-        let mut store = Store::new(component.pre.engine(), state);
-        store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(deadline_ticks(component.limits.timeout_ms));
-        store.epoch_deadline_trap();
+        let mut store = new_store(&component, "simulation");
         let result = async {
             let instance = component.pre.instantiate_async(&mut store).await?;
             let guest = indices.load(&mut store, &instance)?;
@@ -678,6 +647,23 @@ fn engine_for(manifest: &Manifest, config: &RuntimeConfig) -> wasmtime::Result<E
         .max()
         .unwrap_or(config.memory_mb);
     engine::build(largest)
+}
+
+/// The one store constructor: HTTP requests, typed calls and simulations each get a store of
+/// `component`'s engine with its own copy of the component's capabilities, its memory cap and
+/// its call deadline. Guest output is tagged with `request_id`.
+fn new_store(component: &LoadedComponent, request_id: &str) -> Store<HostState> {
+    let state = HostState::new(
+        &component.name,
+        &component.capabilities,
+        component.limits.memory_bytes,
+        request_id,
+    );
+    let mut store = Store::new(component.pre.engine(), state);
+    store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(deadline_ticks(component.limits.timeout_ms));
+    store.epoch_deadline_trap();
+    store
 }
 
 fn deadline_ticks(timeout_ms: u64) -> u64 {

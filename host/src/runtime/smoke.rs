@@ -115,7 +115,7 @@ impl Runtime {
         }
         if let Some(proxy) = &candidate.proxy {
             // HTTP-only components: at least instantiate once.
-            let mut store = self.store(candidate, "smoke-check");
+            let mut store = super::new_store(candidate, "smoke-check");
             proxy
                 .instantiate_async(&mut store)
                 .await
@@ -135,12 +135,11 @@ fn candidate_clone(c: &LoadedComponent) -> LoadedComponent {
         source: c.source.clone(),
         size: c.size,
         limits: c.limits,
-        context: c.context.clone(),
+        capabilities: c.capabilities.clone(),
         pre: c.pre.clone(),
         proxy: c.proxy.clone(),
         exports: c.exports.clone(),
         permits: c.permits.clone(),
         http_permits: c.http_permits.clone(),
-        platform: c.platform.clone(),
     }
 }

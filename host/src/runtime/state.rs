@@ -1,4 +1,7 @@
-//! Per-instance state: what one component instance may reach.
+//! Per-instance state: what one component instance may reach. [`HostState`] is a plain
+//! struct of WASI, `wasi:http`, the resource table, the memory limits and every capability's
+//! state ([`Capabilities`]); [`Platform`] is the bundle of host services the capabilities'
+//! handles are taken from.
 
 use std::sync::Arc;
 
@@ -8,11 +11,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_log::GuestLog;
-use crate::capabilities::outbound_http::{AllowedHosts, OutboundHooks};
 use crate::capabilities::spin_postgres::PostgresClients;
 use crate::capabilities::spin_redis::RedisClients;
+use crate::capabilities::{Capabilities, CapabilitiesView, HasCapabilities, Services, Shared};
 use crate::events::EventHub;
-use crate::manifest::Variables;
 use crate::market::Market;
 use crate::store::kv::KeyValue;
 use crate::store::sql::Sql;
@@ -33,50 +35,46 @@ pub struct Platform {
     pub postgres_clients: PostgresClients,
 }
 
-/// What the manifest grants one component.
-#[derive(Debug, Clone)]
-pub struct ComponentContext {
-    /// Component id.
-    pub name: String,
-    /// Key-value store labels it may open.
-    pub key_value_stores: Vec<String>,
-    /// SQL databases it may open.
-    pub sqlite_databases: Vec<String>,
-    /// Its resolved variables.
-    pub variables: Variables,
-    /// Where its outgoing HTTP requests may go.
-    pub outbound: Arc<AllowedHosts>,
+impl Platform {
+    /// The capabilities' handles on these services: each keeps the platform alive.
+    pub(crate) fn services(self: &Arc<Platform>) -> Services {
+        Services {
+            kv: Shared::project(self.clone(), |p| &p.kv),
+            sql: Shared::project(self.clone(), |p| &p.sql),
+            events: self.events.clone(),
+            market: Shared::project(self.clone(), |p| &p.market),
+            redis_clients: Shared::project(self.clone(), |p| &p.redis_clients),
+            postgres_clients: Shared::project(self.clone(), |p| &p.postgres_clients),
+        }
+    }
 }
 
 /// The `T` of every `Store<T>`: one per instance, dropped with it.
 pub struct HostState {
-    pub(crate) wasi: WasiCtx,
-    pub(crate) http: WasiHttpCtx,
-    pub(crate) outbound: OutboundHooks,
-    pub(crate) table: ResourceTable,
-    pub(crate) limits: StoreLimits,
-    pub(crate) component: Arc<ComponentContext>,
-    pub(crate) platform: Arc<Platform>,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    pub(super) limits: StoreLimits,
+    capabilities: Capabilities,
 }
 
 impl HostState {
     /// A sandbox for `component`: no environment, no arguments, no files, no network beyond
-    /// the HTTP destinations its manifest grants; guest
+    /// the HTTP destinations its manifest grants, and its own copy of `capabilities`; guest
     /// stdout/stderr become log lines tagged with the component and the request id.
     pub fn new(
-        component: Arc<ComponentContext>,
-        platform: Arc<Platform>,
+        component: &str,
+        capabilities: &Capabilities,
         memory_bytes: usize,
         request_id: &str,
     ) -> HostState {
         let wasi = WasiCtx::builder()
-            .stdout(GuestLog::new(&component.name, request_id, "stdout"))
-            .stderr(GuestLog::new(&component.name, request_id, "stderr"))
+            .stdout(GuestLog::new(component, request_id, "stdout"))
+            .stderr(GuestLog::new(component, request_id, "stderr"))
             .build();
         HostState {
             wasi,
             http: WasiHttpCtx::new(),
-            outbound: OutboundHooks::new(&component.name, component.outbound.clone()),
             table: ResourceTable::new(),
             limits: wasmtime::StoreLimitsBuilder::new()
                 .memory_size(memory_bytes)
@@ -85,8 +83,7 @@ impl HostState {
                 .memories(16)
                 .trap_on_grow_failure(true)
                 .build(),
-            component,
-            platform,
+            capabilities: capabilities.clone(),
         }
     }
 }
@@ -105,7 +102,16 @@ impl WasiHttpView for HostState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.outbound,
+            hooks: &mut self.capabilities.outbound_http,
+        }
+    }
+}
+
+impl HasCapabilities for HostState {
+    fn capabilities(&mut self) -> CapabilitiesView<'_> {
+        CapabilitiesView {
+            states: &mut self.capabilities,
+            table: &mut self.table,
         }
     }
 }

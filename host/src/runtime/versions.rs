@@ -19,9 +19,9 @@ use super::{
     CallError, Exports, LoadFailure, LoadedComponent, Runtime, Slot, authenticator, generator,
     indicator, order_handling,
 };
-use crate::capabilities::outbound_http::AllowedHosts;
-use crate::manifest::{ComponentDecl, Manifest, Variables, resolve_template};
-use crate::runtime::{ComponentContext, RuntimeConfig};
+use crate::capabilities::{Capabilities, Declared, GrantError};
+use crate::manifest::Manifest;
+use crate::runtime::RuntimeConfig;
 
 /// Largest component accepted (uploads are refused above this with 413).
 pub const MAX_COMPONENT_BYTES: usize = 50 << 20;
@@ -122,18 +122,12 @@ impl DeployError {
     }
 }
 
-/// A component's `allowed_outbound_hosts`, with `{{ variable }}` templates resolved the way
-/// its variables are.
-fn outbound_grant(decl: &ComponentDecl, manifest: &Manifest) -> Result<AllowedHosts, DeployError> {
-    let entries = decl
-        .allowed_outbound_hosts
-        .iter()
-        .map(|entry| {
-            resolve_template(entry, &manifest.variables, |k| std::env::var(k).ok())
-                .map_err(|e| DeployError::Outbound(format!("{entry:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    AllowedHosts::parse(&entries).map_err(DeployError::Outbound)
+impl From<GrantError> for DeployError {
+    fn from(e: GrantError) -> DeployError {
+        match e {
+            GrantError::Outbound(m) => DeployError::Outbound(m),
+        }
+    }
 }
 
 fn artifact_path(engine: &Engine, data_dir: &Path, digest: &str) -> PathBuf {
@@ -311,10 +305,15 @@ impl Runtime {
             generator: generator::GuestIndices::new(&pre).ok(),
             indicator: indicator::GuestIndices::new(&pre).ok(),
         };
-        let variables = Variables::resolve(&decl.variables, &self.manifest.variables, |k| {
-            std::env::var(k).ok()
-        });
-        let outbound = outbound_grant(decl, &self.manifest)?;
+        let capabilities = Capabilities::grant(
+            &Declared {
+                name,
+                decl,
+                manifest: &self.manifest,
+                env: |k| std::env::var(k).ok(),
+            },
+            &self.services,
+        )?;
         let limits = self.limits(name);
         let loaded = LoadedComponent {
             name: name.to_string(),
@@ -323,13 +322,7 @@ impl Runtime {
             source: source.to_path_buf(),
             size: bytes.len(),
             limits,
-            context: Arc::new(ComponentContext {
-                name: name.to_string(),
-                key_value_stores: decl.key_value_stores.clone(),
-                sqlite_databases: decl.sqlite_databases.clone(),
-                variables,
-                outbound: Arc::new(outbound),
-            }),
+            capabilities,
             proxy: ProxyPre::new(pre.clone()).ok(),
             pre,
             exports,
@@ -337,7 +330,6 @@ impl Runtime {
             http_permits: limits
                 .http_concurrency
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
-            platform: self.platform.clone(),
         };
         self.smoke(&loaded).await.map_err(DeployError::Smoke)?;
         Ok((loaded, compiled))

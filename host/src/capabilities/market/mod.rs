@@ -11,27 +11,48 @@ use crate::bindings::bourse::platform::types::Reject;
 use crate::bindings::bourse::platform::types::{
     BookDepth, OrderInfo, OrderRequest, OrderResult, Quote, SymbolInfo, Trade,
 };
-use crate::runtime::HostState;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::base::Shared;
+use crate::bindings::bourse::platform::{market, types};
+use crate::market::Market;
 
 /// Most orders one `submit-batch` call may carry.
 pub const MAX_BATCH: usize = 65_536;
 
-impl Host for HostState {
+/// The market capability of one instance: the host's matching core. Every component may
+/// trade, so it has no manifest grant, and it has no resources.
+#[derive(Clone)]
+pub struct MarketState {
+    pub(crate) market: Shared<Market>,
+}
+
+impl MarketState {
+    /// A handle on `market`.
+    pub fn new(market: Shared<Market>) -> MarketState {
+        MarketState { market }
+    }
+}
+
+/// Links `bourse:platform/market` and the `types` it uses.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut MarketState,
+) -> wasmtime::Result<()> {
+    types::add_to_linker::<T, HasSelf<MarketState>>(linker, get)?;
+    market::add_to_linker::<T, HasSelf<MarketState>>(linker, get)
+}
+
+impl Host for MarketState {
     async fn symbols(&mut self) -> wasmtime::Result<Vec<SymbolInfo>> {
-        Ok(self
-            .platform
-            .market
-            .symbols()
-            .iter()
-            .map(Into::into)
-            .collect())
+        Ok(self.market.symbols().iter().map(Into::into).collect())
     }
 
     async fn submit(
         &mut self,
         order: OrderRequest,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
-        Ok(answer(self.platform.market.submit(&order.into()).await))
+        Ok(answer(self.market.submit(&order.into()).await))
     }
 
     async fn submit_batch(
@@ -46,7 +67,6 @@ impl Host for HostState {
         }
         let orders: Vec<crate::market::OrderRequest> = orders.into_iter().map(Into::into).collect();
         Ok(self
-            .platform
             .market
             .submit_batch(&orders)
             .await
@@ -62,10 +82,7 @@ impl Host for HostState {
         order_id: u64,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
         Ok(answer(
-            self.platform
-                .market
-                .cancel(&account, &symbol, order_id)
-                .await,
+            self.market.cancel(&account, &symbol, order_id).await,
         ))
     }
 
@@ -78,8 +95,7 @@ impl Host for HostState {
         quantity: Option<u64>,
     ) -> wasmtime::Result<Result<OrderResult, Reject>> {
         Ok(answer(
-            self.platform
-                .market
+            self.market
                 .amend(&account, &symbol, order_id, price, quantity)
                 .await,
         ))
@@ -90,13 +106,11 @@ impl Host for HostState {
         symbol: String,
         levels: u32,
     ) -> wasmtime::Result<Result<BookDepth, Reject>> {
-        Ok(answer(
-            self.platform.market.depth(&symbol, levels.min(1000)).await,
-        ))
+        Ok(answer(self.market.depth(&symbol, levels.min(1000)).await))
     }
 
     async fn get_quote(&mut self, symbol: String) -> wasmtime::Result<Result<Quote, Reject>> {
-        Ok(answer(self.platform.market.quote(&symbol).await))
+        Ok(answer(self.market.quote(&symbol).await))
     }
 
     async fn order(
@@ -104,7 +118,7 @@ impl Host for HostState {
         account: String,
         order_id: u64,
     ) -> wasmtime::Result<Result<OrderInfo, Reject>> {
-        Ok(answer(self.platform.market.order(&account, order_id).await))
+        Ok(answer(self.market.order(&account, order_id).await))
     }
 
     async fn orders(
@@ -114,7 +128,6 @@ impl Host for HostState {
         limit: u32,
     ) -> wasmtime::Result<Vec<OrderInfo>> {
         Ok(self
-            .platform
             .market
             .orders(&account, open_only, limit)
             .await
@@ -129,7 +142,6 @@ impl Host for HostState {
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<Trade>, Reject>> {
         Ok(self
-            .platform
             .market
             .trades(&symbol, limit)
             .await
@@ -138,4 +150,4 @@ impl Host for HostState {
     }
 }
 
-impl crate::bindings::bourse::platform::types::Host for HostState {}
+impl crate::bindings::bourse::platform::types::Host for MarketState {}
