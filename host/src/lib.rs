@@ -8,6 +8,7 @@ pub mod build;
 pub mod capabilities;
 pub mod cluster;
 pub mod config;
+pub mod instance;
 pub mod manifest;
 pub mod runtime;
 pub mod server;
