@@ -97,7 +97,7 @@ async fn serve(app: &AppState, request: Request, route: &Route, request_id: &str
         .as_ref()
         .is_none_or(|p| p.covers(&path, route));
     if principal.is_none() && !public {
-        return needs_credentials(&format!("{path} needs"), request_id);
+        return needs_credentials(&format!("{path} needs"), request_id).into_response();
     }
     let peer = parts
         .extensions

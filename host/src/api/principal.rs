@@ -162,21 +162,20 @@ impl Caller {
 
     /// The principal, or a 401 whose message begins with `needs` ("simulations need") and
     /// ends with how to present credentials.
-    pub fn signed_in(self, needs: &str, request_id: &str) -> Result<Principal, Response> {
+    pub fn signed_in(self, needs: &str, request_id: &str) -> Result<Principal, ApiError> {
         self.0.ok_or_else(|| needs_credentials(needs, request_id))
     }
 }
 
 /// The 401 for a route that needs credentials none were presented for; the message begins
 /// with `needs` ("simulations need").
-pub fn needs_credentials(needs: &str, request_id: &str) -> Response {
+pub fn needs_credentials(needs: &str, request_id: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
         format!("{needs} credentials: Authorization: Bearer <access token or API key>"),
         request_id,
     )
-    .into_response()
 }
 
 impl FromRequestParts<Arc<AppState>> for Caller {

@@ -41,7 +41,7 @@ fn privileged(who: &Principal) -> bool {
 }
 
 /// The run `id`, if the caller may see it (its owner, or ops/admin).
-fn visible(app: &AppState, caller: Caller, id: &str, request_id: &str) -> Result<Entry, Response> {
+fn visible(app: &AppState, caller: Caller, id: &str, request_id: &str) -> Result<Entry, ApiError> {
     let who = caller.signed_in(NEEDS, request_id)?;
     match app.simulations.get(id) {
         Some(run) if privileged(&who) || run.owner() == who.id => Ok(run),
@@ -50,8 +50,7 @@ fn visible(app: &AppState, caller: Caller, id: &str, request_id: &str) -> Result
             "unknown_simulation",
             format!("no simulation {id} of yours"),
             request_id,
-        )
-        .into_response()),
+        )),
     }
 }
 
@@ -67,7 +66,7 @@ async fn start(
     let who = match Caller::from_headers(&app, &headers, request_id).await {
         Ok(caller) => match caller.signed_in(NEEDS, request_id) {
             Ok(p) => p,
-            Err(r) => return r,
+            Err(e) => return e.into_response(),
         },
         Err(r) => return r,
     };
@@ -123,7 +122,7 @@ async fn status(
     let request_id = request_id.as_str();
     let run = match visible(&app, caller, &id, request_id) {
         Ok(run) => run,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     Json(app.simulations.view(&run).await).into_response()
 }
@@ -137,7 +136,7 @@ async fn stop(
     let request_id = request_id.as_str();
     let run = match visible(&app, caller, &id, request_id) {
         Ok(run) => run,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     app.simulations.stop(&run).await;
     (StatusCode::ACCEPTED, Json(app.simulations.view(&run).await)).into_response()
@@ -158,7 +157,7 @@ async fn bars(
     let request_id = request_id.as_str();
     let run = match visible(&app, caller, &id, request_id) {
         Ok(run) => run,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let symbol = q
         .symbol
@@ -195,7 +194,7 @@ async fn trades(
     let request_id = request_id.as_str();
     let run = match visible(&app, caller, &id, request_id) {
         Ok(run) => run,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     Json(serde_json::json!({"trades": app.simulations.trades(&run, limit).await})).into_response()

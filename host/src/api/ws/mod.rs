@@ -157,7 +157,7 @@ pub(super) async fn ticket(
         .zip(bearer(&headers))
         .map(|(p, t)| Credential::new(&p, t))
     else {
-        return needs_credentials("a ticket needs", request_id);
+        return needs_credentials("a ticket needs", request_id).into_response();
     };
     match app.tickets.issue(app.events(), &credential).await {
         Ok(ticket) => axum::Json(json!({
