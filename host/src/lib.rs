@@ -39,6 +39,7 @@ pub mod capabilities;
 pub mod cluster;
 pub mod config;
 pub mod events;
+pub mod instance;
 pub mod manifest;
 pub mod market;
 pub mod runtime;

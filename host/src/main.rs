@@ -1,16 +1,17 @@
 //! `bourse`: build and serve a manifest of WebAssembly components.
+//!
+//! This file parses the command line and hands each command to its module in
+//! [`commands`]; the commands' flags are declared here, in one place.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use bourse::build::{Outcome, build};
-use bourse::config::Config;
 use bourse::manifest::Manifest;
-use bourse::server::Host;
 use clap::{Parser, Subcommand};
 
-mod ops;
+mod commands;
+
+use commands::remote::{self, Remote};
 
 #[derive(Parser)]
 #[command(
@@ -84,12 +85,12 @@ enum Cmd {
         /// The `.wasm` file.
         file: PathBuf,
         #[command(flatten)]
-        remote: ops::Remote,
+        remote: Remote,
     },
     /// List the components live on a running host, with versions and digests.
     Components {
         #[command(flatten)]
-        remote: ops::Remote,
+        remote: Remote,
     },
     /// Daily bars for the signals.
     Bars {
@@ -108,7 +109,7 @@ enum Cmd {
         /// Digest (`sha256:…` or its hex) to go back to.
         digest: Option<String>,
         #[command(flatten)]
-        remote: ops::Remote,
+        remote: Remote,
     },
 }
 
@@ -134,7 +135,7 @@ enum BarsCmd {
         #[arg(long)]
         symbol: String,
         #[command(flatten)]
-        remote: ops::Remote,
+        remote: Remote,
     },
     /// Have a running host fetch daily closes from a data provider whose key it has
     /// (TIINGO_API_KEY, ALPHAVANTAGE_API_KEY, FRED_API_KEY set where the host runs).
@@ -152,7 +153,7 @@ enum BarsCmd {
         #[arg(long)]
         to: Option<String>,
         #[command(flatten)]
-        remote: ops::Remote,
+        remote: Remote,
     },
 }
 
@@ -166,7 +167,7 @@ enum SimCmd {
         #[arg(long)]
         orders: Option<u64>,
         #[command(flatten)]
-        remote: ops::Remote,
+        remote: Remote,
     },
 }
 
@@ -198,59 +199,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             manifest,
             components,
             force,
-        } => {
-            let manifest = Manifest::load(&manifest)?;
-            let outcomes = build(&manifest, &components, force);
-            let failed = outcomes
-                .iter()
-                .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
-                .count();
-            Ok(if failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        } => Ok(commands::build::run(
+            &Manifest::load(&manifest)?,
+            &components,
+            force,
+        )),
         Cmd::Check {
             manifest,
             spin: None,
-        } => check(&Manifest::load(&manifest)?),
+        } => commands::check::check(&Manifest::load(&manifest)?),
         Cmd::Check {
             manifest,
             spin: Some(spin_dir),
-        } => check_spin(&Manifest::load(&manifest)?, &spin_dir),
+        } => commands::check::check_spin(&Manifest::load(&manifest)?, &spin_dir),
         Cmd::Up {
             manifest,
             spin_compat,
-        } => {
-            let manifest = Manifest::load(&manifest)?;
-            let outcomes = build(&manifest, &[], false);
-            for (name, outcome) in &outcomes {
-                if let Outcome::Failed(_) = outcome {
-                    eprintln!("bourse: {name} did not build; serving the others");
-                }
-            }
-            serve(manifest, spin_compat)
-        }
+        } => commands::serve::up(Manifest::load(&manifest)?, spin_compat),
         Cmd::Serve {
             manifest,
             spin_compat,
-        } => serve(Manifest::load(&manifest)?, spin_compat),
-        Cmd::Precompile { manifest } => precompile(&Manifest::load(&manifest)?),
+        } => commands::serve::serve(Manifest::load(&manifest)?, spin_compat),
+        Cmd::Precompile { manifest } => {
+            commands::precompile::precompile(&Manifest::load(&manifest)?)
+        }
         Cmd::Config {
             command: ConfigCmd::Check,
-        } => {
-            let config = Config::from_env()?;
-            for (name, value) in config.effective() {
-                println!("{name}={value}");
-            }
-            Ok(ExitCode::SUCCESS)
+        } => commands::config::check(),
+        Cmd::Deploy { name, file, remote } => {
+            remote::run(commands::deploy::deploy(&remote, &name, &file))
         }
-        Cmd::Deploy { name, file, remote } => ops::run(ops::deploy(&remote, &name, &file)),
-        Cmd::Components { remote } => ops::run(ops::components(&remote)),
+        Cmd::Components { remote } => remote::run(commands::deploy::components(&remote)),
         Cmd::Bars {
             command: BarsCmd::Synth { out, seed, years },
-        } => ops::bars_synth(&out, seed, years),
+        } => commands::bars::synth(&out, seed, years),
         Cmd::Bars {
             command:
                 BarsCmd::Import {
@@ -258,7 +240,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     symbol,
                     remote,
                 },
-        } => ops::run(ops::bars_import(&remote, &file, &symbol)),
+        } => remote::run(commands::bars::import(&remote, &file, &symbol)),
         Cmd::Bars {
             command:
                 BarsCmd::Fetch {
@@ -268,7 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     to,
                     remote,
                 },
-        } => ops::run(ops::bars_fetch(
+        } => remote::run(commands::bars::fetch(
             &remote,
             &symbols,
             provider.as_deref(),
@@ -282,158 +264,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     orders,
                     remote,
                 },
-        } => ops::run(ops::sim_run(&remote, &file, orders)),
+        } => remote::run(commands::sim::run(&remote, &file, orders)),
         Cmd::Rollback {
             name,
             digest,
             remote,
-        } => ops::run(ops::rollback(&remote, &name, digest.as_deref())),
-    }
-}
-
-fn check(manifest: &Manifest) -> anyhow::Result<ExitCode> {
-    let wit = manifest.wit_dir();
-    Ok(report_each(manifest, |name, decl| {
-        let Some(world) = &decl.tool.bourse.world else {
-            return Ok(format!(
-                "no [component.{name}.tool.bourse] world, not checked"
-            ));
-        };
-        bourse::runtime::contract::check(&read_source(manifest, decl)?, &wit, world)
-            .map(|()| format!("honours {world}"))
-            .map_err(|e| e.to_string())
-    }))
-}
-
-fn check_spin(manifest: &Manifest, spin_dir: &Path) -> anyhow::Result<ExitCode> {
-    let spin = bourse::runtime::contract::SpinPlatform::load(spin_dir)?;
-    Ok(report_each(manifest, |_, decl| {
-        let dependencies =
-            bourse::runtime::compose::dependencies(manifest, decl).map_err(|e| e.to_string())?;
-        spin.check(&read_source(manifest, decl)?, &dependencies)
-            .map(|()| "Spin hosts every import".to_string())
-            .map_err(|e| e.to_string())
-    }))
-}
-
-/// Runs `check` on every component, printing `name: outcome`; fails if any check failed.
-fn report_each(
-    manifest: &Manifest,
-    check: impl Fn(&str, &bourse::manifest::ComponentDecl) -> Result<String, String>,
-) -> ExitCode {
-    let mut failed = 0;
-    for (name, decl) in &manifest.components {
-        match check(name, decl) {
-            Ok(outcome) => eprintln!("{name}: {outcome}"),
-            Err(e) => {
-                failed += 1;
-                eprintln!("{name}: {e}");
-            }
-        }
-    }
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-fn read_source(
-    manifest: &Manifest,
-    decl: &bourse::manifest::ComponentDecl,
-) -> Result<Vec<u8>, String> {
-    let path = manifest.resolve(&decl.source);
-    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-fn precompile(manifest: &Manifest) -> anyhow::Result<ExitCode> {
-    let config = Config::from_env()?;
-    let runtime_config = bourse::runtime::RuntimeConfig {
-        timeout: std::time::Duration::from_millis(config.request_timeout_ms),
-        memory_mb: config.instance_memory_mb,
-        data_dir: config.data_dir.clone(),
-        retain_versions: config.retain_versions,
-        role: config.role,
-        memory_limit_bytes: None,
-        spin_compat: config.spin_compat,
-    };
-    let results = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(bourse::runtime::precompile(manifest, &runtime_config));
-    let mut failed = 0;
-    for (name, result) in results {
-        match result {
-            Ok((digest, true)) => eprintln!("{name}: compiled {digest}"),
-            Ok((digest, false)) => eprintln!("{name}: already cached {digest}"),
-            Err(e) => {
-                failed += 1;
-                eprintln!("{name}: {e}");
-            }
-        }
-    }
-    eprintln!(
-        "artifacts in {}",
-        config.data_dir.join("artifacts").display()
-    );
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-fn serve(manifest: Manifest, spin_compat: bool) -> anyhow::Result<ExitCode> {
-    let mut config = Config::from_env()?;
-    config.spin_compat |= spin_compat;
-    if config.spin_compat {
-        tracing::warn!(
-            "running as Spin would: no auth layer, no native market or event hub; for local development only"
-        );
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let host = Host::start(&config, manifest).await?;
-        for failure in &host.failures {
-            eprintln!(
-                "bourse: component {} not loaded: {}",
-                failure.name, failure.error
-            );
-        }
-        host.serve(
-            config.listen,
-            |addr| tracing::info!(%addr, "bourse listening"),
-            shutdown_signal(),
-        )
-        .await?;
-        tracing::info!("bourse stopped");
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+        } => remote::run(commands::deploy::rollback(
+            &remote,
+            &name,
+            digest.as_deref(),
+        )),
     }
 }

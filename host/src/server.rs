@@ -1,10 +1,15 @@
-//! Putting it together: stores, market, runtime, router, listener.
+//! The one wiring place: every service is built here once — stores, event hub, cluster,
+//! market, runtime, simulation registry and worker, credential cache and its revocation
+//! follower, rate limiter — and each part is handed what it uses; then the listener.
+//!
+//! Nothing else builds a service: the API receives [`crate::api::Services`] whole, and a
+//! service that follows events or runs a worker is started here, before the first request.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::ApiConfig;
+use crate::api::{ApiConfig, AuthCache, Limiter, Services};
 use crate::cluster::Cluster;
 use crate::cluster::bus::Bus;
 use crate::config::Config;
@@ -13,6 +18,7 @@ use crate::manifest::Manifest;
 use crate::market::journal::Journal;
 use crate::market::{Market, MarketConfig, default_symbols};
 use crate::runtime::{LoadFailure, Platform, Runtime, RuntimeConfig, Watcher};
+use crate::simulation::{Delegation, RunLimits, Simulations};
 use crate::store::kv::KeyValue;
 use crate::store::sql::Sql;
 
@@ -55,6 +61,8 @@ pub struct Host {
     /// Components that failed to load.
     pub failures: Vec<LoadFailure>,
     api: ApiConfig,
+    services: Services,
+    shared: Arc<Platform>,
     shutdown_timeout: Duration,
     _watcher: Option<Watcher>,
 }
@@ -152,7 +160,7 @@ impl Host {
         });
         let runtime = Runtime::new(
             manifest,
-            platform,
+            platform.clone(),
             RuntimeConfig {
                 timeout: Duration::from_millis(config.request_timeout_ms),
                 memory_mb: config.instance_memory_mb,
@@ -179,7 +187,40 @@ impl Host {
         } else {
             None
         };
+        let simulations = Arc::new(Simulations::new(
+            runtime.clone(),
+            platform.kv.redis(),
+            config.sim_queue.clone(),
+            Delegation {
+                local_max_rate: config.sim_local_max_rate as f64,
+                handoff: Duration::from_millis(config.sim_handoff_ms),
+                worker: config.role == crate::config::Role::Simulation,
+                limits: RunLimits {
+                    per_principal: config.sim_max_runs_per_principal as usize,
+                    total: config.sim_max_runs as usize,
+                },
+            },
+        ));
+        simulations.spawn_worker();
+        let auth_cache = Arc::new(AuthCache::new(Duration::from_millis(config.auth_cache_ms)));
+        auth_cache.follow_revocations(&platform.events);
+        let limiter = Limiter::new(
+            crate::api::RateLimits {
+                principal: crate::api::rate_limit(config.rate_limit_principal),
+                ip: crate::api::rate_limit(config.rate_limit_ip),
+            },
+            config.trusted_proxies,
+            &platform.kv,
+        );
         Ok(Host {
+            services: Services {
+                runtime: runtime.clone(),
+                simulations,
+                auth_cache,
+                limiter,
+                shared: platform.clone(),
+            },
+            shared: platform,
             runtime,
             failures,
             api: ApiConfig {
@@ -188,22 +229,7 @@ impl Host {
                 body_limit: (config.body_limit_mb as usize) << 20,
                 request_timeout: Duration::from_millis(config.request_timeout_ms + 5_000),
                 role: config.role,
-                auth_cache_ttl: Duration::from_millis(config.auth_cache_ms),
-                rate_limits: crate::api::RateLimits {
-                    principal: crate::api::rate_limit(config.rate_limit_principal),
-                    ip: crate::api::rate_limit(config.rate_limit_ip),
-                },
                 trusted_proxies: config.trusted_proxies,
-                delegation: crate::simulation::Delegation {
-                    local_max_rate: config.sim_local_max_rate as f64,
-                    handoff: Duration::from_millis(config.sim_handoff_ms),
-                    worker: config.role == crate::config::Role::Simulation,
-                    limits: crate::simulation::RunLimits {
-                        per_principal: config.sim_max_runs_per_principal as usize,
-                        total: config.sim_max_runs as usize,
-                    },
-                },
-                sim_queue: config.sim_queue.clone(),
                 ws_limits: crate::api::ConnectionLimits {
                     per_ip: config.ws_max_per_ip,
                     per_principal: config.ws_max_per_principal,
@@ -230,7 +256,7 @@ impl Host {
             .map_err(|source| StartError::Bind { addr, source })?;
         bound(local);
         let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
-        let app = crate::api::router(self.runtime.clone(), self.api.clone(), closing_rx);
+        let app = crate::api::router(self.services, self.api, closing_rx);
         let _watcher = self._watcher;
         // Graceful: stop accepting, let in-flight requests finish — but not for longer than
         // the shutdown deadline.
@@ -273,8 +299,8 @@ impl Host {
             ),
         }
         // Handed over now rather than when the leases expire.
-        self.runtime.platform().market.release().await;
-        self.runtime.platform().sql.main().close().await;
+        self.shared.market.release().await;
+        self.shared.sql.main().close().await;
         Ok(())
     }
 }

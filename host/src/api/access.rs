@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
+use super::request_id::RequestId;
 use crate::bindings::bourse::platform::types::Principal;
 use crate::events::EventHub;
 use crate::store::kv::KeyValue;
@@ -259,9 +260,10 @@ pub async fn limit_requests(
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip());
+        let id = RequestId::of_request(&request);
         if let Some(response) = app
             .limiter
-            .check_ip(request.headers(), peer, &super::request_id())
+            .check_ip(request.headers(), peer, id.as_str())
             .await
         {
             return response;

@@ -1,19 +1,20 @@
-//! `/admin`: hot swap for ops. Every route needs `ADMIN_TOKEN` or a principal with the `ops`
-//! or `admin` role (the token works even when the auth component itself is broken — that is
-//! when it is needed most).
+//! `/admin`: hot swap for ops. Every route takes an [`Operator`]: `ADMIN_TOKEN` or a
+//! principal with the `ops` or `admin` role (the token works even when the auth component
+//! itself is broken — that is when it is needed most).
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use super::principal::Operator;
+use super::request_id::RequestId;
 use crate::runtime::{DeployError, MAX_COMPONENT_BYTES};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -22,66 +23,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/components/{name}", post(upload))
         .route("/admin/components/{name}/rollback", post(rollback))
         .route("/admin/components/{name}/history", get(history))
-}
-
-/// Who is calling, if they may administer components.
-pub(super) async fn operator(
-    app: &AppState,
-    headers: &HeaderMap,
-    request_id: &str,
-) -> Result<String, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "admin routes need Authorization: Bearer <ADMIN_TOKEN or an ops/admin key>",
-            request_id,
-        ));
-    };
-    if let Some(admin) = &app.config.admin_token
-        && bool::from(admin.as_bytes().ct_eq(token.as_bytes()))
-    {
-        return Ok("admin-token".to_string());
-    }
-    let denied = || {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "admin routes need the ops or admin role",
-            request_id,
-        )
-    };
-    let Some(auth) = app
-        .runtime
-        .manifest()
-        .application
-        .tool
-        .bourse
-        .auth_component
-        .clone()
-    else {
-        return Err(denied());
-    };
-    let headers = vec![("authorization".to_string(), format!("Bearer {token}"))];
-    match app.runtime.authenticate(&auth, headers).await {
-        Ok(Ok(p)) if p.roles.iter().any(|r| r == "ops" || r == "admin") => Ok(p.id),
-        Ok(Ok(_)) => Err(denied()),
-        Ok(Err(_)) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "the bearer token is not valid",
-            request_id,
-        )),
-        Err(e) => Err(ApiError::from_call(&e, request_id)),
-    }
 }
 
 fn deploy_error(e: &DeployError, request_id: &str) -> ApiError {
@@ -101,11 +42,7 @@ fn deploy_error(e: &DeployError, request_id: &str) -> ApiError {
     ApiError::new(status, e.code(), e.to_string(), request_id)
 }
 
-async fn list(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let request_id = super::request_id();
-    if let Err(e) = operator(&app, &headers, &request_id).await {
-        return e.into_response();
-    }
+async fn list(State(app): State<Arc<AppState>>, _: Operator) -> Response {
     let components: Vec<serde_json::Value> = app
         .runtime
         .components()
@@ -121,14 +58,10 @@ async fn list(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response 
 async fn upload(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    request_id: RequestId,
+    Operator(actor): Operator,
     body: Body,
 ) -> Response {
-    let request_id = super::request_id();
-    let actor = match operator(&app, &headers, &request_id).await {
-        Ok(actor) => actor,
-        Err(e) => return e.into_response(),
-    };
     let bytes = match axum::body::to_bytes(body, MAX_COMPONENT_BYTES).await {
         Ok(b) => b,
         Err(_) => {
@@ -137,7 +70,7 @@ async fn upload(
                     size: MAX_COMPONENT_BYTES + 1,
                     limit: MAX_COMPONENT_BYTES,
                 },
-                &request_id,
+                request_id.as_str(),
             )
             .into_response();
         }
@@ -148,7 +81,7 @@ async fn upload(
         .await
     {
         Ok(report) => (StatusCode::OK, Json(report)).into_response(),
-        Err(e) => deploy_error(&e, &request_id).into_response(),
+        Err(e) => deploy_error(&e, request_id.as_str()).into_response(),
     }
 }
 
@@ -161,14 +94,10 @@ struct RollbackBody {
 async fn rollback(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    request_id: RequestId,
+    Operator(actor): Operator,
     body: axum::body::Bytes,
 ) -> Response {
-    let request_id = super::request_id();
-    let actor = match operator(&app, &headers, &request_id).await {
-        Ok(actor) => actor,
-        Err(e) => return e.into_response(),
-    };
     let parsed: RollbackBody = if body.is_empty() {
         RollbackBody::default()
     } else {
@@ -179,7 +108,7 @@ async fn rollback(
                     StatusCode::BAD_REQUEST,
                     "invalid_json",
                     format!("request body: {e}"),
-                    &request_id,
+                    request_id.as_str(),
                 )
                 .into_response();
             }
@@ -191,7 +120,7 @@ async fn rollback(
         .await
     {
         Ok(report) => (StatusCode::OK, Json(report)).into_response(),
-        Err(e) => deploy_error(&e, &request_id).into_response(),
+        Err(e) => deploy_error(&e, request_id.as_str()).into_response(),
     }
 }
 
@@ -204,14 +133,11 @@ async fn history(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
     Query(q): Query<HistoryQuery>,
-    headers: HeaderMap,
+    request_id: RequestId,
+    _: Operator,
 ) -> Response {
-    let request_id = super::request_id();
-    if let Err(e) = operator(&app, &headers, &request_id).await {
-        return e.into_response();
-    }
     match app.runtime.history(&name, q.limit.unwrap_or(50)).await {
         Ok(rows) => Json(rows).into_response(),
-        Err(e) => deploy_error(&e, &request_id).into_response(),
+        Err(e) => deploy_error(&e, request_id.as_str()).into_response(),
     }
 }

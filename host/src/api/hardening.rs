@@ -15,6 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::error::ApiError;
+use super::request_id::RequestId;
 use super::{ApiConfig, AppState};
 
 /// Wraps `router` in the hardening layers.
@@ -75,6 +76,7 @@ pub struct ComponentAnswer;
 /// platform's error shape; the original text is not passed on. A component's own answers
 /// are passed through.
 async fn json_errors(request: Request, next: Next) -> Response {
+    let id = RequestId::of_request(&request);
     let response = next.run(request).await;
     if response.extensions().get::<ComponentAnswer>().is_some() {
         return response;
@@ -103,5 +105,5 @@ async fn json_errors(request: Request, next: Next) -> Response {
         s if s.is_client_error() => ("bad_request", "the request was not understood"),
         _ => ("internal", "the server could not answer this request"),
     };
-    ApiError::new(status, code, message, &super::request_id()).into_response()
+    ApiError::new(status, code, message, id.as_str()).into_response()
 }

@@ -1,16 +1,22 @@
 //! The front server: native platform routes, `/admin`, and dispatch of application routes to
 //! components, behind tower-http's hardening layers.
+//!
+//! The API builds no service: `server.rs` hands it [`Services`] and it serves from
+//! them. Who is calling is decided in one place, [`principal`] (the [`principal::Caller`]
+//! and [`principal::Operator`] extractors); every request gets its id from the outermost
+//! layer, [`request_id`].
 
 mod access;
 mod admin;
 mod dispatch;
 pub mod error;
 mod hardening;
+pub mod principal;
+pub mod request_id;
 mod simulations;
 mod ws;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,7 +28,14 @@ pub use dispatch::PRINCIPAL_HEADER;
 
 use crate::cluster::bus::HubBus;
 use crate::config::Role;
-use crate::runtime::Runtime;
+use crate::events::EventHub;
+use crate::market::Market;
+use crate::runtime::{Platform, Runtime};
+use crate::simulation::Simulations;
+use crate::store::kv::KeyValue;
+use crate::store::sql::Sql;
+use principal::Operator;
+use request_id::RequestId;
 
 /// Settings of the front server.
 #[derive(Debug, Clone)]
@@ -37,22 +50,28 @@ pub struct ApiConfig {
     pub request_timeout: std::time::Duration,
     /// What this instance runs.
     pub role: Role,
-    /// How long verified credentials are cached.
-    pub auth_cache_ttl: std::time::Duration,
-    /// Requests per second per principal and per client IP (`None`: no limit).
-    pub rate_limits: access::RateLimits,
     /// Proxies in front of the host that append to `X-Forwarded-For` (0: use the TCP peer).
     pub trusted_proxies: usize,
-    /// Where big simulation runs go.
-    pub delegation: crate::simulation::Delegation,
-    /// Redis stream of delegated runs.
-    pub sim_queue: String,
     /// WebSocket connections per client IP and per principal.
     pub ws_limits: ws::ConnectionLimits,
 }
 
-pub use access::{AuthCache, RateLimits, limit as rate_limit};
+pub use access::{AuthCache, Limiter, RateLimits, limit as rate_limit};
 pub use ws::ConnectionLimits;
+
+/// What the API serves from: built once by `server.rs`, handed over whole.
+pub struct Services {
+    /// The component runtime: routes, typed calls, deploys.
+    pub runtime: Arc<Runtime>,
+    /// Simulation runs (their worker, on a simulation instance, already started).
+    pub simulations: Arc<Simulations>,
+    /// Verified credentials, briefly (already following `auth:revoked`).
+    pub auth_cache: Arc<AuthCache>,
+    /// Per-IP and per-principal rate limits.
+    pub limiter: Limiter,
+    /// The stores, the market and the event hub the runtime's components share.
+    pub shared: Arc<Platform>,
+}
 
 /// State shared by handlers.
 pub struct AppState {
@@ -63,9 +82,9 @@ pub struct AppState {
     /// Changes when the server begins to shut down (WebSocket sessions close then).
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// Verified credentials, briefly.
-    pub auth_cache: Arc<access::AuthCache>,
+    pub auth_cache: Arc<AuthCache>,
     /// Simulation runs.
-    pub simulations: Arc<crate::simulation::Simulations>,
+    pub simulations: Arc<Simulations>,
     /// WebSocket sessions clients may resume.
     pub sessions: ws::Sessions,
     /// WebSocket connections held, per client.
@@ -73,40 +92,47 @@ pub struct AppState {
     /// Single-use tickets onto `/ws`.
     pub tickets: ws::Tickets,
     /// Per-IP and per-principal rate limits.
-    pub limiter: access::Limiter,
+    pub limiter: Limiter,
+    shared: Arc<Platform>,
 }
 
-static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+impl AppState {
+    /// The event hub: rooms, tickets, sessions.
+    pub fn events(&self) -> &Arc<EventHub> {
+        &self.shared.events
+    }
 
-/// A request id unique within the process and unlikely to repeat across restarts.
-pub fn request_id() -> String {
-    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let prefix = PREFIX.get_or_init(|| getrandom::u32().unwrap_or(0));
-    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix:08x}-{n:x}")
+    /// The market: symbols, snapshots, engine figures.
+    pub fn market(&self) -> &Market {
+        &self.shared.market
+    }
+
+    /// The SQL backend, for probes and pool figures.
+    pub fn sql(&self) -> &Sql {
+        &self.shared.sql
+    }
+
+    /// The key-value backend, for probes.
+    pub fn kv(&self) -> &KeyValue {
+        &self.shared.kv
+    }
 }
 
-/// The router.
+/// The router over `services`.
 pub fn router(
-    runtime: Arc<Runtime>,
+    services: Services,
     config: ApiConfig,
     closing: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     // Installed before the first request so nothing is recorded into the no-op recorder.
     crate::telemetry::prometheus();
-    let auth_cache = Arc::new(access::AuthCache::new(config.auth_cache_ttl));
-    auth_cache.follow_revocations(&runtime.platform().events);
-    let simulations = Arc::new(crate::simulation::Simulations::new(
-        runtime.platform().kv.redis(),
-        config.sim_queue.clone(),
-        config.delegation.clone(),
-    ));
-    simulations.spawn_worker(runtime.clone(), simulations::COMPONENT);
-    let limiter = access::Limiter::new(
-        config.rate_limits,
-        config.trusted_proxies,
-        &runtime.platform().kv,
-    );
+    let Services {
+        runtime,
+        simulations,
+        auth_cache,
+        limiter,
+        shared,
+    } = services;
     let state = Arc::new(AppState {
         runtime,
         config: config.clone(),
@@ -117,6 +143,7 @@ pub fn router(
         connections: ws::Connections::new(config.ws_limits),
         tickets: ws::Tickets::default(),
         limiter,
+        shared,
     });
     let platform = Router::new()
         .route("/health", get(health))
@@ -138,7 +165,10 @@ pub fn router(
             state.clone(),
             access::limit_requests,
         ));
-    hardening::harden(routes, &config).with_state(state)
+    // Outermost: every layer inside, and every answer, sees the request's id.
+    hardening::harden(routes, &config)
+        .layer(axum::middleware::from_fn(request_id::layer))
+        .with_state(state)
 }
 
 struct Probes {
@@ -148,8 +178,7 @@ struct Probes {
 }
 
 async fn probe(app: &AppState) -> Probes {
-    let platform = app.runtime.platform();
-    let (sql, kv) = tokio::join!(platform.sql.probe(), platform.kv.probe());
+    let (sql, kv) = tokio::join!(app.sql().probe(), app.kv().probe());
     let components = app.runtime.components();
     let failed: Vec<&str> = components
         .iter()
@@ -167,10 +196,10 @@ async fn probe(app: &AppState) -> Probes {
         "role": app.config.role.as_str(),
         "checks": {"sql": sql, "kv": kv},
         "components": {"loaded": components.len() - failed.len(), "failed": failed},
-        "replica": platform.events.bus().map_or_else(
+        "replica": app.events().bus().map_or_else(
             || serde_json::json!({"id": null, "role": app.config.role.as_str(), "cluster": null,
-                "owned_shards": platform.market.running_shards(), "redis": "not configured"}),
-            |bus| bus.cluster().describe(&platform.market.running_shards()),
+                "owned_shards": app.market().running_shards(), "redis": "not configured"}),
+            |bus| bus.cluster().describe(&app.market().running_shards()),
         ),
     });
     Probes {
@@ -198,7 +227,7 @@ async fn ready(State(app): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     metrics::gauge!("process_resident_memory_bytes").set(crate::telemetry::resident_bytes() as f64);
-    let pool = app.runtime.platform().sql.main();
+    let pool = app.sql().main();
     let idle = pool.num_idle() as f64;
     metrics::gauge!("sql_pool_connections", "state" => "idle").set(idle);
     metrics::gauge!("sql_pool_connections", "state" => "busy").set(f64::from(pool.size()) - idle);
@@ -222,13 +251,18 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
 /// hash, which makes every shard walk its books.
 async fn engine_stats(
     State(app): State<Arc<AppState>>,
+    id: RequestId,
     headers: axum::http::HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let id = request_id();
     let bad = |message: String| {
-        error::ApiError::new(StatusCode::BAD_REQUEST, "unknown_parameter", message, &id)
-            .into_response()
+        error::ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_parameter",
+            message,
+            id.as_str(),
+        )
+        .into_response()
     };
     let mut with_state_hash = false;
     for pair in query.as_deref().unwrap_or_default().split('&') {
@@ -242,16 +276,13 @@ async fn engine_stats(
             }
         }
     }
-    if with_state_hash && let Err(e) = admin::operator(&app, &headers, &id).await {
+    if with_state_hash && let Err(e) = Operator::from_headers(&app, &headers, id.as_str()).await {
         return e.into_response();
     }
-    Json(app.runtime.platform().market.stats(with_state_hash).await).into_response()
+    Json(app.market().stats(with_state_hash).await).into_response()
 }
 
 /// Components with their sources and digests: for operators (ops or admin role).
-async fn components(State(app): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
-    if let Err(e) = admin::operator(&app, &headers, &request_id()).await {
-        return e.into_response();
-    }
+async fn components(State(app): State<Arc<AppState>>, _: Operator) -> Response {
     Json(app.runtime.components()).into_response()
 }

@@ -8,18 +8,20 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
 use super::error::ApiError;
+use super::principal::{Caller, is_operator};
+use super::request_id::RequestId;
 use crate::bindings::bourse::platform::types::Principal;
 use crate::simulation::{Entry, RunRequest, StartFailure};
 
-/// The component that generates the flow.
-pub(super) const COMPONENT: &str = "simulation";
+/// What the 401 of an anonymous caller says needs credentials.
+const NEEDS: &str = "simulations need";
 
 pub fn routes(body_limit: usize) -> Router<Arc<AppState>> {
     Router::new()
@@ -33,58 +35,40 @@ pub fn routes(body_limit: usize) -> Router<Arc<AppState>> {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
 }
 
-async fn caller(
-    app: &AppState,
-    headers: &HeaderMap,
-    request_id: &str,
-) -> Result<Principal, Box<Response>> {
-    match super::dispatch::authenticate(app, headers, request_id).await {
-        Ok(Some(p)) => Ok(p),
-        Ok(None) => Err(Box::new(
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "simulations need credentials: Authorization: Bearer <access token or API key>",
-                request_id,
-            )
-            .into_response(),
-        )),
-        Err(response) => Err(response),
-    }
-}
-
 /// Ops and admin see every run, may run live, and are held only by the instance's run cap.
 fn privileged(who: &Principal) -> bool {
-    who.roles.iter().any(|r| r == "ops" || r == "admin")
+    is_operator(who)
 }
 
 /// The run `id`, if the caller may see it (its owner, or ops/admin).
-async fn visible(
-    app: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    request_id: &str,
-) -> Result<Entry, Box<Response>> {
-    let who = caller(app, headers, request_id).await?;
+fn visible(app: &AppState, caller: Caller, id: &str, request_id: &str) -> Result<Entry, ApiError> {
+    let who = caller.signed_in(NEEDS, request_id)?;
     match app.simulations.get(id) {
         Some(run) if privileged(&who) || run.owner() == who.id => Ok(run),
-        _ => Err(Box::new(
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_simulation",
-                format!("no simulation {id} of yours"),
-                request_id,
-            )
-            .into_response(),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_simulation",
+            format!("no simulation {id} of yours"),
+            request_id,
         )),
     }
 }
 
-async fn start(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let request_id = super::request_id();
-    let who = match caller(&app, &headers, &request_id).await {
-        Ok(p) => p,
-        Err(r) => return *r,
+async fn start(
+    State(app): State<Arc<AppState>>,
+    request_id: RequestId,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = request_id.as_str();
+    // Authenticated here rather than by an extractor: the body is read first, as it always
+    // was, so an oversized body is refused before the auth component is asked.
+    let who = match Caller::from_headers(&app, &headers, request_id).await {
+        Ok(caller) => match caller.signed_in(NEEDS, request_id) {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        },
+        Err(r) => return r,
     };
     // Through axum's JSON reader so a type error names the field's path (`scenario.seed`).
     let request: RunRequest = match Json::<RunRequest>::from_bytes(&body) {
@@ -94,7 +78,7 @@ async fn start(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
                 format!("simulation request: {}", e.body_text()),
-                &request_id,
+                request_id,
             )
             .into_response();
         }
@@ -105,43 +89,40 @@ async fn start(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             StatusCode::FORBIDDEN,
             "forbidden",
             "a live run trades on the real books and needs the admin or ops role",
-            &request_id,
+            request_id,
         )
         .into_response();
     }
-    match app
-        .simulations
-        .start(app.runtime.clone(), COMPONENT, &who.id, privileged, request)
-        .await
-    {
+    match app.simulations.start(&who.id, privileged, request).await {
         Ok(run) => (StatusCode::ACCEPTED, Json(app.simulations.view(&run).await)).into_response(),
         Err(StartFailure::Invalid(message)) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_scenario",
             message,
-            &request_id,
+            request_id,
         )
         .into_response(),
         Err(StartFailure::TooMany(message)) => ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_runs",
             message,
-            &request_id,
+            request_id,
         )
         .into_response(),
-        Err(StartFailure::Call(e)) => ApiError::from_call(&e, &request_id).into_response(),
+        Err(StartFailure::Call(e)) => ApiError::from_call(&e, request_id).into_response(),
     }
 }
 
 async fn status(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    request_id: RequestId,
+    caller: Caller,
 ) -> Response {
-    let request_id = super::request_id();
-    let run = match visible(&app, &headers, &id, &request_id).await {
+    let request_id = request_id.as_str();
+    let run = match visible(&app, caller, &id, request_id) {
         Ok(run) => run,
-        Err(r) => return *r,
+        Err(e) => return e.into_response(),
     };
     Json(app.simulations.view(&run).await).into_response()
 }
@@ -149,12 +130,13 @@ async fn status(
 async fn stop(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    request_id: RequestId,
+    caller: Caller,
 ) -> Response {
-    let request_id = super::request_id();
-    let run = match visible(&app, &headers, &id, &request_id).await {
+    let request_id = request_id.as_str();
+    let run = match visible(&app, caller, &id, request_id) {
         Ok(run) => run,
-        Err(r) => return *r,
+        Err(e) => return e.into_response(),
     };
     app.simulations.stop(&run).await;
     (StatusCode::ACCEPTED, Json(app.simulations.view(&run).await)).into_response()
@@ -169,12 +151,13 @@ async fn bars(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(q): Query<BarsQuery>,
-    headers: HeaderMap,
+    request_id: RequestId,
+    caller: Caller,
 ) -> Response {
-    let request_id = super::request_id();
-    let run = match visible(&app, &headers, &id, &request_id).await {
+    let request_id = request_id.as_str();
+    let run = match visible(&app, caller, &id, request_id) {
         Ok(run) => run,
-        Err(r) => return *r,
+        Err(e) => return e.into_response(),
     };
     let symbol = q
         .symbol
@@ -190,7 +173,7 @@ async fn bars(
             StatusCode::NOT_FOUND,
             "unknown_symbol",
             format!("symbol {symbol:?} is not in this simulation"),
-            &request_id,
+            request_id,
         )
         .into_response(),
     }
@@ -205,12 +188,13 @@ async fn trades(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(q): Query<TradesQuery>,
-    headers: HeaderMap,
+    request_id: RequestId,
+    caller: Caller,
 ) -> Response {
-    let request_id = super::request_id();
-    let run = match visible(&app, &headers, &id, &request_id).await {
+    let request_id = request_id.as_str();
+    let run = match visible(&app, caller, &id, request_id) {
         Ok(run) => run,
-        Err(r) => return *r,
+        Err(e) => return e.into_response(),
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     Json(serde_json::json!({"trades": app.simulations.trades(&run, limit).await})).into_response()

@@ -69,7 +69,7 @@ fn default_replica_id() -> String {
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
     let host = if host.is_empty() { "replica" } else { &host };
-    format!("{host}-{}", crate::simulation::delegate::instance_id())
+    format!("{host}-{}", crate::instance::id())
 }
 
 impl Cluster {

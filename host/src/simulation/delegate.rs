@@ -26,19 +26,6 @@ fn stop_key(id: &str) -> String {
     format!("bourse:sim:{id}:stop")
 }
 
-/// This process, as named in claims.
-pub fn instance_id() -> String {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| {
-        format!(
-            "{}-{:08x}",
-            std::process::id(),
-            getrandom::u32().unwrap_or(0)
-        )
-    })
-    .clone()
-}
-
 /// The Redis side of delegation.
 #[derive(Clone)]
 pub struct Queue {

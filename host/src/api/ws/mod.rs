@@ -46,8 +46,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::AppState;
-use super::dispatch::bearer;
 use super::error::ApiError;
+use super::principal::{Caller, bearer, is_operator, needs_credentials};
+use super::request_id::RequestId;
 use crate::bindings::bourse::platform::types::Principal;
 use crate::events::{Event, HOST_ROOMS, Subscription};
 use crate::market::{price_text, quantity_text};
@@ -102,8 +103,7 @@ async fn credential(
     request_id: &str,
 ) -> Result<Option<Credential>, Response> {
     if let Some(ticket) = &params.ticket {
-        let hub = &app.runtime.platform().events;
-        return match app.tickets.redeem(hub, ticket).await {
+        return match app.tickets.redeem(app.events(), ticket).await {
             Some(credential) => Ok(Some(credential)),
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -139,35 +139,27 @@ async fn credential(
         })?;
         headers.insert(header::AUTHORIZATION, value);
     }
-    let principal = super::dispatch::authenticate(app, headers, request_id)
-        .await
-        .map_err(|response| *response)?;
+    let Caller(principal) = Caller::from_headers(app, headers, request_id).await?;
     Ok(principal
         .zip(bearer(headers))
         .map(|(p, t)| Credential::new(&p, t)))
 }
 
 /// `POST /api/ws/ticket`: a single-use ticket onto `/ws` for the bearer credentials.
-pub(super) async fn ticket(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let request_id = super::request_id();
-    let principal = match super::dispatch::authenticate(&app, &headers, &request_id).await {
-        Ok(p) => p,
-        Err(response) => return *response,
-    };
+pub(super) async fn ticket(
+    State(app): State<Arc<AppState>>,
+    request_id: RequestId,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = request_id.as_str();
     let Some(credential) = principal
         .zip(bearer(&headers))
         .map(|(p, t)| Credential::new(&p, t))
     else {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "a ticket needs credentials: Authorization: Bearer <access token or API key>",
-            &request_id,
-        )
-        .into_response();
+        return needs_credentials("a ticket needs", request_id).into_response();
     };
-    let hub = &app.runtime.platform().events;
-    match app.tickets.issue(hub, &credential).await {
+    match app.tickets.issue(app.events(), &credential).await {
         Ok(ticket) => axum::Json(json!({
             "ticket": ticket,
             "expires_in": tickets::TICKET_TTL.as_secs(),
@@ -179,7 +171,7 @@ pub(super) async fn ticket(State(app): State<Arc<AppState>>, headers: HeaderMap)
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "tickets cannot be issued right now; try again",
-                &request_id,
+                request_id,
             )
             .into_response()
         }
@@ -189,13 +181,14 @@ pub(super) async fn ticket(State(app): State<Arc<AppState>>, headers: HeaderMap)
 /// Authenticates (if credentials are presented) and upgrades.
 pub(super) async fn upgrade(
     State(app): State<Arc<AppState>>,
+    request_id: RequestId,
     Query(params): Query<Params>,
     peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     mut headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let request_id = super::request_id();
-    let credential = match credential(&app, &params, &mut headers, &request_id).await {
+    let request_id = request_id.as_str();
+    let credential = match credential(&app, &params, &mut headers, request_id).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -214,7 +207,7 @@ pub(super) async fn upgrade(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_connections",
                 format!("{refused}; close one first"),
-                &request_id,
+                request_id,
             )
             .into_response();
         }
@@ -227,7 +220,7 @@ pub(super) async fn upgrade(
             StatusCode::BAD_REQUEST,
             "invalid_session",
             "session must be 8-64 characters of [a-zA-Z0-9-], as a `session` message gave it",
-            &request_id,
+            request_id,
         )
         .into_response();
     }
@@ -268,10 +261,6 @@ const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn error(code: &str, message: impl Into<String>) -> Value {
     json!({"type": "error", "error": {"code": code, "message": message.into()}})
-}
-
-fn is_operator(principal: &Principal) -> bool {
-    principal.roles.iter().any(|r| r == "ops" || r == "admin")
 }
 
 /// Waits until `credential` can no longer be trusted, and says why as a close frame: its
@@ -343,7 +332,7 @@ impl Session {
         // Subscribed before anything is sent, so a revocation from now on is seen.
         let revocations = credential
             .as_ref()
-            .map(|_| app.runtime.platform().events.subscribe("auth:revoked"));
+            .map(|_| app.events().subscribe("auth:revoked"));
         let lapsed = lapse(credential.clone(), revocations);
         tokio::pin!(lapsed);
         let mut session = Session {
@@ -456,7 +445,7 @@ impl Session {
         let record = self.record();
         let stale = self.saved_at.elapsed() > sessions::SESSION_TTL / 3;
         if record != self.saved || (stale && !record.rooms.is_empty()) {
-            let hub = &self.app.runtime.platform().events;
+            let hub = self.app.events();
             self.app.sessions.save(hub, &self.id, &record).await;
             self.saved = record;
             self.saved_at = std::time::Instant::now();
@@ -465,7 +454,7 @@ impl Session {
 
     /// Takes session `id` over: its rooms, each caught up from where it was left.
     async fn resume(&mut self, id: String) -> Vec<Value> {
-        let hub = &self.app.runtime.platform().events;
+        let hub = self.app.events();
         let me = self.principal.as_ref().map(|p| p.id.clone());
         let Some(record) = self
             .app
@@ -614,7 +603,7 @@ impl Session {
             );
         }
         // Subscribe before reading history or the snapshot, so no event between is missed.
-        let hub = self.app.runtime.platform().events.clone();
+        let hub = self.app.events().clone();
         let events = hub.subscribe(&hub_room);
         if let (Some(after), "subscribe") = (after, op) {
             let history = hub.history(&hub_room, after).await;
@@ -652,7 +641,7 @@ impl Session {
                 )),
             };
         }
-        let market = &self.app.runtime.platform().market;
+        let market = self.app.market();
         for prefix in ["book:", "trades:"] {
             if let Some(symbol) = room.strip_prefix(prefix) {
                 if market.symbols().iter().any(|s| s.symbol == symbol) {
@@ -712,7 +701,7 @@ impl Session {
     }
 
     async fn book(&self, symbol: &str, depth: u32) -> Result<(u64, Value), Value> {
-        let market = &self.app.runtime.platform().market;
+        let market = self.app.market();
         let Some(spec) = market.symbols().iter().find(|s| s.symbol == symbol) else {
             return Err(error(
                 "unknown_symbol",
