@@ -15,6 +15,7 @@ pub mod process;
 pub mod replicas;
 pub mod spin_manifest;
 pub mod stats;
+pub mod typed;
 pub mod ws;
 
 pub const ADMIN_TOKEN: &str = "test-ops-token-0123456789";

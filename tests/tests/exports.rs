@@ -9,6 +9,7 @@ use bourse::bindings::exports::bourse::platform::generator::{AgentMix, Scenario}
 use bourse::bindings::exports::bourse::platform::indicator::{RatioInput, Regime, SignalError};
 use bourse::bindings::exports::bourse::platform::order_handling::{NewOrder, OrderError};
 use bourse::runtime::CallError;
+use bourse_tests::typed::TypedCalls;
 use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest, unique};
 
 /// A table row: what it tests, the request headers, the principal id expected (or the error).

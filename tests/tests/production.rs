@@ -2,6 +2,7 @@
 //! from the framework's own errors, no internal error text for clients, metrics, and roles.
 
 use bourse::config::Role;
+use bourse_tests::typed::TypedCalls;
 use bourse_tests::{
     ADMIN_TOKEN, Backend, TestHost, app_manifest, app_manifest_with, app_text, manifest_from,
 };

@@ -26,8 +26,33 @@ use super::access::AuthCache;
 use super::error::ApiError;
 use super::request_id::RequestId;
 use crate::bindings::bourse::platform::types::Principal;
-use crate::bindings::exports::bourse::platform::authenticator::AuthError;
-use crate::runtime::CallError;
+use crate::bindings::exports::bourse::platform::authenticator::{self, AuthError};
+use crate::runtime::{CallError, Hold, Runtime};
+
+/// Asks auth component `name` who presents `headers` (a fresh instance, under the
+/// component's limits): `Ok(Err(..))` when it refuses them.
+pub async fn authenticate(
+    runtime: &Runtime,
+    name: &str,
+    headers: Vec<(String, String)>,
+) -> Result<Result<Principal, AuthError>, CallError> {
+    let component = runtime.component(name)?;
+    let indices = authenticator::GuestIndices::new(component.pre()).map_err(|_| {
+        CallError::MissingExport {
+            name: name.to_string(),
+            export: "bourse:platform/authenticator",
+        }
+    })?;
+    // Its output is not tied to one HTTP request: it is tagged `typed-call`.
+    let mut instance = component.instantiate("typed-call", Hold::Call).await?;
+    let answer = async {
+        let (store, handle) = instance.parts();
+        let guest = indices.load(&mut *store, handle)?;
+        guest.call_authenticate(store, &headers).await
+    }
+    .await;
+    answer.map_err(|e| instance.classify(e))
+}
 
 /// The token of `headers`' `Authorization: Bearer`, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -82,7 +107,7 @@ async fn verify(
                 .map(|v| (k.as_str().to_string(), v.to_string()))
         })
         .collect();
-    match app.runtime.authenticate(auth, pairs).await {
+    match authenticate(&app.runtime, auth, pairs).await {
         Ok(Ok(principal)) => {
             app.auth_cache.put(digest, &principal);
             Ok(principal)

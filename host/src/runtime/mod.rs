@@ -34,38 +34,8 @@ pub use versions::{
 };
 pub use watch::Watcher;
 
-use crate::bindings::bourse::platform::types::{OrderRequest, OrderResult, Principal};
-use crate::bindings::exports::bourse::platform::{
-    authenticator, generator, indicator, order_handling,
-};
 use crate::capabilities::{self, Capabilities, Services};
 use crate::manifest::Manifest;
-
-/// One typed export call on a fresh instance: check the export exists, take an instance
-/// permit, instantiate under the component's limits, call, and classify any trap.
-macro_rules! typed_call {
-    ($self:ident, $component:ident, $export:ident, $name:literal, |$guest:ident, $store:ident| $call:expr) => {{
-        let indices =
-            $component
-                .exports
-                .$export
-                .clone()
-                .ok_or_else(|| CallError::MissingExport {
-                    name: $component.name.clone(),
-                    export: $name,
-                })?;
-        let _permit = $self.permit($component).await?;
-        // Typed calls are not tied to one HTTP request; their output is tagged `typed-call`.
-        let mut $store = new_store($component, "typed-call");
-        let result = async {
-            let instance = $component.pre.instantiate_async(&mut $store).await?;
-            let $guest = indices.load(&mut $store, &instance)?;
-            $call.await
-        }
-        .await;
-        result.map_err(|e| Self::classify($component, e))
-    }};
-}
 
 /// A call into a component that did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -122,15 +92,6 @@ pub struct Limits {
 /// Default for `max_concurrency`.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 256;
 
-/// Typed export accessors, present when the component exports the interface.
-#[derive(Clone, Default)]
-struct Exports {
-    authenticator: Option<authenticator::GuestIndices>,
-    order_handling: Option<order_handling::GuestIndices>,
-    generator: Option<generator::GuestIndices>,
-    indicator: Option<indicator::GuestIndices>,
-}
-
 /// A compiled, linked, checked component version ready to instantiate.
 pub struct LoadedComponent {
     /// Component id.
@@ -149,7 +110,6 @@ pub struct LoadedComponent {
     capabilities: Capabilities,
     pre: InstancePre<HostState>,
     proxy: Option<ProxyPre<HostState>>,
-    exports: Exports,
     permits: Arc<tokio::sync::Semaphore>,
     http_permits: Option<Arc<tokio::sync::Semaphore>>,
 }
@@ -369,22 +329,6 @@ impl Runtime {
         }
     }
 
-    /// Waits briefly for an instance permit: a burst queues, a flood gets 503.
-    async fn permit(
-        &self,
-        component: &LoadedComponent,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
-        metrics::counter!("component_instantiations_total", "component" => component.name.clone())
-            .increment(1);
-        Self::wait_for(
-            component,
-            &component.permits,
-            component.limits.max_concurrency,
-            Duration::from_secs(2),
-        )
-        .await
-    }
-
     /// A permit of `permits`, waited for at most `wait`; `Busy` after that.
     async fn wait_for(
         component: &LoadedComponent,
@@ -469,7 +413,7 @@ impl Runtime {
             ),
             _ => None,
         };
-        let permit = self.permit(&component).await?;
+        let permit = component.permit().await?;
         let request_id = request
             .headers()
             .get("x-request-id")
@@ -517,122 +461,19 @@ impl Runtime {
         }
     }
 
-    /// Calls `authenticate` on component `name`.
-    pub async fn authenticate(
+    /// A fresh instance of component `name`'s live version, under its limits, for a caller
+    /// that calls its typed exports (the world's bindings are the caller's business): a
+    /// [`Hold::Call`] waits for one of the component's instance permits like an HTTP request.
+    pub async fn instantiate(
         &self,
         name: &str,
-        headers: Vec<(String, String)>,
-    ) -> Result<Result<Principal, authenticator::AuthError>, CallError> {
-        let component = self.component(name)?;
-        self.authenticate_with(&component, headers).await
-    }
-
-    async fn authenticate_with(
-        &self,
-        component: &LoadedComponent,
-        headers: Vec<(String, String)>,
-    ) -> Result<Result<Principal, authenticator::AuthError>, CallError> {
-        typed_call!(
-            self,
-            component,
-            authenticator,
-            "bourse:platform/authenticator",
-            |guest, store| guest.call_authenticate(&mut store, &headers)
-        )
-    }
-
-    /// Calls `handle` on order-handler component `name`.
-    pub async fn place_order(
-        &self,
-        name: &str,
-        principal: &Principal,
-        order: &order_handling::NewOrder,
-    ) -> Result<Result<OrderResult, order_handling::OrderError>, CallError> {
-        let component = self.component(name)?;
-        self.place_order_with(&component, principal, order).await
-    }
-
-    async fn place_order_with(
-        &self,
-        component: &LoadedComponent,
-        principal: &Principal,
-        order: &order_handling::NewOrder,
-    ) -> Result<Result<OrderResult, order_handling::OrderError>, CallError> {
-        typed_call!(
-            self,
-            component,
-            order_handling,
-            "bourse:platform/order-handling",
-            |guest, store| guest.call_handle(&mut store, principal, order)
-        )
-    }
-
-    /// Calls `compute` on signals component `name`.
-    pub async fn compute_signal(
-        &self,
-        name: &str,
-        input: &indicator::RatioInput,
-    ) -> Result<Result<indicator::SignalValue, indicator::SignalError>, CallError> {
-        let component = self.component(name)?;
-        self.compute_signal_with(&component, input).await
-    }
-
-    async fn compute_signal_with(
-        &self,
-        component: &LoadedComponent,
-        input: &indicator::RatioInput,
-    ) -> Result<Result<indicator::SignalValue, indicator::SignalError>, CallError> {
-        typed_call!(
-            self,
-            component,
-            indicator,
-            "bourse:platform/indicator",
-            |guest, store| guest.call_compute(&mut store, input)
-        )
-    }
-
-    /// Starts a generator session on simulation component `name`: one instance that keeps its
-    /// state across `next-batch` calls.
-    pub async fn start_simulation(
-        &self,
-        name: &str,
-        scenario: &generator::Scenario,
-    ) -> Result<Result<Simulation, String>, CallError> {
-        self.check_memory()?;
-        let component = self.component(name)?;
-        Self::start_simulation_with(component, scenario).await
-    }
-
-    async fn start_simulation_with(
-        component: Arc<LoadedComponent>,
-        scenario: &generator::Scenario,
-    ) -> Result<Result<Simulation, String>, CallError> {
-        let indices =
-            component
-                .exports
-                .generator
-                .clone()
-                .ok_or_else(|| CallError::MissingExport {
-                    name: component.name.clone(),
-                    export: "bourse:platform/generator",
-                })?;
-        let mut store = new_store(&component, "simulation");
-        let result = async {
-            let instance = component.pre.instantiate_async(&mut store).await?;
-            let guest = indices.load(&mut store, &instance)?;
-            let started = guest.call_start(&mut store, scenario).await?;
-            Ok::<_, wasmtime::Error>((guest, started))
+        tag: &str,
+        hold: Hold,
+    ) -> Result<Instance, CallError> {
+        if hold == Hold::Session {
+            self.check_memory()?;
         }
-        .await;
-        match result {
-            Ok((guest, Ok(()))) => Ok(Ok(Simulation {
-                component,
-                store,
-                guest,
-            })),
-            Ok((_, Err(message))) => Ok(Err(message)),
-            Err(e) => Err(Self::classify(&component, e)),
-        }
+        self.component(name)?.instantiate(tag, hold).await
     }
 }
 
@@ -670,22 +511,88 @@ fn deadline_ticks(timeout_ms: u64) -> u64 {
     (timeout_ms / EPOCH_TICK.as_millis() as u64).max(1)
 }
 
-/// A running generator instance; it keeps the version it started on.
-pub struct Simulation {
-    component: Arc<LoadedComponent>,
-    store: Store<HostState>,
-    guest: generator::Guest,
+/// How long an [`Instance`] lives, which decides what bounds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// One call and done: it holds one of the component's instance permits.
+    Call,
+    /// A session that calls the instance many times (a simulation's generator): its owner
+    /// bounds sessions, and the runtime refuses new ones while memory is above its bound.
+    Session,
 }
 
-impl Simulation {
-    /// The next at most `max` orders.
-    pub async fn next_batch(&mut self, max: u32) -> Result<Vec<OrderRequest>, CallError> {
-        // Each batch gets a fresh deadline: the session as a whole may run long.
+/// A fresh instance of one component version. It keeps that version while it lives, even
+/// if a newer one goes live meanwhile.
+pub struct Instance {
+    store: Store<HostState>,
+    instance: wasmtime::component::Instance,
+    component: Arc<LoadedComponent>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Instance {
+    /// The store and the instance, to load a world's exports from and call them with.
+    pub fn parts(&mut self) -> (&mut Store<HostState>, &wasmtime::component::Instance) {
+        (&mut self.store, &self.instance)
+    }
+
+    /// The component version this instance runs.
+    pub fn component(&self) -> &LoadedComponent {
+        &self.component
+    }
+
+    /// A fresh deadline for the next call: a session as a whole may run long, each call
+    /// may not.
+    pub fn renew_deadline(&mut self) {
         self.store
             .set_epoch_deadline(deadline_ticks(self.component.limits.timeout_ms));
-        self.guest
-            .call_next_batch(&mut self.store, max)
-            .await
-            .map_err(|e| Runtime::classify(&self.component, e))
+    }
+
+    /// What a failed call on this instance means to its caller (a trap, a timeout), counted
+    /// and logged as every component failure is.
+    pub fn classify(&self, error: wasmtime::Error) -> CallError {
+        Runtime::classify(&self.component, error)
+    }
+}
+
+impl LoadedComponent {
+    /// The compiled, linked component, to look a world's exports up in.
+    pub fn pre(&self) -> &InstancePre<HostState> {
+        &self.pre
+    }
+
+    /// A fresh instance of this version under its limits, its output tagged `tag`.
+    pub async fn instantiate(
+        self: &Arc<Self>,
+        tag: &str,
+        hold: Hold,
+    ) -> Result<Instance, CallError> {
+        let permit = match hold {
+            Hold::Call => Some(self.permit().await?),
+            Hold::Session => None,
+        };
+        let mut store = new_store(self, tag);
+        match self.pre.instantiate_async(&mut store).await {
+            Ok(instance) => Ok(Instance {
+                store,
+                instance,
+                component: self.clone(),
+                _permit: permit,
+            }),
+            Err(e) => Err(Runtime::classify(self, e)),
+        }
+    }
+
+    /// Waits briefly for an instance permit: a burst queues, a flood gets 503.
+    async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
+        metrics::counter!("component_instantiations_total", "component" => self.name.clone())
+            .increment(1);
+        Runtime::wait_for(
+            self,
+            &self.permits,
+            self.limits.max_concurrency,
+            Duration::from_secs(2),
+        )
+        .await
     }
 }

@@ -15,10 +15,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use super::{
-    CallError, Exports, LoadFailure, LoadedComponent, Runtime, Slot, authenticator, generator,
-    indicator, order_handling,
-};
+use super::{CallError, LoadFailure, LoadedComponent, Runtime, Slot};
 use crate::capabilities::{Capabilities, Declared, GrantError};
 use crate::manifest::Manifest;
 use crate::runtime::RuntimeConfig;
@@ -262,7 +259,7 @@ impl Runtime {
         bytes: Arc<Vec<u8>>,
         digest: &str,
         source: &Path,
-    ) -> Result<(LoadedComponent, bool), DeployError> {
+    ) -> Result<(Arc<LoadedComponent>, bool), DeployError> {
         let decl = self
             .manifest
             .components
@@ -299,12 +296,6 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| DeployError::Link(format!("{e:#}")))?;
-        let exports = Exports {
-            authenticator: authenticator::GuestIndices::new(&pre).ok(),
-            order_handling: order_handling::GuestIndices::new(&pre).ok(),
-            generator: generator::GuestIndices::new(&pre).ok(),
-            indicator: indicator::GuestIndices::new(&pre).ok(),
-        };
         let capabilities = Capabilities::grant(
             &Declared {
                 name,
@@ -325,12 +316,12 @@ impl Runtime {
             capabilities,
             proxy: ProxyPre::new(pre.clone()).ok(),
             pre,
-            exports,
             permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency as usize)),
             http_permits: limits
                 .http_concurrency
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
         };
+        let loaded = Arc::new(loaded);
         self.smoke(&loaded).await.map_err(DeployError::Smoke)?;
         Ok((loaded, compiled))
     }
@@ -452,7 +443,7 @@ impl Runtime {
                 versions: Vec::new(),
             });
             let previous = slot.live.as_ref().ok().map(|c| c.digest.clone());
-            slot.live = Ok(Arc::new(loaded));
+            slot.live = Ok(loaded);
             let deployed_at_ms = slot
                 .versions
                 .iter()

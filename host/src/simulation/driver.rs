@@ -67,7 +67,7 @@ pub fn venue_order(o: &OrderRequest) -> venue::OrderRequest<'_> {
 }
 
 impl Driver {
-    pub(super) async fn drive(mut self, mut session: crate::runtime::Simulation) {
+    pub(super) async fn drive(mut self, mut session: super::Session) {
         let request = self.run.request.clone();
         let started = Instant::now();
         let deadline = Duration::from_millis(request.duration_ms.unwrap_or(MAX_DURATION_MS));

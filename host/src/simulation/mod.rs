@@ -23,6 +23,7 @@ mod delegate;
 mod driver;
 mod request;
 mod run;
+mod session;
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
@@ -45,6 +46,7 @@ pub use request::{
 };
 use run::{Active, KEEP_TRADES, RunState, lock};
 pub use run::{Bar, Entry, Progress, Run, RunLimits, Slot, Status, Summary, SymbolSummary};
+pub use session::Session;
 
 /// The component that generates the flow.
 pub const COMPONENT: &str = "simulation";
@@ -415,9 +417,7 @@ impl Simulations {
         slot: Slot,
     ) -> Result<Arc<Run>, StartFailure> {
         let scenario = request.scenario.to_wit();
-        let session = self
-            .runtime
-            .start_simulation(COMPONENT, &scenario)
+        let session = Session::start(&self.runtime, COMPONENT, &scenario)
             .await
             .map_err(StartFailure::Call)?
             .map_err(StartFailure::Invalid)?;

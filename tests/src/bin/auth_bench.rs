@@ -6,6 +6,7 @@
 //! cargo run --release -p bourse-tests --bin auth-bench -- [--runs 5] [--calls 2000]
 //! ```
 
+use bourse_tests::typed::TypedCalls;
 use std::time::Instant;
 
 use bourse::api::AuthCache;

@@ -11,6 +11,7 @@
 //! route against a native route (`/api/components` with `ADMIN_TOKEN`, no component, no I/O) on the same
 //! server, with the client in the same process. Figures are medians over `--runs`.
 
+use bourse_tests::typed::TypedCalls;
 use std::time::Instant;
 
 use bourse::bindings::bourse::platform::types::Principal;

@@ -6,6 +6,7 @@
 //! cargo run --release -p bourse-tests --bin sim-bench -- [--runs 3] [--orders 2000000]
 //! ```
 
+use bourse_tests::typed::TypedCalls;
 use std::time::{Duration, Instant};
 
 use bourse::simulation::ScenarioJson;
