@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::{ApiConfig, AuthCache, Limiter, Services};
+use crate::capabilities::Shared;
 use crate::cluster::Cluster;
 use crate::cluster::bus::Bus;
 use crate::config::Config;
@@ -189,6 +190,8 @@ impl Host {
         };
         let simulations = Arc::new(Simulations::new(
             runtime.clone(),
+            Shared::project(platform.clone(), |p| &p.market),
+            platform.events.clone(),
             platform.kv.redis(),
             config.sim_queue.clone(),
             Delegation {

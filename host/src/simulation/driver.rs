@@ -12,6 +12,9 @@ use bourse_matching::venue::{self, Venue};
 use super::request::MAX_DURATION_MS;
 use super::run::{Bar, KEEP_TRADES, MAX_BARS, Progress, Run, Slot, Status, Summary, SymbolSummary};
 use crate::bindings::bourse::platform::types::{OrderKind, OrderRequest, Side, TimeInForce};
+use crate::capabilities::Shared;
+use crate::events::EventHub;
+use crate::market::Market;
 use crate::runtime::Runtime;
 
 /// A paced run asks for at most this share of a second's orders per batch, so it stays close
@@ -20,6 +23,8 @@ const PACED_BATCHES_PER_SECOND: f64 = 10.0;
 
 pub(super) struct Driver {
     pub(super) runtime: Arc<Runtime>,
+    pub(super) market: Shared<Market>,
+    pub(super) events: Arc<EventHub>,
     pub(super) run: Arc<Run>,
     pub(super) sandbox: Venue,
     pub(super) max_open: usize,
@@ -209,7 +214,7 @@ impl Driver {
                 .collect();
         }
         let orders: Vec<crate::market::OrderRequest> = batch.iter().map(Into::into).collect();
-        let results = self.runtime.platform().market.submit_batch(&orders).await;
+        let results = self.market.submit_batch(&orders).await;
         results
             .into_iter()
             .map(|r| {
@@ -312,8 +317,7 @@ impl Driver {
                 state.status = Some(status);
             }
         }
-        let platform = self.runtime.platform();
-        platform.events.publish_value(
+        self.events.publish_value(
             "simulation",
             room,
             &serde_json::json!({"status": status, "progress": progress}),

@@ -33,6 +33,9 @@ use std::time::Duration;
 use bourse_matching::EngineConfig;
 use bourse_matching::venue::Venue;
 
+use crate::capabilities::Shared;
+use crate::events::EventHub;
+use crate::market::Market;
 use crate::runtime::Runtime;
 
 use delegate::Queue;
@@ -85,6 +88,10 @@ pub struct Delegation {
 pub struct Simulations {
     /// Where the [`COMPONENT`] that generates the flow runs.
     runtime: Arc<Runtime>,
+    /// The live market, for runs that trade on it.
+    market: Shared<Market>,
+    /// Where progress is published.
+    events: Arc<EventHub>,
     runs: Mutex<VecDeque<Entry>>,
     active: Arc<Mutex<Active>>,
     queue: Option<Queue>,
@@ -92,16 +99,20 @@ pub struct Simulations {
 }
 
 impl Simulations {
-    /// A registry running flows from `runtime`'s [`COMPONENT`]; `redis` and `stream` enable
-    /// delegation.
+    /// A registry running flows from `runtime`'s [`COMPONENT`] against `market`, publishing
+    /// progress on `events`; `redis` and `stream` enable delegation.
     pub fn new(
         runtime: Arc<Runtime>,
+        market: Shared<Market>,
+        events: Arc<EventHub>,
         redis: Option<redis::aio::ConnectionManager>,
         stream: String,
         delegation: Delegation,
     ) -> Simulations {
         Simulations {
             runtime,
+            market,
+            events,
             runs: Mutex::new(VecDeque::new()),
             active: Arc::default(),
             queue: redis.map(|conn| Queue::new(conn, stream)),
@@ -240,8 +251,8 @@ impl Simulations {
         };
         self.remember(entry.clone());
         // With the event bus, the instance running it publishes progress to every replica.
-        let runtime = self.runtime.clone();
-        let relay = runtime.platform().events.transport().is_none();
+        let events = self.events.clone();
+        let relay = events.transport().is_none();
         // No run outlives MAX_DURATION_MS: past it (and a margin for a mirror that is late or
         // a runner that died), the slot is given back whatever the mirror says.
         let give_up = tokio::time::Instant::now()
@@ -258,7 +269,7 @@ impl Simulations {
                 };
                 let view = &doc["view"];
                 if relay {
-                    runtime.platform().events.publish_value(
+                    events.publish_value(
                         "simulation",
                         &room,
                         &serde_json::json!({"status": view["status"], "progress": view["progress"]}),
@@ -444,6 +455,8 @@ impl Simulations {
         self.remember(Entry::Local(run.clone()));
         let driver = Driver {
             runtime: self.runtime.clone(),
+            market: self.market.clone(),
+            events: self.events.clone(),
             run: run.clone(),
             sandbox,
             max_open,
