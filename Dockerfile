@@ -1,5 +1,5 @@
 # Bourse host + components for Railway. The build steps live in scripts/build-release.sh,
-# which CI also runs (tests/tests/release.rs fails if this file and the script drift apart).
+# which CI also runs (tests/tests/all/release.rs fails if this file and the script drift apart).
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src

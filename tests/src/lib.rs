@@ -1,6 +1,12 @@
 //! Test harness: starts a real Bourse host in-process on a free port, against either the
 //! embedded stores (SQLite file + in-process key-value) or the real Postgres and Redis on
 //! 127.0.0.1, with the real built components.
+//!
+//! Its users: the end-to-end suites, one test binary with a module per area
+//! (`tests/tests/all`, `cargo test -p bourse-tests --test all -- api::` runs one area), the two
+//! suites that must own their process (`tests/tests/redis_restart.rs`, `tests/tests/dashboard.rs`)
+//! and the benchmarks in `src/bin`. Tests of one binary run side by side in one process, so
+//! everything a host here creates is named per host (port, data directory, database, queue).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +16,6 @@ use bourse::manifest::{Manifest, Route, RouteTable};
 use bourse::runtime::Runtime;
 use bourse::server::Host;
 
-/// The admin token test hosts accept (ops role).
 pub mod process;
 pub mod replicas;
 pub mod spin_manifest;
@@ -18,6 +23,7 @@ pub mod stats;
 pub mod typed;
 pub mod ws;
 
+/// The admin token test hosts accept (ops role).
 pub const ADMIN_TOKEN: &str = "test-ops-token-0123456789";
 
 /// The JWT signing secret the test manifest gives the auth component.
@@ -76,6 +82,23 @@ pub async fn clear_redis_keys(pattern: &str) {
             .query_async(&mut conn)
             .await
             .expect("DEL");
+    }
+}
+
+/// Holds the signals component's key-value keys in the shared Redis while a test on `backend`
+/// writes or reads them (`None` on [`Backend::Embedded`], whose store is the host's own).
+///
+/// The component keeps deployment-wide state under fixed keys (`signals:latest`, each
+/// signal's history and decisions, `bars:<symbol>`): every host on the shared Redis reads and
+/// writes the same ones, whatever database it has, so a test that imports bars on
+/// [`Backend::Services`], or checks what an import stored, would see another test's import.
+/// The end-to-end suites share one process (`tests/tests/all`), so a lock in this process
+/// keeps those few tests apart and leaves every other test running alongside.
+pub async fn signals_keys(backend: Backend) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static KEYS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    match backend {
+        Backend::Embedded => None,
+        Backend::Services => Some(KEYS.lock().await),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Redis going away and coming back while the host serves: /ready says 503 naming the
 //! key-value store, routes that do not need it keep working, and the host reconnects by
 //! itself. This stops and restarts the machine's real Redis with the commands in
-//! `../shared/DESIGN.md`, so it is its own test binary (cargo runs binaries one at a time).
+//! `../shared/DESIGN.md`, so it is its own test binary (cargo runs binaries one at a time)
+//! rather than a module of `tests/tests/all`, whose tests would lose Redis meanwhile.
 
 use std::process::Command;
 use std::time::Duration;

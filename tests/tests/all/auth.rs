@@ -285,7 +285,7 @@ async fn rate_limits_answer_429_with_retry_after_and_logins_are_throttled() {
         c.rate_limit_principal = 5;
     })
     .await;
-    let key = host.api_key("gina", &["trader"]).await;
+    let key = host.api_key(&unique("gina-"), &["trader"]).await;
     let mut limited = None;
     for _ in 0..40 {
         let r = host

@@ -145,6 +145,7 @@ async fn fetch_error(host: &TestHost, body: &str, status: u16, code: &str) -> St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bars_come_from_the_configured_providers_through_the_outbound_grant() {
+    let _keys = bourse_tests::signals_keys(Backend::Services).await;
     let base = provider_server().await;
     let host = TestHost::start(
         manifest_from(&manifest_text(&base, None)),

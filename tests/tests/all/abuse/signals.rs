@@ -65,6 +65,7 @@ async fn backtest(host: &TestHost, token: &str, body: Value) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_ops_write_shared_signals_and_bars() {
     for backend in Backend::ALL {
+        let _keys = bourse_tests::signals_keys(backend).await;
         let host = TestHost::start(app_manifest(), backend, 10_000).await;
         let trader = access(&host.sign_up(&bourse_tests::unique("sig-trader-")).await);
         let name = bourse_tests::unique("shared-");
@@ -125,6 +126,7 @@ async fn only_ops_write_shared_signals_and_bars() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_backtests_are_capped_per_principal() {
     for backend in Backend::ALL {
+        let _keys = bourse_tests::signals_keys(backend).await;
         let text = with_variable(app_text(), "backtest_quota", "3");
         let host = TestHost::start(manifest_from(&text), backend, 10_000).await;
         seed_bars(&host).await;
@@ -165,6 +167,7 @@ async fn stored_backtests_are_capped_per_principal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_backtests_expire() {
     for backend in Backend::ALL {
+        let _keys = bourse_tests::signals_keys(backend).await;
         let text = with_variable(app_text(), "backtest_ttl_seconds", "3");
         let host = TestHost::start(manifest_from(&text), backend, 10_000).await;
         seed_bars(&host).await;

@@ -50,6 +50,7 @@ async fn import(host: &TestHost, symbol: &str, body: String, content_type: &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
+    let _keys = bourse_tests::signals_keys(Backend::Services).await;
     // An import is announced when it changes the stored latest state; a previous run's
     // state in the shared Redis would make the first imports here change nothing.
     bourse_tests::clear_redis_keys("bourse:kv:signals:default:signals:latest").await;

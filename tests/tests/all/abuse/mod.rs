@@ -2,13 +2,11 @@
 //! component or a failing store could take over an account or exhaust the host, and checks it
 //! no longer works. One module per area; every test ran red against the code before its fix.
 
-mod abuse {
-    pub mod common;
-    pub mod identity;
-    pub mod isolation;
-    pub mod limits;
-    pub mod signals;
-    pub mod simulations;
-    pub mod trading;
-    pub mod websocket;
-}
+mod common;
+mod identity;
+mod isolation;
+mod limits;
+mod signals;
+mod simulations;
+mod trading;
+mod websocket;
