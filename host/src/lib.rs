@@ -2,7 +2,7 @@
 //!
 //! The host is built in layers and its imports point one way: [`server`] builds every service
 //! once and hands each part what it uses; [`api`] calls into [`runtime`], which links
-//! [`capabilities`], thin adapters over the domain services (`market`, `events`, [`cluster`],
+//! [`capabilities`], thin adapters over the domain services ([`market`], [`events`], [`cluster`],
 //! [`simulation`], [`store`]). No module imports a module that imports it back. A request's
 //! data flows api → runtime → component → capabilities → store / market → events → api.
 //! How the parts fit, and why: `docs/architecture.md`.
@@ -12,14 +12,15 @@
 //!   simulation workers) and hands each part what it uses; the listener.
 //! - [`api`]: the HTTP edge: platform routes, `/admin`, `/ws`, dispatch of application routes
 //!   to components, the `Principal` extractor, hardening layers, the one JSON error shape.
-//! - [`runtime`]: the Wasmtime engine, the component registry, the store constructor, hot swap
-//!   (versions, artifact cache, smoke cases, file watcher, contract checks, composition).
+//! - [`runtime`]: the Wasmtime engine, the component registry, fresh instances from one store
+//!   constructor, hot swap (versions, artifact cache, smoke cases, file watcher, contract checks, composition).
 //! - [`capabilities`]: one module per WIT import, each owning its grant from the manifest, its
 //!   per-instance state and its `add_to_linker`.
-//! - `market`: the native matching service: shards, the journal and its fencing tokens,
+//! - [`market`]: the native matching service: shards, the journal and its fencing tokens,
 //!   snapshot and replay, shard leases and calls forwarded to a shard's owner.
-//! - `events`: the event hub: rooms of numbered events, kept for clients that come back.
-//! - [`cluster`]: replicas as one platform through Redis: identity, the shared channel, the bus.
+//! - [`events`]: the event hub: rooms of numbered events, kept for clients that come back.
+//! - [`cluster`]: replicas as one platform through Redis: the shared channel, the bus.
+//! - [`instance`]: this process's identity among replicas.
 //! - [`simulation`]: seeded runs into a sandbox venue, their bounds and results, delegation to
 //!   simulation instances.
 //! - [`store`]: SQL (Postgres or SQLite), key-value (Redis or in-process), rate-limit buckets,
