@@ -42,6 +42,7 @@ pub async fn dispatch(
     };
     let label = crate::telemetry::RouteLabel(route.pattern.clone());
     let mut response = serve(app, request, route, request_id.as_str()).await;
+    super::request_id::stamp(&mut response, &request_id);
     response.extensions_mut().insert(label);
     response
 }

@@ -166,9 +166,7 @@ pub fn router(
             access::limit_requests,
         ));
     // Outermost: every layer inside, and every answer, sees the request's id.
-    hardening::harden(routes, &config)
-        .layer(axum::middleware::from_fn(request_id::layer))
-        .with_state(state)
+    request_id::layers(hardening::harden(routes, &config)).with_state(state)
 }
 
 struct Probes {

@@ -11,11 +11,13 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::Router;
 use axum::extract::{FromRequestParts, Request};
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
+use tower_http::request_id::PropagateRequestIdLayer;
+use tower_http::set_header::SetRequestHeaderLayer;
 
 /// The header carrying the id, to the component and back to the client.
 pub const HEADER: &str = "x-request-id";
@@ -35,24 +37,25 @@ impl RequestId {
         RequestId(format!("{prefix:08x}-{n:x}"))
     }
 
+    /// The id the layers gave the request whose headers are `headers`.
+    fn from_headers(headers: &HeaderMap) -> RequestId {
+        headers
+            .get(HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| RequestId(v.to_string()))
+            // Outside the layers (a router served without them): an id of its own still
+            // keeps the answer's body and header in step.
+            .unwrap_or_else(RequestId::new)
+    }
+
     /// The id of the request `parts` belong to.
     pub fn of(parts: &Parts) -> RequestId {
-        parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            // Outside the layer (a router served without it): an id of its own still keeps
-            // the answer's body and header in step.
-            .unwrap_or_else(RequestId::new)
+        RequestId::from_headers(&parts.headers)
     }
 
     /// The id of `request`.
     pub fn of_request(request: &Request) -> RequestId {
-        request
-            .extensions()
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(RequestId::new)
+        RequestId::from_headers(request.headers())
     }
 
     /// The id as text.
@@ -75,20 +78,23 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
-/// The layer: gives the request its id (replacing any `x-request-id` the client sent) and
-/// sets it on the answer, whoever wrote the answer.
-pub async fn layer(mut request: Request, next: Next) -> Response {
-    let id = RequestId::new();
-    // The id is hex and a dash: always a valid header value.
-    let value = HeaderValue::from_str(id.as_str()).ok();
-    match &value {
-        Some(v) => request.headers_mut().insert(HEADER, v.clone()),
-        None => request.headers_mut().remove(HEADER),
-    };
-    request.extensions_mut().insert(id);
-    let mut response = next.run(request).await;
-    if let Some(v) = value {
-        response.headers_mut().insert(HEADER, v);
+/// The layers: the outer one gives the request a fresh id in `x-request-id` (replacing any
+/// the client sent), the inner one copies it onto the answer. Both are tower-http's header
+/// layers, which add no allocation or boxed future per request.
+pub fn layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    let name = HeaderName::from_static(HEADER);
+    router
+        .layer(PropagateRequestIdLayer::new(name.clone()))
+        .layer(SetRequestHeaderLayer::overriding(name, |_: &Request| {
+            // The id is hex and a dash: always a valid header value.
+            HeaderValue::from_str(RequestId::new().as_str()).ok()
+        }))
+}
+
+/// Sets the request's id on `response`, over any `x-request-id` a component wrote: the
+/// answer names the host's id for the request, never one its writer chose.
+pub fn stamp(response: &mut Response, id: &RequestId) {
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert(HEADER, value);
     }
-    response
 }
