@@ -1,5 +1,5 @@
 //! Typed calls into the platform's domain worlds, for tests and benchmarks. The runtime
-//! offers fresh instances ([`Runtime::instantiate`]); what to call on them is the caller's
+//! offers fresh instances (`LoadedComponent::instantiate`); what to call on them is the caller's
 //! business: the host's own callers are `api::principal::authenticate` and
 //! `simulation::Session`, and the order-handling and indicator exports, which the host does
 //! not call on its request path, are called here the same way.

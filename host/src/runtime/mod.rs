@@ -460,21 +460,6 @@ impl Runtime {
             }),
         }
     }
-
-    /// A fresh instance of component `name`'s live version, under its limits, for a caller
-    /// that calls its typed exports (the world's bindings are the caller's business): a
-    /// [`Hold::Call`] waits for one of the component's instance permits like an HTTP request.
-    pub async fn instantiate(
-        &self,
-        name: &str,
-        tag: &str,
-        hold: Hold,
-    ) -> Result<Instance, CallError> {
-        if hold == Hold::Session {
-            self.check_memory()?;
-        }
-        self.component(name)?.instantiate(tag, hold).await
-    }
 }
 
 /// The engine for `manifest`: the pool's slots must fit the largest per-component memory cap.
@@ -517,7 +502,7 @@ pub enum Hold {
     /// One call and done: it holds one of the component's instance permits.
     Call,
     /// A session that calls the instance many times (a simulation's generator): its owner
-    /// bounds sessions, and the runtime refuses new ones while memory is above its bound.
+    /// bounds sessions, and checks [`Runtime::check_memory`] before it starts one.
     Session,
 }
 
