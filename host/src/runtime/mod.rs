@@ -521,11 +521,6 @@ impl Instance {
         (&mut self.store, &self.instance)
     }
 
-    /// The component version this instance runs.
-    pub fn component(&self) -> &LoadedComponent {
-        &self.component
-    }
-
     /// A fresh deadline for the next call: a session as a whole may run long, each call
     /// may not.
     pub fn renew_deadline(&mut self) {
