@@ -1,4 +1,4 @@
-//! Latency summaries and flag parsing shared by the benchmark programs.
+//! Latency summaries and flag bounds shared by the benchmark programs.
 
 use std::time::Duration;
 
@@ -35,14 +35,8 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// The number after `name` on the command line, or `default` when the flag is absent.
-pub fn flag(name: &str, default: usize) -> anyhow::Result<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == name) {
-        None => Ok(default),
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("{name} needs a number")),
-    }
+/// A parser for a count flag that rejects values below `min`: with fewer runs, clients or
+/// orders a program has nothing to measure, or no trade to time.
+pub fn at_least(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(min..)
 }

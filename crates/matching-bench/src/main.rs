@@ -5,6 +5,8 @@
 //! Usage: matching-bench [--commands N] [--runs R] [--symbols 1,100] [--wasm PATH]
 //!        [--engines bourse,naive,lobster,matchcore,orderbook-rs,bourse-venue,bourse-wasm]
 //!
+//! `--help` describes the flags and their defaults.
+//!
 //! `bourse-venue` is the native `Venue` (what the host runs: symbol names, account strings,
 //! order-id assignment) and `bourse-wasm` the same venue inside the `market` component in
 //! Wasmtime, once with `submit-batch` and once with one `submit` per order; build it first
@@ -16,11 +18,41 @@ mod wasm;
 mod workload;
 
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use adapters::{Bourse, Harness, Lobster, Matchcore, NaiveHarness, OrderbookRs};
+use clap::Parser;
 use wasm::{NativeVenue, Wasm};
 use workload::{Op, Workload, generate};
+
+/// Throughput and latency of bourse-matching against a naive BTreeMap book and peer crates on
+/// the same seeded workload, with every engine's per-command fills checked against the naive
+/// model.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Commands per workload, after the warm-up orders.
+    #[arg(long, default_value_t = 1_000_000)]
+    commands: usize,
+    /// Runs per engine; each figure is the median over them.
+    #[arg(
+        long,
+        default_value_t = 5,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    runs: usize,
+    /// Engines to measure, comma-separated, from bourse, naive, lobster, matchcore,
+    /// orderbook-rs, bourse-venue and bourse-wasm.
+    #[arg(long, default_value = "bourse,naive,lobster,matchcore,orderbook-rs")]
+    engines: String,
+    /// Workloads to run, comma-separated, by their number of symbols: 1, 100 or both.
+    #[arg(long = "symbols", value_name = "SYMBOLS", default_value = "1,100")]
+    workloads: String,
+    /// The market component that bourse-wasm loads.
+    #[arg(long = "wasm", value_name = "PATH", default_value_os_t = wasm::default_component_path())]
+    wasm_path: PathBuf,
+}
 
 struct Row {
     workload: String,
@@ -147,26 +179,13 @@ fn mean_batch(ops: &[Op]) -> f64 {
 }
 
 fn main() {
-    let mut commands = 1_000_000usize;
-    let mut runs = 5usize;
-    let mut engines = "bourse,naive,lobster,matchcore,orderbook-rs".to_string();
-    let mut workloads = "1,100".to_string();
-    let mut wasm_path = wasm::default_component_path();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().unwrap_or_default();
-        match a.as_str() {
-            "--commands" => commands = value().parse().unwrap_or(commands),
-            "--runs" => runs = value().parse().unwrap_or(runs).max(1),
-            "--engines" => engines = value(),
-            "--symbols" => workloads = value(),
-            "--wasm" => wasm_path = value().into(),
-            other => {
-                eprintln!("unknown argument {other}");
-                std::process::exit(2);
-            }
-        }
-    }
+    let Args {
+        commands,
+        runs,
+        engines,
+        workloads,
+        wasm_path,
+    } = Args::parse();
     let enabled = |name: &str| engines.split(',').any(|e| e == name);
     let wasm_ok = enabled("bourse-wasm")
         && match wasm::load(&wasm_path) {

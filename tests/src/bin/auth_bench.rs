@@ -5,15 +5,31 @@
 //! ```text
 //! cargo run --release -p bourse-tests --bin auth-bench -- [--runs 5] [--calls 2000]
 //! ```
+//!
+//! `--help` describes the flags.
 
 use bourse_tests::typed::TypedCalls;
 use std::time::Instant;
 
 use bourse::api::AuthCache;
 use bourse::bindings::bourse::platform::types::Principal;
-use bourse_tests::stats::{Sample, flag, median, summarise};
+use bourse_tests::stats::{Sample, at_least, median, summarise};
 use bourse_tests::{Backend, TestHost, app_manifest};
+use clap::Parser;
 use serde_json::json;
+
+/// Authentication cost per request: the cached path (hash the token, look it up), the cold
+/// path (the auth component verifying a JWT) and sign-in (argon2id inside the component).
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Runs; each figure is the median over them.
+    #[arg(long, default_value_t = 5, value_parser = at_least(1))]
+    runs: usize,
+    /// Cached-path calls per run; the cold path makes a tenth as many.
+    #[arg(long, default_value_t = 2000, value_parser = at_least(1))]
+    calls: usize,
+}
 
 fn report(label: &str, samples: &[Sample]) {
     println!(
@@ -26,8 +42,7 @@ fn report(label: &str, samples: &[Sample]) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let runs = flag("--runs", 5)?.max(1);
-    let calls = flag("--calls", 2000)?.max(1);
+    let Args { runs, calls } = Args::parse();
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
     let credentials = json!({"username": "bench", "password": "a long benchmark password"});
     let (status, body) = host

@@ -9,7 +9,8 @@
 //! through the order-handler component (instantiate + validation + `market.submit` import)
 //! against the same submit done natively; and HTTP requests per second through a component
 //! route against a native route (`/api/components` with `ADMIN_TOKEN`, no component, no I/O) on the same
-//! server, with the client in the same process. Figures are medians over `--runs`.
+//! server, with the client in the same process. Figures are medians over `--runs`; `--help`
+//! describes the flags.
 
 use bourse_tests::typed::TypedCalls;
 use std::time::Instant;
@@ -18,42 +19,27 @@ use bourse::bindings::bourse::platform::types::Principal;
 use bourse::bindings::exports::bourse::platform::indicator::{RatioInput, Regime};
 use bourse::bindings::exports::bourse::platform::order_handling::NewOrder;
 use bourse::market::{OrderKind, OrderRequest, Side, TimeInForce};
-use bourse_tests::stats::{Sample, median, summarise};
+use bourse_tests::stats::{Sample, at_least, median, summarise};
 use bourse_tests::{Backend, TestHost, app_manifest};
+use clap::Parser;
 
+/// Host benchmark: what a component costs on each path (typed export call, order through the
+/// order-handler component, HTTP route), against a native peer measured in the same run.
+#[derive(Parser)]
+#[command(long_about = None)]
 struct Args {
+    /// Runs; each figure is the median over them.
+    #[arg(long, default_value_t = 5, value_parser = at_least(1))]
     runs: usize,
+    /// Typed calls and component orders per run; the native peer makes ten times as many.
+    #[arg(long, default_value_t = 2_000, value_parser = at_least(1))]
     calls: usize,
+    /// HTTP requests per route and run, shared among the clients.
+    #[arg(long, default_value_t = 4_000, value_parser = at_least(1))]
     requests: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 8, value_parser = at_least(1))]
     clients: usize,
-}
-
-fn args() -> anyhow::Result<Args> {
-    let mut a = Args {
-        runs: 5,
-        calls: 2_000,
-        requests: 4_000,
-        clients: 8,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
-        let n: usize = value
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{flag}: {value:?} is not a number"))?;
-        match flag.as_str() {
-            "--runs" => a.runs = n.max(1),
-            "--calls" => a.calls = n.max(1),
-            "--requests" => a.requests = n.max(1),
-            "--clients" => a.clients = n.max(1),
-            other => {
-                anyhow::bail!("unknown flag {other}; flags: --runs --calls --requests --clients")
-            }
-        }
-    }
-    Ok(a)
 }
 
 async fn timed<F, Fut>(n: usize, mut op: F) -> Sample
@@ -113,7 +99,7 @@ async fn http_load(h: &TestHost, path: &str, requests: usize, clients: usize) ->
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let a = args()?;
+    let a = Args::parse();
     if cfg!(debug_assertions) {
         eprintln!(
             "host-bench: built without optimisations; run with --release for meaningful figures"

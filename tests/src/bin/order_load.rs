@@ -6,6 +6,8 @@
 //! cargo run --release -p bourse-tests --bin order-load -- [--clients 32] [--seconds 10] [--runs 3]
 //! ```
 //!
+//! `--help` describes the flags.
+//!
 //! Every acknowledged command (201 placement, 200 cancel) was journaled before its answer, so
 //! acknowledgements per second are durable orders per second. The baseline row runs the same
 //! clients against a read route of the same component (`GET /api/book/SPY`), which crosses
@@ -16,40 +18,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bourse_tests::stats::{Sample, median, summarise};
+use bourse_tests::stats::{Sample, at_least, median, summarise};
 use bourse_tests::{Backend, TestHost, app_manifest};
+use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+/// Order-flow load: concurrent HTTP clients place and cancel orders through the auth and
+/// order-handler components, journaled in Postgres, while a probe times fill delivery to a
+/// WebSocket client; then the same clients on a read route, and native `market.submit`.
+#[derive(Parser)]
+#[command(long_about = None)]
 struct Args {
+    /// Concurrent trading clients; the native row runs four times as many tasks.
+    #[arg(long, default_value_t = 32, value_parser = at_least(1))]
     clients: usize,
+    /// Seconds per phase of a run (the native row runs at most 5).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     seconds: u64,
+    /// Runs; the summary line gives the median over them.
+    #[arg(long, default_value_t = 3, value_parser = at_least(1))]
     runs: usize,
-}
-
-fn args() -> anyhow::Result<Args> {
-    let mut a = Args {
-        clients: 32,
-        seconds: 10,
-        runs: 3,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
-        let n: u64 = value
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{flag}: {value:?} is not a number"))?;
-        match flag.as_str() {
-            "--clients" => a.clients = n.max(1) as usize,
-            "--seconds" => a.seconds = n.max(1),
-            "--runs" => a.runs = n.max(1) as usize,
-            other => anyhow::bail!("unknown flag {other}; flags: --clients --seconds --runs"),
-        }
-    }
-    Ok(a)
 }
 
 /// One trading client: place; if it rests, cancel it next. Returns each command's latency.
@@ -293,7 +283,7 @@ async fn native(host: &TestHost, clients: usize, seconds: u64) -> Sample {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = args()?;
+    let args = Args::parse();
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
     let mut keys = Vec::new();
     for i in 0..args.clients {

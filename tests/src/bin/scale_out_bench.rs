@@ -6,6 +6,8 @@
 //!     [--trades 300] [--clients 1000] [--traders 16] [--seconds 5] [--runs 3]
 //! ```
 //!
+//! `--help` describes the flags.
+//!
 //! Latency: an order crossing a resting one is sent to replica A; the clock stops when the
 //! trade reaches a WebSocket client of replica B (the books run on A, so the event crosses
 //! Redis). The baseline row, measured in the same run, stops the clock at a client of A.
@@ -18,10 +20,33 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bourse_tests::replicas::{self, Replicas};
-use bourse_tests::stats::{flag, median, summarise};
+use bourse_tests::stats::{at_least, median, summarise};
+use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+
+/// Scale-out: two replicas (the release binary) sharing the real Postgres and Redis; order to
+/// trade-event latency across replicas, and event fan-out to many WebSocket clients.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Trades timed per run, for each of the cross-replica and same-replica rows.
+    #[arg(long, default_value_t = 300)]
+    trades: usize,
+    /// WebSocket clients in the fan-out, half on each replica.
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// Clients crossing orders during the fan-out (at least 2: one buys, one sells).
+    #[arg(long, default_value_t = 16, value_parser = at_least(2))]
+    traders: usize,
+    /// Seconds the fan-out is measured for in each run.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Runs; the summary gives the median over them.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -167,11 +192,13 @@ async fn fan_out(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let trades = flag("--trades", 300)?;
-    let clients = flag("--clients", 1000)?;
-    let seconds = flag("--seconds", 5)? as u64;
-    let runs = flag("--runs", 3)?;
-    let traders = flag("--traders", 16)?.max(2);
+    let Args {
+        trades,
+        clients,
+        traders,
+        seconds,
+        runs,
+    } = Args::parse();
     let cluster = Replicas::start(2, &[("BOURSE_MATCHING_SHARDS", "1")]).await;
     let urls = [cluster.url(0), cluster.url(1)];
     replicas::settled(&urls, 1).await;

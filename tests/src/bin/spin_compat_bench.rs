@@ -7,12 +7,29 @@
 //! ```text
 //! cargo run --release -p bourse-tests --bin spin-compat-bench -- [--orders 2000] [--runs 3]
 //! ```
+//!
+//! `--help` describes the flags.
 
 use std::time::Instant;
 
-use bourse_tests::stats::{Sample, flag, median, summarise};
+use bourse_tests::stats::{Sample, at_least, median, summarise};
 use bourse_tests::{Backend, TestHost, app_manifest};
+use clap::Parser;
 use serde_json::json;
+
+/// Placing orders through the order-handler component with the market hosted natively
+/// against the market composed in from its wasm build, as Spin would run it (spin-compat mode).
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Sequential orders per host and run (at least 2: a resting order and the one that
+    /// crosses it).
+    #[arg(long, default_value_t = 2000, value_parser = at_least(2))]
+    orders: usize,
+    /// Runs; each figure is the median over them.
+    #[arg(long, default_value_t = 3, value_parser = at_least(1))]
+    runs: usize,
+}
 
 /// Places `orders` orders one after another; `auth` gives the header for an account.
 async fn place(
@@ -52,8 +69,7 @@ async fn place(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let orders = flag("--orders", 2000)?.max(2);
-    let runs = flag("--runs", 3)?.max(1);
+    let Args { orders, runs } = Args::parse();
     let mut native_rates = Vec::new();
     let mut composed_rates = Vec::new();
     let mut native_p50 = Vec::new();

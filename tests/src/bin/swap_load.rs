@@ -5,6 +5,8 @@
 //! cargo run --release -p bourse-tests --bin swap-load -- [--swaps 20] [--clients 4]
 //! ```
 //!
+//! `--help` describes the flags.
+//!
 //! Prints requests sent, failed requests, how many answers came from each version, and the
 //! upload-to-live latency (POST sent → answer that the version is live) for the first upload
 //! of each version (compiled) and for the rest (artifact cache warm).
@@ -13,13 +15,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bourse_tests::stats::flag;
+use bourse_tests::stats::at_least;
 use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest_with, built_component};
+use clap::Parser;
+
+/// Hot-swap load test: continuous requests at a component while it is swapped between two
+/// versions whose answers differ; counts failed requests and times upload-to-live.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Args {
+    /// Uploads, alternating between the two versions (at least 2, so both go live).
+    #[arg(long, default_value_t = 20, value_parser = at_least(2))]
+    swaps: usize,
+    /// Clients sending requests throughout.
+    #[arg(long, default_value_t = 4, value_parser = at_least(1))]
+    clients: usize,
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let swaps = flag("--swaps", 20)?.max(2);
-    let clients = flag("--clients", 4)?.max(1);
+    let Args { swaps, clients } = Args::parse();
     let manifest = app_manifest_with(
         "[[trigger.http]]\nroute = \"/swap/...\"\ncomponent = \"swap\"\n\n[component.swap]\nsource = \"target/wasm32-wasip2/release/swap_v1.wasm\"\n",
     );
