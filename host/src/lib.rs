@@ -12,8 +12,9 @@
 //!   simulation workers) and hands each part what it uses; the listener.
 //! - [`api`]: the HTTP edge: platform routes, `/admin`, `/ws`, dispatch of application routes
 //!   to components, the `Principal` extractor, hardening layers, the one JSON error shape.
-//! - [`runtime`]: the Wasmtime engine, the component registry, fresh instances from one store
-//!   constructor, hot swap (versions, artifact cache, smoke cases, file watcher, contract checks, composition).
+//! - [`runtime`]: the Wasmtime engine, the component registry, instances from one store
+//!   constructor (fresh, or reused for HTTP through `ProxyHandler`), hot swap (versions,
+//!   artifact cache, smoke cases, file watcher, contract checks, composition).
 //! - [`capabilities`]: one module per WIT import, each owning its grant from the manifest, its
 //!   per-instance state and its `add_to_linker`.
 //! - [`market`]: the native matching service: shards, the journal and its fencing tokens,

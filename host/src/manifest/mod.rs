@@ -279,6 +279,20 @@ pub struct BourseComponent {
     /// `authenticate` are not held back by it.
     #[serde(default)]
     pub http_concurrency: Option<u32>,
+    /// Most HTTP requests one instance serves before it is dropped (default 1: a fresh
+    /// instance per request). Above 1 the component keeps its globals between requests; see
+    /// docs/components.md for what that allows. The same meaning as `wasmtime serve
+    /// --max-instance-reuse-count` and Spin's flag of that name.
+    #[serde(default)]
+    pub instance_reuse: Option<u32>,
+    /// Most requests one instance serves at once (default 1). Only a WASIp3 component can
+    /// take more than one; a WASIp2 one is called one request at a time whatever this says.
+    #[serde(default)]
+    pub instance_reuse_concurrency: Option<u32>,
+    /// How long an idle reused instance is kept for the next request, in milliseconds
+    /// (default 1000).
+    #[serde(default)]
+    pub idle_instance_timeout_ms: Option<u64>,
     /// Instance roles (`BOURSE_ROLE`) that run this component besides `all`; `["api"]` when
     /// absent. One of `api`, `matching`, `simulation`, `auth`.
     #[serde(default)]
@@ -294,6 +308,26 @@ impl BourseComponent {
         self.roles
             .clone()
             .unwrap_or_else(|| vec!["api".to_string()])
+    }
+}
+
+/// Longest `idle_instance_timeout_ms` accepted: an idle instance holds a pool slot and its
+/// memory, so it is not kept for long.
+pub const MAX_IDLE_INSTANCE_TIMEOUT_MS: u64 = 600_000;
+
+fn check_reuse(tool: &BourseComponent) -> Result<(), String> {
+    if tool.instance_reuse == Some(0) {
+        return Err("instance_reuse must be at least 1 (1 is a fresh instance per request)".into());
+    }
+    if tool.instance_reuse_concurrency == Some(0) {
+        return Err("instance_reuse_concurrency must be at least 1".into());
+    }
+    match tool.idle_instance_timeout_ms {
+        Some(0) => Err("idle_instance_timeout_ms must be at least 1".into()),
+        Some(ms) if ms > MAX_IDLE_INSTANCE_TIMEOUT_MS => Err(format!(
+            "idle_instance_timeout_ms is {ms}; the most is {MAX_IDLE_INSTANCE_TIMEOUT_MS} (10 minutes)"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -351,6 +385,8 @@ impl Manifest {
                     "[component.{id}.tool.bourse] roles: {bad:?} is not one of api, matching, simulation, auth"
                 )));
             }
+            check_reuse(&component.tool.bourse)
+                .map_err(|e| invalid(format!("[component.{id}.tool.bourse] {e}")))?;
             for entry in &component.allowed_outbound_hosts {
                 let at =
                     |e: String| invalid(format!("[component.{id}] allowed_outbound_hosts {e}"));
@@ -486,6 +522,48 @@ world = "bourse:platform/auth"
             m.components["hello"].tool.bourse.world.as_deref(),
             Some("bourse:platform/auth")
         );
+    }
+
+    #[test]
+    fn instance_reuse_settings_are_read_and_bounded() {
+        let with = |settings: &str| {
+            Manifest::parse(
+                Path::new("spin.toml"),
+                &GOOD.replace(
+                    "world = \"bourse:platform/auth\"",
+                    &format!("world = \"bourse:platform/auth\"\n{settings}"),
+                ),
+            )
+        };
+        let m = with(
+            "instance_reuse = 500\ninstance_reuse_concurrency = 4\nidle_instance_timeout_ms = 2000",
+        )
+        .expect("valid reuse settings");
+        let tool = &m.components["hello"].tool.bourse;
+        assert_eq!(
+            (
+                tool.instance_reuse,
+                tool.instance_reuse_concurrency,
+                tool.idle_instance_timeout_ms
+            ),
+            (Some(500), Some(4), Some(2000))
+        );
+        for (settings, want) in [
+            ("instance_reuse = 0", "instance_reuse must be at least 1"),
+            (
+                "instance_reuse_concurrency = 0",
+                "instance_reuse_concurrency must be at least 1",
+            ),
+            (
+                "idle_instance_timeout_ms = 0",
+                "idle_instance_timeout_ms must be at least 1",
+            ),
+            ("idle_instance_timeout_ms = 600001", "the most is 600000"),
+            ("instance_reuse = -1", "invalid value"),
+        ] {
+            let text = with(settings).expect_err(settings).to_string();
+            assert!(text.contains(want), "{settings}: {text}");
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Guest stdout/stderr as log lines: each line a component writes becomes a `tracing` event
 //! carrying the component and the request id, so a component's own output can be found under
-//! the same id as the request that caused it.
+//! the same id as the request that caused it. A reused instance serves many requests: its
+//! tag is moved to each request as it starts.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
@@ -17,7 +18,8 @@ const MAX_LINE: usize = 16 * 1024;
 #[derive(Clone)]
 pub struct GuestLog {
     component: Arc<str>,
-    request_id: Arc<str>,
+    /// Shared by the instance's stdout and stderr, so one [`GuestLog::retag`] moves both.
+    request_id: Arc<Mutex<Arc<str>>>,
     stream: &'static str,
 }
 
@@ -26,9 +28,32 @@ impl GuestLog {
     pub fn new(component: &str, request_id: &str, stream: &'static str) -> GuestLog {
         GuestLog {
             component: Arc::from(component),
-            request_id: Arc::from(request_id),
+            request_id: Arc::new(Mutex::new(Arc::from(request_id))),
             stream,
         }
+    }
+
+    /// The same output on another stream (`stdout`/`stderr`), sharing this one's tag.
+    pub fn on(&self, stream: &'static str) -> GuestLog {
+        GuestLog {
+            stream,
+            ..self.clone()
+        }
+    }
+
+    /// Tags what follows with `request_id`.
+    pub fn retag(&self, request_id: Arc<str>) {
+        *self
+            .request_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = request_id;
+    }
+
+    fn request_id(&self) -> Arc<str> {
+        self.request_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -59,7 +84,7 @@ impl LineWriter {
         tracing::info!(
             target: "bourse::guest",
             component = %self.log.component,
-            request_id = %self.log.request_id,
+            request_id = %self.log.request_id(),
             stream = self.log.stream,
             "{text}"
         );
@@ -111,8 +136,6 @@ impl Drop for LineWriter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tokio::io::AsyncWriteExt;
 
     use super::*;
@@ -133,15 +156,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn each_guest_line_is_logged_with_component_and_request_id() {
+    /// Log lines go to the returned buffer while the guard lives.
+    fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    #[tokio::test]
+    async fn each_guest_line_is_logged_with_component_and_request_id() {
+        let (captured, _guard) = capture();
         let log = GuestLog::new("faulty", "req-42", "stderr");
         let mut out = Pin::from(log.async_stream());
         out.write_all(b"first line\nsecond ").await.expect("write");
@@ -162,5 +190,28 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_retagged_log_tags_both_streams_with_the_new_request() {
+        let (captured, _guard) = capture();
+        let stdout = GuestLog::new("swap", "req-1", "stdout");
+        let stderr = stdout.on("stderr");
+        let mut out = Pin::from(stdout.async_stream());
+        let mut err = Pin::from(stderr.async_stream());
+        out.write_all(b"one\n").await.expect("write");
+        stdout.retag(Arc::from("req-2"));
+        out.write_all(b"two\n").await.expect("write");
+        err.write_all(b"three\n").await.expect("write");
+        let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].contains("request_id=req-1"), "{}", lines[0]);
+        assert!(lines[1].contains("request_id=req-2"), "{}", lines[1]);
+        assert!(
+            lines[2].contains("request_id=req-2") && lines[2].contains("stream=\"stderr\""),
+            "{}",
+            lines[2]
+        );
     }
 }

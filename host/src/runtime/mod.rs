@@ -10,6 +10,7 @@ pub mod compose;
 pub mod contract;
 mod engine;
 mod guest_log;
+mod http;
 mod smoke;
 mod state;
 mod versions;
@@ -22,12 +23,9 @@ use std::time::Duration;
 
 use wasmtime::component::{InstancePre, Linker};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi_http::WasiHttpView;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 pub use engine::EPOCH_TICK;
+pub use http::{ComponentBody, DEFAULT_IDLE_INSTANCE_TIMEOUT_MS, Reuse};
 pub use state::{HostState, Platform};
 pub use versions::{
     DeployError, DeployReport, HistoryEntry, MAX_COMPONENT_BYTES, VersionInfo, precompile,
@@ -87,6 +85,8 @@ pub struct Limits {
     /// permit); requests past it queue up to the deadline instead of getting `Busy` at 2 s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_concurrency: Option<u32>,
+    /// How its instances are reused for HTTP requests.
+    pub reuse: Reuse,
 }
 
 /// Default for `max_concurrency`.
@@ -109,7 +109,8 @@ pub struct LoadedComponent {
     /// Its capabilities, grants checked; each instance gets a clone.
     capabilities: Capabilities,
     pre: InstancePre<HostState>,
-    proxy: Option<ProxyPre<HostState>>,
+    /// Its HTTP requests' handler, when it exports `wasi:http/incoming-handler`.
+    http: Option<http::Handler>,
     permits: Arc<tokio::sync::Semaphore>,
     http_permits: Option<Arc<tokio::sync::Semaphore>>,
 }
@@ -281,6 +282,19 @@ impl Runtime {
                 .unwrap_or(self.config.timeout.as_millis() as u64),
             max_concurrency,
             http_concurrency: tool.http_concurrency.map(|n| n.clamp(1, max_concurrency)),
+            // Spin serves each request with a fresh instance unless its command line says
+            // otherwise, and components written for it may rely on that.
+            reuse: if self.config.spin_compat {
+                Reuse::default()
+            } else {
+                Reuse {
+                    requests: tool.instance_reuse.unwrap_or(1).max(1),
+                    concurrent: tool.instance_reuse_concurrency.unwrap_or(1).max(1),
+                    idle_timeout_ms: tool
+                        .idle_instance_timeout_ms
+                        .unwrap_or(DEFAULT_IDLE_INSTANCE_TIMEOUT_MS),
+                }
+            },
         }
     }
 
@@ -295,7 +309,7 @@ impl Runtime {
                     world: c.world.clone(),
                     digest: Some(c.digest.clone()),
                     source: c.source.clone(),
-                    http: c.proxy.is_some(),
+                    http: c.http.is_some(),
                     limits: Some(c.limits),
                     error: None,
                 },
@@ -378,86 +392,6 @@ impl Runtime {
                 .next()
                 .unwrap_or("trap")
                 .to_string(),
-        }
-    }
-
-    /// Serves one HTTP request with component `name`'s `wasi:http/incoming-handler`.
-    pub async fn handle_http<B>(
-        &self,
-        name: &str,
-        request: hyper::Request<B>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>, CallError>
-    where
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<wasmtime_wasi_http::Error>,
-    {
-        let component = self.component(name)?;
-        let proxy = component
-            .proxy
-            .clone()
-            .ok_or_else(|| CallError::MissingExport {
-                name: name.to_string(),
-                export: "wasi:http/incoming-handler",
-            })?;
-        // Requests held back by `http_concurrency` queue for up to the component's deadline:
-        // the bound is there to pace expensive routes, not to refuse a burst outright.
-        let http_permit = match (&component.http_permits, component.limits.http_concurrency) {
-            (Some(permits), Some(limit)) => Some(
-                Self::wait_for(
-                    &component,
-                    permits,
-                    limit,
-                    Duration::from_millis(component.limits.timeout_ms),
-                )
-                .await?,
-            ),
-            _ => None,
-        };
-        let permit = component.permit().await?;
-        let request_id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_string();
-        let mut store = new_store(&component, &request_id);
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let prepared = (|| {
-            let req = store
-                .data_mut()
-                .http()
-                .new_incoming_request(Scheme::Http, request)?;
-            let out = store.data_mut().http().new_response_outparam(sender)?;
-            Ok::<_, wasmtime::Error>((req, out))
-        })();
-        let (req, out) = prepared.map_err(|e| Self::classify(&component, e))?;
-        // The guest keeps running after it sets the response (it streams the body), so it runs
-        // in its own task, which holds the instance permit until the guest is done.
-        let task = tokio::task::spawn(async move {
-            let _permits = (http_permit, permit);
-            let proxy = proxy.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, req, out)
-                .await
-        });
-        match receiver.await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => Err(CallError::Trap {
-                name: name.to_string(),
-                message: format!("component answered with error code {code:?}"),
-            }),
-            Err(_) => Err(match task.await {
-                Ok(Ok(())) => CallError::Trap {
-                    name: name.to_string(),
-                    message: "component returned without setting a response".into(),
-                },
-                Ok(Err(e)) => Self::classify(&component, e),
-                Err(e) => CallError::Trap {
-                    name: name.to_string(),
-                    message: format!("component task failed: {e}"),
-                },
-            }),
         }
     }
 }
@@ -551,6 +485,8 @@ impl LoadedComponent {
             Hold::Call => Some(self.permit().await?),
             Hold::Session => None,
         };
+        metrics::counter!("component_instantiations_total", "component" => self.name.clone())
+            .increment(1);
         let mut store = new_store(self, tag);
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok(Instance {
@@ -565,8 +501,6 @@ impl LoadedComponent {
 
     /// Waits briefly for an instance permit: a burst queues, a flood gets 503.
     async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
-        metrics::counter!("component_instantiations_total", "component" => self.name.clone())
-            .increment(1);
         Runtime::wait_for(
             self,
             &self.permits,
@@ -574,5 +508,14 @@ impl LoadedComponent {
             Duration::from_secs(2),
         )
         .await
+    }
+}
+
+impl Drop for LoadedComponent {
+    /// The version is out of the registry and no call holds it: its idle HTTP instances go.
+    fn drop(&mut self) {
+        if let Some(handler) = &self.http {
+            handler.state().retire();
+        }
     }
 }

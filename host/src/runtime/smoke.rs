@@ -34,13 +34,9 @@ impl Runtime {
     pub(super) async fn smoke(&self, candidate: &Arc<LoadedComponent>) -> Result<(), String> {
         let fail = |e| Runtime::candidate_error(candidate, e);
         smoke_cases(candidate).await.map_err(fail)??;
-        if let Some(proxy) = &candidate.proxy {
+        if let Some(handler) = &candidate.http {
             // HTTP-only components: at least instantiate once.
-            let mut store = super::new_store(candidate, "smoke-check");
-            proxy
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| format!("cannot instantiate: {e:#}"))?;
+            handler.state().instantiate_once(candidate).await?;
         }
         Ok(())
     }

@@ -56,6 +56,7 @@ pub struct HostState {
     table: ResourceTable,
     pub(super) limits: StoreLimits,
     capabilities: Capabilities,
+    log: GuestLog,
 }
 
 impl HostState {
@@ -68,9 +69,10 @@ impl HostState {
         memory_bytes: usize,
         request_id: &str,
     ) -> HostState {
+        let log = GuestLog::new(component, request_id, "stdout");
         let wasi = WasiCtx::builder()
-            .stdout(GuestLog::new(component, request_id, "stdout"))
-            .stderr(GuestLog::new(component, request_id, "stderr"))
+            .stdout(log.clone())
+            .stderr(log.on("stderr"))
             .build();
         HostState {
             wasi,
@@ -84,7 +86,13 @@ impl HostState {
                 .trap_on_grow_failure(true)
                 .build(),
             capabilities: capabilities.clone(),
+            log,
         }
+    }
+
+    /// Tags the guest's further output with `request_id` (a reused instance's next request).
+    pub(super) fn retag(&self, request_id: Arc<str>) {
+        self.log.retag(request_id);
     }
 }
 

@@ -13,7 +13,6 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::{CallError, LoadFailure, LoadedComponent, Runtime, Slot};
 use crate::capabilities::{Capabilities, Declared, GrantError};
@@ -306,7 +305,7 @@ impl Runtime {
             &self.services,
         )?;
         let limits = self.limits(name);
-        let loaded = LoadedComponent {
+        let loaded = Arc::new_cyclic(|version| LoadedComponent {
             name: name.to_string(),
             world,
             digest: digest.to_string(),
@@ -314,14 +313,13 @@ impl Runtime {
             size: bytes.len(),
             limits,
             capabilities,
-            proxy: ProxyPre::new(pre.clone()).ok(),
+            http: super::http::handler(version.clone(), &pre),
             pre,
             permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency as usize)),
             http_permits: limits
                 .http_concurrency
                 .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
-        };
-        let loaded = Arc::new(loaded);
+        });
         self.smoke(&loaded).await.map_err(DeployError::Smoke)?;
         Ok((loaded, compiled))
     }

@@ -412,7 +412,12 @@ async fn per_component_limits_apply_to_that_component_only() {
         .expect("listed");
     assert_eq!(
         faulty["limits"],
-        serde_json::json!({"memory_bytes": 16 << 20, "timeout_ms": 200, "max_concurrency": 1})
+        serde_json::json!({
+            "memory_bytes": 16 << 20,
+            "timeout_ms": 200,
+            "max_concurrency": 1,
+            "reuse": {"requests": 1, "concurrent": 1, "idle_timeout_ms": 1000},
+        })
     );
     let swap = components
         .as_array()

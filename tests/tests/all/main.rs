@@ -40,6 +40,7 @@ mod dashboard_assets;
 mod exports;
 mod fuzz;
 mod hot_swap;
+mod instance_reuse;
 mod isolation;
 mod order_flow;
 mod production;
