@@ -40,6 +40,10 @@ struct Args {
     /// Runs; the summary line gives the median over them.
     #[arg(long, default_value_t = 3, value_parser = at_least(1))]
     runs: usize,
+    /// Only the durable-orders phase: no read baseline, no native rows (to profile that
+    /// phase alone, e.g. under `perf record`).
+    #[arg(long)]
+    orders_only: bool,
 }
 
 /// One trading client: place; if it rests, cancel it next. Returns each command's latency.
@@ -303,6 +307,13 @@ async fn main() -> anyhow::Result<()> {
     let mut reads = Vec::new();
     for run in 1..=args.runs {
         let (orders, ws) = phase(&host, &keys, &probe_key, args.seconds, false).await?;
+        if args.orders_only {
+            println!(
+                "run {run}: durable commands {:>8.0}/s  ack p50 {:>6.0} µs  p99 {:>6.0} µs",
+                orders.per_second, orders.p50_us, orders.p99_us
+            );
+            continue;
+        }
         let (read, _) = phase(&host, &keys, &probe_key, args.seconds, true).await?;
         let ws_text = ws.as_ref().map_or("no probe".to_string(), |w| {
             format!("p50 {:.0} µs, p99 {:.0} µs", w.p50_us, w.p99_us)
@@ -318,6 +329,9 @@ async fn main() -> anyhow::Result<()> {
         );
         durable.push((orders, ws));
         reads.push(read);
+    }
+    if args.orders_only {
+        return Ok(());
     }
     let mut natives = Vec::new();
     for run in 1..=args.runs {
