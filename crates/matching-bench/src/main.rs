@@ -2,8 +2,8 @@
 //! on the same seeded workload, with every engine's per-command fills checked against the
 //! naive model.
 //!
-//! Usage: matching-bench [--commands N] [--runs R] [--symbols 1,100] [--wasm PATH]
-//!        [--engines bourse,naive,lobster,matchcore,orderbook-rs,bourse-venue,bourse-wasm]
+//! Usage: matching-bench [--commands N] [--runs R] [--symbols 1,100]
+//!        [--mixes standard,market,cancel] [--wasm PATH] [--engines bourse,naive,lobster,matchcore,orderbook-rs,bourse-venue,bourse-wasm]
 //!
 //! `--help` describes the flags and their defaults.
 //!
@@ -24,7 +24,7 @@ use std::time::Instant;
 use adapters::{Bourse, Harness, Lobster, Matchcore, NaiveHarness, OrderbookRs};
 use clap::Parser;
 use wasm::{NativeVenue, Wasm};
-use workload::{Op, Workload, generate};
+use workload::{Mix, Op, Workload, generate};
 
 /// Throughput and latency of bourse-matching against a naive BTreeMap book and peer crates on
 /// the same seeded workload, with every engine's per-command fills checked against the naive
@@ -46,9 +46,13 @@ struct Args {
     /// orderbook-rs, bourse-venue and bourse-wasm.
     #[arg(long, default_value = "bourse,naive,lobster,matchcore,orderbook-rs")]
     engines: String,
-    /// Workloads to run, comma-separated, by their number of symbols: 1, 100 or both.
-    #[arg(long = "symbols", value_name = "SYMBOLS", default_value = "1,100")]
-    workloads: String,
+    /// Numbers of symbols to run each mix on, comma-separated. One symbol starts from 10 000
+    /// resting orders, more from 100 000 / symbols per symbol (at least 10).
+    #[arg(long, value_delimiter = ',', default_value = "1,100")]
+    symbols: Vec<u32>,
+    /// Order-flow mixes to run, comma-separated (see the workload module for each one's shares).
+    #[arg(long, value_delimiter = ',', default_value = "standard,market,cancel")]
+    mixes: Vec<Mix>,
     /// The market component that bourse-wasm loads.
     #[arg(long = "wasm", value_name = "PATH", default_value_os_t = wasm::default_component_path())]
     wasm_path: PathBuf,
@@ -183,7 +187,8 @@ fn main() {
         commands,
         runs,
         engines,
-        workloads,
+        symbols: symbol_counts,
+        mixes,
         wasm_path,
     } = Args::parse();
     let enabled = |name: &str| engines.split(',').any(|e| e == name);
@@ -198,12 +203,23 @@ fn main() {
     let mut batch_notes = Vec::new();
 
     let mut rows = Vec::new();
-    for (symbols, warmup) in [(1u32, 10_000usize), (100, 1_000)] {
-        if !workloads.split(',').any(|w| w == symbols.to_string()) {
+    let runs_of = mixes
+        .iter()
+        .flat_map(|&mix| symbol_counts.iter().map(move |&s| (mix, s)));
+    for (mix, symbols) in runs_of {
+        if symbols == 0 {
+            eprintln!("skipping a workload of 0 symbols");
             continue;
         }
-        let label = format!("{symbols} sym");
-        let w = generate(symbols, warmup, commands, 0x5EED_0000 + u64::from(symbols));
+        let warmup = if symbols == 1 {
+            10_000
+        } else {
+            (100_000 / symbols as usize).max(10)
+        };
+        let label = format!("{symbols} sym {}", mix.name());
+        // The standard mix keeps the seeds it always had, so its figures stay comparable.
+        let seed = 0x5EED_0000 + u64::from(symbols) + ((mix as u64) << 32);
+        let w = generate(mix, symbols, warmup, commands, seed);
         let filled: u64 = w.expected_fills.iter().sum();
         eprintln!(
             "workload {label}: {} warm-up orders, {} commands ({}), {} lots filled",

@@ -74,6 +74,16 @@ impl Naive {
         self.books[sym as usize].index.contains_key(&id)
     }
 
+    /// Price levels on one side of `sym`'s book.
+    pub fn levels(&self, sym: u32, buy: bool) -> usize {
+        let book = &self.books[sym as usize];
+        if buy {
+            book.bids.len()
+        } else {
+            book.asks.len()
+        }
+    }
+
     pub fn apply(&mut self, op: &Op, done: &mut Vec<u64>) -> u64 {
         match *op {
             Op::Limit {

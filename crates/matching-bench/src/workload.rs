@@ -98,7 +98,59 @@ fn passive(rng: &mut Rng, sym: u32, id: u64) -> Op {
     }
 }
 
-pub fn generate(symbols: u32, warmup_per_symbol: usize, commands: usize, seed: u64) -> Workload {
+/// The order flow after the warm-up book: what share of commands is of which kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mix {
+    /// 60 % passive limits within 50 ticks of the mid, 30 % cancels of resting orders, 5 %
+    /// market orders, 5 % limits crossing up to 5 ticks.
+    Standard,
+    /// 60 % market orders (1..=50 lots), 35 % passive limits, 5 % cancels; a market order
+    /// whose opposite side is down to fewer than 10 price levels becomes a passive limit on
+    /// that side instead, so the books never run dry.
+    Market,
+    /// 50 % passive limits, 47 % cancels, 3 % market orders (1..=50 lots): close to balanced,
+    /// so the books stay near their warm-up size.
+    Cancel,
+}
+
+impl Mix {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mix::Standard => "standard",
+            Mix::Market => "market",
+            Mix::Cancel => "cancel",
+        }
+    }
+
+    /// Percent thresholds: passive below the first, cancel below the second, market below
+    /// the third, crossing limit otherwise.
+    fn thresholds(self) -> (u64, u64, u64) {
+        match self {
+            Mix::Standard => (60, 90, 95),
+            Mix::Market => (35, 40, 100),
+            Mix::Cancel => (50, 97, 100),
+        }
+    }
+
+    fn market_qty(self, rng: &mut Rng) -> u64 {
+        match self {
+            // Small enough that the replenishing limits keep up with it.
+            Mix::Market | Mix::Cancel => 1 + rng.below(50),
+            Mix::Standard => 50 + rng.below(250),
+        }
+    }
+}
+
+/// Price levels a side keeps in the market mix before market orders may take from it.
+const MIN_LEVELS: usize = 10;
+
+pub fn generate(
+    mix: Mix,
+    symbols: u32,
+    warmup_per_symbol: usize,
+    commands: usize,
+    seed: u64,
+) -> Workload {
     let mut rng = Rng::new(seed);
     let mut naive = Naive::new(symbols);
     let mut live = Live {
@@ -134,15 +186,16 @@ pub fn generate(symbols: u32, warmup_per_symbol: usize, commands: usize, seed: u
         }
     }
 
+    let (passive_below, cancel_below, market_below) = mix.thresholds();
     let mut ops = Vec::with_capacity(commands);
     let mut expected_fills = Vec::with_capacity(commands);
     while ops.len() < commands {
         let sym = rng.below(u64::from(symbols)) as u32;
         let roll = rng.below(100);
         let id = next_id;
-        let op = if roll < 60 {
+        let op = if roll < passive_below {
             passive(&mut rng, sym, id)
-        } else if roll < 90 {
+        } else if roll < cancel_below {
             let resting = &live.ids[sym as usize];
             if resting.is_empty() {
                 passive(&mut rng, sym, id)
@@ -150,12 +203,21 @@ pub fn generate(symbols: u32, warmup_per_symbol: usize, commands: usize, seed: u
                 let victim = resting[rng.below(resting.len() as u64) as usize];
                 Op::Cancel { sym, id: victim }
             }
-        } else if roll < 95 {
-            Op::Market {
-                sym,
-                id,
-                buy: rng.below(2) == 0,
-                qty: 50 + rng.below(250),
+        } else if roll < market_below {
+            let buy = rng.below(2) == 0;
+            let qty = mix.market_qty(&mut rng);
+            if mix == Mix::Market && naive.levels(sym, !buy) < MIN_LEVELS {
+                // Replenish the side the market order would have taken from.
+                let off = 1 + rng.below(50) as i64;
+                Op::Limit {
+                    sym,
+                    id,
+                    buy: !buy,
+                    price: if buy { MID + off } else { MID - off },
+                    qty: 1 + rng.below(100),
+                }
+            } else {
+                Op::Market { sym, id, buy, qty }
             }
         } else {
             let buy = rng.below(2) == 0;
