@@ -8,6 +8,9 @@ mod risk;
 mod validate;
 mod wire;
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use bourse_guest::bourse::platform::{market, types};
 use bourse_guest::http::{PRINCIPAL_HEADER, Request, Response};
 
@@ -22,6 +25,36 @@ bourse_guest::domain_bindings!(
 use exports::bourse::platform::order_handling::{self, NewOrder, OrderError};
 
 struct Component;
+
+thread_local! {
+    /// The market's symbol table and the risk limits from the variables: both fixed for the
+    /// host's life, so an instance that serves many requests (`instance_reuse`) reads them
+    /// across the component boundary once instead of on every order.
+    static SYMBOLS: OnceCell<Rc<Vec<types::SymbolInfo>>> = const { OnceCell::new() };
+    static LIMITS: OnceCell<Rc<risk::Limits>> = const { OnceCell::new() };
+}
+
+/// The market's symbols, read once per instance (an empty answer is not kept).
+fn symbols() -> Rc<Vec<types::SymbolInfo>> {
+    SYMBOLS.with(|cell| {
+        if let Some(symbols) = cell.get() {
+            return symbols.clone();
+        }
+        let symbols = Rc::new(market::symbols());
+        if !symbols.is_empty() {
+            let _ = cell.set(symbols.clone());
+        }
+        symbols
+    })
+}
+
+/// The risk limits, read once per instance.
+fn limits() -> Rc<risk::Limits> {
+    LIMITS.with(|cell| {
+        cell.get_or_init(|| Rc::new(risk::Limits::from_variables()))
+            .clone()
+    })
+}
 
 impl order_handling::Guest for Component {
     fn handle(
@@ -50,7 +83,7 @@ fn route(request: &Request) -> Response {
         ("GET", ["api", "trades", symbol]) => get_trades(request, symbol),
         ("GET", ["api", "symbols"]) => Response::json(
             200,
-            &market::symbols()
+            &symbols()
                 .iter()
                 .map(wire::SymbolJson::from)
                 .collect::<Vec<_>>(),
@@ -64,8 +97,8 @@ fn place(
     principal: &types::Principal,
     order: &NewOrder,
 ) -> Result<(types::OrderResult, types::SymbolInfo), OrderError> {
-    let symbols = market::symbols();
-    let limits = risk::Limits::from_variables();
+    let symbols = symbols();
+    let limits = limits();
     let (request, spec) = validate::order_request(principal, order, &symbols, &limits)
         .map_err(OrderError::Invalid)?;
     // The market publishes fills and order updates on `orders:<account>` itself.
@@ -109,7 +142,7 @@ fn rejected(request: &Request, reject: &types::Reject) -> Response {
 }
 
 fn spec_of(symbol: &str) -> Option<types::SymbolInfo> {
-    market::symbols().into_iter().find(|s| s.symbol == symbol)
+    symbols().iter().find(|s| s.symbol == symbol).cloned()
 }
 
 fn post_order(request: &Request) -> Response {
@@ -175,7 +208,7 @@ fn list_orders(request: &Request, principal: &types::Principal) -> Response {
         Ok(n) => n,
         Err(response) => return response,
     };
-    let symbols = market::symbols();
+    let symbols = symbols();
     let orders: Vec<wire::OrderInfoJson> = market::orders(&principal.id, status == "open", limit)
         .iter()
         .filter(|o| status == "all" || status == "open" || wire::status(o.status) == status)
@@ -276,7 +309,7 @@ fn amend_order(request: &Request, principal: &types::Principal, id: &str) -> Res
         price: price.or(info.price),
         lots: quantity.unwrap_or(info.remaining_quantity),
     };
-    if let Err(e) = risk::Limits::from_variables().check(&exposure) {
+    if let Err(e) = limits().check(&exposure) {
         return invalid(e);
     }
     match market::amend(&principal.id, &info.symbol, id, price, quantity) {
@@ -318,7 +351,7 @@ fn get_book(request: &Request, symbol: &str) -> Response {
         Ok(n) => n,
         Err(response) => return response,
     };
-    let symbols = market::symbols();
+    let symbols = symbols();
     let Some(spec) = symbols.iter().find(|s| s.symbol == symbol) else {
         return Response::error(
             request,

@@ -203,3 +203,15 @@ async fn a_hot_swap_sends_the_next_request_to_a_fresh_instance_of_the_new_versio
     }
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_compat_serves_each_request_with_a_fresh_instance_whatever_the_manifest_says() {
+    let h = TestHost::start_custom(
+        manifest("instance_reuse = 100\nidle_instance_timeout_ms = 60000", ""),
+        Backend::Embedded,
+        |c| c.spin_compat = true,
+    )
+    .await;
+    assert_eq!(counts(&h, "/faulty/count", 4).await, vec![1; 4]);
+    h.stop().await;
+}
