@@ -36,7 +36,9 @@ use wasmtime_wasi_http::handler::{
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtxView, WasiHttpView};
 
-use super::{CallError, HostState, LoadedComponent, Runtime, deadline_ticks, new_store};
+use super::{
+    CallError, HostState, LoadedComponent, Runtime, deadline_ticks, is_interrupt, new_store,
+};
 
 /// How a component's instances are reused for HTTP requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -201,10 +203,7 @@ struct Failure {
 impl Failure {
     fn of(error: &wasmtime::Error) -> Failure {
         Failure {
-            interrupted: matches!(
-                error.downcast_ref::<wasmtime::Trap>(),
-                Some(wasmtime::Trap::Interrupt)
-            ),
+            interrupted: is_interrupt(error),
             message: format!("{error:#}"),
         }
     }

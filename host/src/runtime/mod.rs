@@ -376,10 +376,7 @@ impl Runtime {
     }
 
     fn classify_inner(component: &LoadedComponent, error: wasmtime::Error) -> CallError {
-        if matches!(
-            error.downcast_ref::<wasmtime::Trap>(),
-            Some(wasmtime::Trap::Interrupt)
-        ) {
+        if is_interrupt(&error) {
             return CallError::Timeout {
                 name: component.name.clone(),
                 timeout_ms: component.limits.timeout_ms,
@@ -424,6 +421,14 @@ fn new_store(component: &LoadedComponent, request_id: &str) -> Store<HostState> 
     store.set_epoch_deadline(deadline_ticks(component.limits.timeout_ms));
     store.epoch_deadline_trap();
     store
+}
+
+/// Whether `error` is the epoch deadline stopping the guest.
+fn is_interrupt(error: &wasmtime::Error) -> bool {
+    matches!(
+        error.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    )
 }
 
 fn deadline_ticks(timeout_ms: u64) -> u64 {

@@ -189,7 +189,8 @@ async fn wait_ready(child: &mut Child, url: &str, what: &str) -> anyhow::Result<
 
 async fn start_bourse(bin: &Path, manifest: &Path, data_dir: &Path) -> anyhow::Result<Running> {
     let port = free_port()?;
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .args(["serve", "-f"])
         .arg(manifest)
         .current_dir(workspace())
@@ -209,15 +210,8 @@ async fn start_bourse(bin: &Path, manifest: &Path, data_dir: &Path) -> anyhow::R
             "http-bench-jwt-secret-0123456789abcdef",
         )
         .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&mut child, &format!("{url}/ready"), "bourse").await?;
-    Ok(Running { child, url })
+        .env_remove("REDIS_URL");
+    launch(command, port, "/ready", "bourse").await
 }
 
 async fn start_wasmtime(
@@ -234,15 +228,25 @@ async fn start_wasmtime(
     if let Some(n) = reuse {
         command.arg(format!("--max-instance-reuse-count={n}"));
     }
+    command.arg(wasm);
+    launch(command, port, path, "wasmtime serve").await
+}
+
+/// Starts `command`, a server on `port`, and waits until `ready_path` answers 2xx.
+async fn launch(
+    mut command: Command,
+    port: u16,
+    ready_path: &str,
+    what: &str,
+) -> anyhow::Result<Running> {
     let mut child = command
-        .arg(wasm)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {} (see scripts/http-bench.sh)", bin.display()))?;
+        .with_context(|| format!("starting {what} (see scripts/http-bench.sh)"))?;
     let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&mut child, &format!("{url}{path}"), "wasmtime serve").await?;
+    wait_ready(&mut child, &format!("{url}{ready_path}"), what).await?;
     Ok(Running { child, url })
 }
 

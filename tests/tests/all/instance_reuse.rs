@@ -57,9 +57,21 @@ async fn counts(h: &TestHost, path: &str, n: usize) -> Vec<u64> {
     out
 }
 
+/// Three answers from `path`, at least one of them from a reused instance.
+async fn reused(h: &TestHost, path: &str) -> Vec<u64> {
+    let seen = counts(h, path, 3).await;
+    assert!(seen.iter().any(|n| *n >= 2), "not reused: {seen:?}");
+    seen
+}
+
+/// A host serving the application plus the fixtures with these `tool.bourse` settings.
+async fn host(faulty: &str, swap: &str, timeout_ms: u64) -> TestHost {
+    TestHost::start(manifest(faulty, swap), Backend::Embedded, timeout_ms).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_gets_a_fresh_instance_by_default() {
-    let h = TestHost::start(manifest("", ""), Backend::Embedded, 2_000).await;
+    let h = host("", "", 2_000).await;
     assert_eq!(counts(&h, "/faulty/count", 5).await, vec![1; 5]);
     assert_eq!(counts(&h, "/swap/version", 3).await, vec![1; 3]);
     h.stop().await;
@@ -67,9 +79,9 @@ async fn each_request_gets_a_fresh_instance_by_default() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_instance_serves_up_to_its_count_then_goes() {
-    let h = TestHost::start(
-        manifest("instance_reuse = 3\nidle_instance_timeout_ms = 60000", ""),
-        Backend::Embedded,
+    let h = host(
+        "instance_reuse = 3\nidle_instance_timeout_ms = 60000",
+        "",
         2_000,
     )
     .await;
@@ -96,12 +108,9 @@ async fn a_reused_instance_serves_up_to_its_count_then_goes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trap_or_a_timeout_drops_the_instance_and_the_next_request_is_served() {
-    let h = TestHost::start(
-        manifest(
-            "instance_reuse = 1000\nidle_instance_timeout_ms = 60000",
-            "",
-        ),
-        Backend::Embedded,
+    let h = host(
+        "instance_reuse = 1000\nidle_instance_timeout_ms = 60000",
+        "",
         1_000,
     )
     .await;
@@ -109,8 +118,7 @@ async fn a_trap_or_a_timeout_drops_the_instance_and_the_next_request_is_served()
         ("/faulty/panic", 500, "component_failed"),
         ("/faulty/spin", 504, "component_timeout"),
     ] {
-        let before = counts(&h, "/faulty/count", 3).await;
-        assert!(before.iter().any(|n| *n >= 2), "not reused: {before:?}");
+        let before = reused(&h, "/faulty/count").await;
         let (got, json) = h.get(path, None).await;
         assert_eq!(
             (got, json["error"]["code"].as_str()),
@@ -130,9 +138,9 @@ async fn a_trap_or_a_timeout_drops_the_instance_and_the_next_request_is_served()
 async fn each_request_on_a_reused_instance_gets_the_whole_deadline() {
     // Four 400 ms requests on one instance take longer than the 1 s deadline together; each
     // alone is well inside it.
-    let h = TestHost::start(
-        manifest("instance_reuse = 10\nidle_instance_timeout_ms = 60000", ""),
-        Backend::Embedded,
+    let h = host(
+        "instance_reuse = 10\nidle_instance_timeout_ms = 60000",
+        "",
         1_000,
     )
     .await;
@@ -152,14 +160,13 @@ async fn each_request_on_a_reused_instance_gets_the_whole_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_instance_is_dropped_after_its_idle_timeout() {
-    let h = TestHost::start(
-        manifest("instance_reuse = 100\nidle_instance_timeout_ms = 200", ""),
-        Backend::Embedded,
+    let h = host(
+        "instance_reuse = 100\nidle_instance_timeout_ms = 200",
+        "",
         2_000,
     )
     .await;
-    let first = counts(&h, "/faulty/count", 3).await;
-    assert!(first.iter().any(|n| *n >= 2), "not reused: {first:?}");
+    reused(&h, "/faulty/count").await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let (status, json) = h.get("/faulty/count", None).await;
     assert_eq!(
@@ -172,14 +179,13 @@ async fn an_idle_instance_is_dropped_after_its_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hot_swap_sends_the_next_request_to_a_fresh_instance_of_the_new_version() {
-    let h = TestHost::start(
-        manifest("", "instance_reuse = 100\nidle_instance_timeout_ms = 60000"),
-        Backend::Embedded,
+    let h = host(
+        "",
+        "instance_reuse = 100\nidle_instance_timeout_ms = 60000",
         2_000,
     )
     .await;
-    let before = counts(&h, "/swap/version", 3).await;
-    assert!(before.iter().any(|n| *n >= 2), "not reused: {before:?}");
+    reused(&h, "/swap/version").await;
     let response = h
         .client
         .post(format!("{}/admin/components/swap", h.url))
