@@ -145,6 +145,10 @@ impl Host {
                 shards: config.matching_shards,
                 snapshot_every: config.snapshot_every,
                 max_open_orders: config.max_open_orders,
+                client_ids: bourse_matching::venue::ClientIdRetention {
+                    ms: config.client_order_id_retain_secs * 1000,
+                    ..Default::default()
+                },
                 journal: Some(Arc::new(journal)),
                 events: Some(events.clone()),
                 cluster: cluster.clone().filter(|_| config.database_url.is_some()),
@@ -175,7 +179,19 @@ impl Host {
         )
         .map_err(|e| StartError::Engine(format!("{e:#}")))?;
         let failures = runtime.load_all().await;
+        // Versions ops put live through the API outlive restarts and reach every replica.
+        match runtime.sync_shared().await {
+            Ok(swapped) => {
+                for name in swapped {
+                    tracing::info!(component = %name, "serving the version put live through the API");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the shared component versions"),
+        }
         let runtime = Arc::new(runtime);
+        if config.database_url.is_some() {
+            runtime.spawn_sync();
+        }
         spawn_memory_monitor(config.memory_limit_mb);
         let watcher = if config.watch {
             match Watcher::start(runtime.clone()) {
@@ -201,6 +217,7 @@ impl Host {
                 limits: RunLimits {
                     per_principal: config.sim_max_runs_per_principal as usize,
                     total: config.sim_max_runs as usize,
+                    kept: config.sim_keep_runs as usize,
                 },
             },
         ));
@@ -314,6 +331,7 @@ fn spawn_memory_monitor(limit_mb: u64) {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
             tick.tick().await;
+            crate::telemetry::release_free_memory();
             let rss_mb = crate::telemetry::resident_bytes() >> 20;
             metrics::gauge!("process_resident_memory_bytes").set((rss_mb << 20) as f64);
             if limit_mb > 0 && rss_mb > limit_mb {

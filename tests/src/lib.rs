@@ -16,8 +16,12 @@ use bourse::manifest::{Manifest, Route, RouteTable};
 use bourse::runtime::Runtime;
 use bourse::server::Host;
 
+pub mod bars;
+pub mod journal;
 pub mod process;
 pub mod replicas;
+pub mod services;
+pub mod soak;
 pub mod spin_manifest;
 pub mod stats;
 pub mod typed;
@@ -257,6 +261,7 @@ impl TestHost {
             matching_shards: 2,
             snapshot_every: 100_000,
             max_open_orders: 1_000,
+            client_order_id_retain_secs: 600,
             auth_cache_ms: 5_000,
             sim_local_max_rate: 10_000,
             sim_handoff_ms: 300,
@@ -264,6 +269,7 @@ impl TestHost {
             sim_queue: unique("bourse:test-simulations:"),
             sim_max_runs_per_principal: 3,
             sim_max_runs: 16,
+            sim_keep_runs: 100,
             rate_limit_principal: 0,
             rate_limit_ip: 0,
             trusted_proxies: 0,

@@ -61,6 +61,13 @@ impl HostProcess {
             .env("BOURSE_RATE_LIMIT_IP", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        // BOURSE_TEST_LOG_DIR keeps each host's log, as `<port>.log`, to see why a test failed.
+        if let Some(dir) = std::env::var_os("BOURSE_TEST_LOG_DIR")
+            && let Ok(log) = std::fs::File::create(Path::new(&dir).join(format!("{port}.log")))
+            && let Ok(err) = log.try_clone()
+        {
+            command.stdout(log).stderr(err).env("RUST_LOG", "info");
+        }
         for (k, v) in env {
             command.env(k, v);
         }
@@ -81,7 +88,14 @@ impl HostProcess {
     }
 
     /// SIGKILL, and wait for it.
-    pub fn kill(mut self) {
+    pub fn kill(self) {
+        drop(self);
+    }
+}
+
+impl Drop for HostProcess {
+    /// A failed test leaves no host process behind.
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -133,12 +133,19 @@ fn with_principal(
 }
 
 fn rejected(request: &Request, reject: &types::Reject) -> Response {
-    Response::error(
+    let response = Response::error(
         request,
         wire::reject_status(reject.code),
         wire::reject_code(reject.code),
         &reject.message,
-    )
+    );
+    // The journal (or the shard's owner) is briefly out of reach: the same request, with
+    // the same client_order_id, is safe to send again.
+    if matches!(reject.code, types::RejectCode::Unavailable) {
+        response.with_header("retry-after", "1")
+    } else {
+        response
+    }
 }
 
 fn spec_of(symbol: &str) -> Option<types::SymbolInfo> {

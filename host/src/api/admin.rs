@@ -38,6 +38,7 @@ fn deploy_error(e: &DeployError, request_id: &str) -> ApiError {
         | DeployError::Smoke(_)
         | DeployError::Outbound(_) => StatusCode::UNPROCESSABLE_ENTITY,
         DeployError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        DeployError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     ApiError::new(status, e.code(), e.to_string(), request_id)
 }

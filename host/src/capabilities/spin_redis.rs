@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use wasmtime::component::{Linker, Resource};
 
 use super::base::{HasView, View};
@@ -31,10 +31,8 @@ async fn connection(clients: &RedisClients, address: &str) -> Result<ConnectionM
             |_| Error::TooManyConnections,
             || async {
                 let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Duration::from_secs(5))
-                    .set_response_timeout(Duration::from_secs(10))
-                    .set_number_of_retries(1);
+                let config =
+                    crate::store::kv::reconnecting(Duration::from_secs(5), Duration::from_secs(10));
                 ConnectionManager::new_with_config(client, config)
                     .await
                     .map_err(|e| Error::Other(format!("cannot connect to Redis: {e}")))

@@ -82,9 +82,7 @@ impl Cluster {
         lease: Duration,
     ) -> Result<Arc<Cluster>, ClusterError> {
         let client = redis::Client::open(redis_url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_secs(5));
+        let config = crate::store::kv::reconnecting(Duration::from_secs(2), Duration::from_secs(5));
         let redis = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Arc::new(Cluster {
             replica: replica.unwrap_or_else(default_replica_id),

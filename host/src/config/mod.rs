@@ -49,6 +49,10 @@ pub struct Config {
     /// `too_many_open_orders`; market, IOC and FOK orders never rest and are not counted. In a
     /// cluster each replica counts the orders of the shards it runs.
     pub max_open_orders: u64,
+    /// How long a client order id answers a repeat with its order, in seconds
+    /// (`BOURSE_CLIENT_ORDER_ID_RETAIN_SECS`, default 600; at most a million ids per matching
+    /// shard). After it, the id may be used again.
+    pub client_order_id_retain_secs: u64,
     /// How long a verified credential is trusted without asking the auth component again
     /// (`BOURSE_AUTH_CACHE_MS`, default 5 000; 0 asks every time). Revoked API keys are
     /// dropped from the cache at once.
@@ -80,6 +84,9 @@ pub struct Config {
     /// unpaced run keeps a core busy and holds an instance and a sandbox of up to a million
     /// orders).
     pub sim_max_runs: u64,
+    /// Finished simulation runs kept for reading their results (`BOURSE_SIM_KEEP_RUNS`,
+    /// default 100; each holds up to about a megabyte); the oldest is forgotten beyond it.
+    pub sim_keep_runs: u64,
     /// JWT signing secret (`JWT_SECRET`), at least 32 bytes when set.
     pub jwt_secret: Option<String>,
     /// Browser origins allowed by CORS (`ALLOWED_ORIGINS`, comma-separated; none by default).
@@ -258,6 +265,10 @@ impl Config {
             ("BOURSE_MATCHING_SHARDS", self.matching_shards.to_string()),
             ("BOURSE_SNAPSHOT_EVERY", self.snapshot_every.to_string()),
             ("BOURSE_MAX_OPEN_ORDERS", self.max_open_orders.to_string()),
+            (
+                "BOURSE_CLIENT_ORDER_ID_RETAIN_SECS",
+                self.client_order_id_retain_secs.to_string(),
+            ),
             ("BOURSE_AUTH_CACHE_MS", self.auth_cache_ms.to_string()),
             (
                 "BOURSE_SIM_LOCAL_MAX_RATE",
@@ -270,6 +281,7 @@ impl Config {
                 self.sim_max_runs_per_principal.to_string(),
             ),
             ("BOURSE_SIM_MAX_RUNS", self.sim_max_runs.to_string()),
+            ("BOURSE_SIM_KEEP_RUNS", self.sim_keep_runs.to_string()),
             (
                 "BOURSE_RATE_LIMIT_PRINCIPAL",
                 self.rate_limit_principal.to_string(),
@@ -431,6 +443,11 @@ impl Config {
             matching_shards: parse_number("BOURSE_MATCHING_SHARDS", 1, 1..=64)? as usize,
             snapshot_every: parse_number("BOURSE_SNAPSHOT_EVERY", 100_000, 0..=u64::MAX)?,
             max_open_orders: parse_number("BOURSE_MAX_OPEN_ORDERS", 1_000, 0..=100_000_000)?,
+            client_order_id_retain_secs: parse_number(
+                "BOURSE_CLIENT_ORDER_ID_RETAIN_SECS",
+                600,
+                1..=7 * 24 * 3600,
+            )?,
             auth_cache_ms: parse_number("BOURSE_AUTH_CACHE_MS", 5_000, 0..=3_600_000)?,
             sim_local_max_rate: parse_number("BOURSE_SIM_LOCAL_MAX_RATE", 10_000, 0..=u64::MAX)?,
             sim_handoff_ms: parse_number("BOURSE_SIM_HANDOFF_MS", 3_000, 0..=600_000)?,
@@ -441,6 +458,7 @@ impl Config {
                 1..=1_000,
             )?,
             sim_max_runs: parse_number("BOURSE_SIM_MAX_RUNS", 16, 1..=10_000)?,
+            sim_keep_runs: parse_number("BOURSE_SIM_KEEP_RUNS", 100, 1..=10_000)?,
             rate_limit_principal: parse_number("BOURSE_RATE_LIMIT_PRINCIPAL", 200, 0..=1_000_000)?,
             rate_limit_ip: parse_number("BOURSE_RATE_LIMIT_IP", 1_000, 0..=1_000_000)?,
             trusted_proxies: match var("BOURSE_TRUSTED_PROXIES") {

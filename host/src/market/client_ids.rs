@@ -10,11 +10,11 @@
 //! Invariant: an id in [`ClientIds`] is either settled on one shard or pending with exactly
 //! one [`PendingId`] alive for it; dropping that settles it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bourse_matching::venue::Venue;
+use bourse_matching::venue::{ClientIdRetention, Venue};
 use tokio::sync::watch;
 
 use super::types::{OrderRequest, OrderResult, Reject, RejectCode};
@@ -23,38 +23,80 @@ use crate::cluster::Cluster;
 /// An account and one of its client order ids.
 type Key = (String, String);
 
-/// The client order ids of the shards running here (see the module docs).
-#[derive(Default)]
+/// The client order ids of the shards running here (see the module docs), each settled one
+/// kept as long as the venues keep theirs ([`ClientIdRetention`], counted here from when it
+/// settled), so the table is bounded like the venues' own.
 pub(super) struct ClientIds {
-    ids: Mutex<HashMap<Key, ClientOrderId>>,
+    ids: Mutex<Table>,
+    retain: Duration,
+    max: usize,
+}
+
+#[derive(Default)]
+struct Table {
+    map: HashMap<Key, ClientOrderId>,
+    /// Settled ids, oldest first, with when they settled.
+    settled: VecDeque<(Instant, Key)>,
+}
+
+impl Table {
+    fn settle(&mut self, key: Key, shard: usize) {
+        let at = Instant::now();
+        self.map.insert(
+            key.clone(),
+            ClientOrderId {
+                shard,
+                pending: None,
+                settled_at: Some(at),
+            },
+        );
+        self.settled.push_back((at, key));
+    }
 }
 
 impl ClientIds {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, ClientOrderId>> {
+    pub(super) fn new(retention: ClientIdRetention) -> ClientIds {
+        ClientIds {
+            ids: Mutex::default(),
+            retain: Duration::from_millis(retention.ms),
+            max: retention.max.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         // Updated by single inserts, so a poisoned lock is still consistent.
-        self.ids
+        let mut table = self
+            .ids
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Some((at, _)) = table.settled.front() {
+            if table.settled.len() <= self.max && at.elapsed() < self.retain {
+                break;
+            }
+            if let Some((at, key)) = table.settled.pop_front()
+                && table
+                    .map
+                    .get(&key)
+                    .is_some_and(|id| id.settled_at == Some(at))
+            {
+                table.map.remove(&key);
+            }
+        }
+        table
     }
 
     /// Records the ids `venue` (shard `shard`, just rebuilt) has seen.
     pub(super) fn recover(&self, shard: usize, venue: &Venue) {
         let mut ids = self.lock();
         for (account, client_id) in venue.client_order_ids() {
-            ids.insert(
-                (account.to_string(), client_id.to_string()),
-                ClientOrderId {
-                    shard,
-                    pending: None,
-                },
-            );
+            ids.settle((account.to_string(), client_id.to_string()), shard);
         }
     }
 
     /// What an order with `key` may do on `shard`, on one replica (see [`Claim`]).
     pub(super) fn claim(&self, key: Key, shard: usize) -> Claim<'_> {
         let mut ids = self.lock();
-        match ids.get(&key) {
+        match ids.map.get(&key) {
             Some(ClientOrderId {
                 pending: Some(under_way),
                 ..
@@ -68,27 +110,24 @@ impl ClientIds {
     /// (then `None`: look again).
     pub(super) fn take_over(&self, key: Key, from: usize, shard: usize) -> Option<PendingId<'_>> {
         let mut ids = self.lock();
-        match ids.get(&key) {
+        match ids.map.get(&key) {
             Some(ClientOrderId {
                 shard: s,
                 pending: None,
+                ..
             }) if *s == from => Some(self.pending(&mut ids, key, shard)),
             _ => None,
         }
     }
 
-    fn pending(
-        &self,
-        ids: &mut HashMap<Key, ClientOrderId>,
-        key: Key,
-        shard: usize,
-    ) -> PendingId<'_> {
+    fn pending(&self, ids: &mut Table, key: Key, shard: usize) -> PendingId<'_> {
         let (done, under_way) = watch::channel(());
-        ids.insert(
+        ids.map.insert(
             key.clone(),
             ClientOrderId {
                 shard,
                 pending: Some(under_way),
+                settled_at: None,
             },
         );
         PendingId {
@@ -107,6 +146,8 @@ struct ClientOrderId {
     shard: usize,
     /// Set while the first order with the id is on its way to `shard`; repeats wait for it.
     pending: Option<watch::Receiver<()>>,
+    /// When it settled (its place in [`Table::settled`]).
+    settled_at: Option<Instant>,
 }
 
 /// What an order with a client order id may do.
@@ -152,16 +193,14 @@ pub(super) fn refused(result: &Result<OrderResult, Reject>) -> bool {
     })
 }
 
-/// How long a cluster remembers which shard holds a client order id (each shard's venue
-/// remembers its own for good; this only matters for a repeat on another symbol).
-const SHARED_CLIENT_ID_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Takes `id` for `shard` in the cluster's Redis, or says which shard took it first.
+/// Takes `id` for `shard` in the cluster's Redis, or says which shard took it first. The key
+/// lives as long as the venues keep their ids (`retention`).
 pub(super) async fn claim_shared(
     cluster: &Cluster,
     order: &OrderRequest,
     id: &str,
     shard: usize,
+    retention: ClientIdRetention,
 ) -> Claim<'static> {
     let key = cluster.key(&format!(
         "client-order:{}",
@@ -174,7 +213,7 @@ pub(super) async fn claim_shared(
         .arg("NX")
         .arg("GET")
         .arg("PX")
-        .arg(SHARED_CLIENT_ID_TTL.as_millis() as u64)
+        .arg(retention.ms.max(1))
         .query_async(&mut conn)
         .await;
     match earlier {
@@ -208,15 +247,9 @@ impl Drop for PendingId<'_> {
     fn drop(&mut self) {
         let mut ids = self.ids.lock();
         if self.refused {
-            ids.remove(&self.key);
+            ids.map.remove(&self.key);
         } else {
-            ids.insert(
-                self.key.clone(),
-                ClientOrderId {
-                    shard: self.shard,
-                    pending: None,
-                },
-            );
+            ids.settle(self.key.clone(), self.shard);
         }
         // `_done` is dropped after this body: the waiters wake to the settled entry.
     }

@@ -56,4 +56,6 @@ pub struct MarketConfig {
     pub cluster: Option<Arc<Cluster>>,
     /// Orders one account may have resting at once (0: no limit).
     pub max_open_orders: u64,
+    /// How long client order ids answer repeats with their order.
+    pub client_ids: venue::ClientIdRetention,
 }

@@ -103,7 +103,7 @@ impl Market {
             symbols: infos,
             specs,
             slots: (0..shards).map(|_| std::sync::RwLock::new(None)).collect(),
-            client_ids: Default::default(),
+            client_ids: client_ids::ClientIds::new(config.client_ids),
             open_orders: Arc::new(OpenOrders::new(config.max_open_orders)),
             counters: counters.clone(),
             books: Arc::new((0..infos_len).map(|_| BookCounters::default()).collect()),
@@ -168,7 +168,7 @@ impl Market {
             return Claim::Free;
         };
         if let Some(cluster) = &self.inner.config.cluster {
-            return claim_shared(cluster, order, id, shard).await;
+            return claim_shared(cluster, order, id, shard, self.inner.config.client_ids).await;
         }
         self.inner
             .client_ids

@@ -25,7 +25,9 @@ impl Inner {
         let started = Instant::now();
         // Every shard registers every symbol (an unused book costs a few KB) so that its
         // venue validates names the same way; it only ever sees its own symbols' orders.
-        let mut venue = Venue::new(&self.specs)?.with_order_ids(k as u64 + 1, shards as u64);
+        let mut venue = Venue::new(&self.specs)?
+            .with_order_ids(k as u64 + 1, shards as u64)
+            .with_client_id_retention(self.config.client_ids);
         let mut seq = 0;
         let mut token = 0;
         let mut replayed = 0u64;
@@ -33,7 +35,8 @@ impl Inner {
             token = journal.fence(k).await?;
             if let Some((at, snapshot)) = journal.snapshot(k).await? {
                 venue = Venue::restore(&self.specs, &snapshot)
-                    .map_err(|source| MarketError::Restore { shard: k, source })?;
+                    .map_err(|source| MarketError::Restore { shard: k, source })?
+                    .with_client_id_retention(self.config.client_ids);
                 seq = at;
             }
             for batch in journal.tail(k, seq).await? {

@@ -119,34 +119,36 @@ pub(super) async fn forward(
 /// Serves shard `shard`'s inbox while this replica runs the shard.
 pub(super) fn serve<M: LocalShards>(market: Weak<M>, cluster: Arc<Cluster>, shard: usize) {
     tokio::spawn(async move {
-        // BLPOP holds its connection: it gets one of its own.
-        let mut conn = loop {
-            match cluster.dedicated().await {
-                Ok(c) => break c,
-                Err(e) => {
-                    tracing::warn!(shard, error = %e, "cannot connect to serve the shard's inbox");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    if !market.upgrade().is_some_and(|m| m.holds(shard)) {
-                        return;
-                    }
-                }
-            }
-        };
+        // BLPOP holds its connection: it gets one of its own, made again when it breaks (a
+        // restarted Redis leaves it broken for good).
+        let mut dedicated = None;
         let key = inbox(&cluster, shard);
         loop {
             if !market.upgrade().is_some_and(|m| m.runs(shard)) {
                 return;
             }
+            let conn = match &mut dedicated {
+                Some(conn) => conn,
+                None => match cluster.dedicated().await {
+                    Ok(c) => dedicated.insert(c),
+                    Err(e) => {
+                        tracing::warn!(shard, error = %e, "cannot connect to serve the shard's inbox");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                },
+            };
             let first: redis::RedisResult<Option<(String, String)>> = redis::cmd("BLPOP")
                 .arg(&key)
                 .arg(1.0)
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await;
             let first = match first {
                 Ok(Some((_, text))) => text,
                 Ok(None) => continue,
                 Err(e) => {
-                    tracing::warn!(shard, error = %e, "reading the shard's inbox failed");
+                    tracing::warn!(shard, error = %e, "reading the shard's inbox failed; reconnecting");
+                    dedicated = None;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
@@ -154,7 +156,7 @@ pub(super) fn serve<M: LocalShards>(market: Weak<M>, cluster: Arc<Cluster>, shar
             let more: Option<Vec<String>> = redis::cmd("LPOP")
                 .arg(&key)
                 .arg(MAX_TAKE - 1)
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await
                 .unwrap_or(None);
             let Some(inner) = market.upgrade() else {

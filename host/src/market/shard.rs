@@ -540,6 +540,10 @@ impl Shard {
         {
             Ok(()) => {
                 self.since_snapshot = 0;
+                // The snapshot's buffers were the largest allocation of the shard's life:
+                // hand them back now rather than hold them until the next periodic trim.
+                drop(snapshot);
+                tokio::task::spawn_blocking(crate::telemetry::release_free_memory);
                 tracing::info!(
                     shard = self.index,
                     seq = self.seq,

@@ -20,6 +20,7 @@ async fn capped_market(shards: usize, max_open_orders: u64) -> Market {
     Market::start(
         &default_symbols(),
         MarketConfig {
+            client_ids: Default::default(),
             shards,
             snapshot_every: 0,
             journal: None,
@@ -169,6 +170,7 @@ async fn journaled(dir: &std::path::Path, snapshot_every: u64) -> Market {
     Market::start(
         &default_symbols(),
         MarketConfig {
+            client_ids: Default::default(),
             shards: 2,
             snapshot_every,
             journal: Some(Arc::new(journal)),

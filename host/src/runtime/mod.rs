@@ -11,6 +11,7 @@ pub mod contract;
 mod engine;
 mod guest_log;
 mod http;
+mod shared;
 mod smoke;
 mod state;
 mod versions;
@@ -169,6 +170,10 @@ pub struct Runtime {
     components: RwLock<BTreeMap<String, Slot>>,
     /// One deploy at a time per host: versions and audit stay in order.
     deploy_lock: tokio::sync::Mutex<()>,
+    /// Digest of each component's file as this replica last read it (see [`shared`]).
+    bases: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Shared versions this replica refused.
+    refused: shared::Refused,
 }
 
 impl Runtime {
@@ -195,6 +200,8 @@ impl Runtime {
             config,
             components: RwLock::new(BTreeMap::new()),
             deploy_lock: tokio::sync::Mutex::new(()),
+            bases: Default::default(),
+            refused: Default::default(),
         })
     }
 

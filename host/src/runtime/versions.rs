@@ -97,6 +97,10 @@ pub enum DeployError {
     /// Its `allowed_outbound_hosts` do not resolve to valid destinations.
     #[error("allowed_outbound_hosts: {0}")]
     Outbound(String),
+    /// The database that shares versions between replicas could not record it, so it was
+    /// not put live anywhere.
+    #[error("the shared version store is unavailable, so the version was not put live: {0}")]
+    Unavailable(String),
 }
 
 impl DeployError {
@@ -114,6 +118,7 @@ impl DeployError {
             DeployError::UnknownVersion { .. } => "unknown_version",
             DeployError::Storage(_) => "storage_failed",
             DeployError::Outbound(_) => "invalid_outbound_hosts",
+            DeployError::Unavailable(_) => "version_store_unavailable",
         }
     }
 }
@@ -215,7 +220,7 @@ pub(super) fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -334,10 +339,12 @@ impl Runtime {
             }
             let source = self.manifest.resolve(&decl.source);
             let outcome = match tokio::fs::read(&source).await {
-                Ok(bytes) => self
-                    .deploy_inner(name, Arc::new(bytes), &source, "host", "startup")
-                    .await
-                    .map(|_| ()),
+                Ok(bytes) => {
+                    self.set_base(name, &digest(&bytes));
+                    self.deploy_inner(name, Arc::new(bytes), &source, "host", "startup")
+                        .await
+                        .map(|_| ())
+                }
                 Err(e) => {
                     let error = match e.kind() {
                         std::io::ErrorKind::NotFound => format!(
@@ -395,11 +402,15 @@ impl Runtime {
         actor: &str,
         via: &str,
     ) -> Result<DeployReport, DeployError> {
+        if via == "watch" {
+            // The file changed: this replica's base for shared versions is the new file.
+            self.set_base(name, &digest(&bytes));
+        }
         self.deploy_inner(name, Arc::new(bytes), Path::new(via), actor, via)
             .await
     }
 
-    async fn deploy_inner(
+    pub(super) async fn deploy_inner(
         &self,
         name: &str,
         bytes: Arc<Vec<u8>>,
@@ -410,26 +421,34 @@ impl Runtime {
         let _one_at_a_time = self.deploy_lock.lock().await;
         let started = Instant::now();
         let digest = digest(&bytes);
+        let live = self.component(name).ok().map(|c| c.digest.clone());
+        if via == "cluster" && live.as_deref() == Some(digest.as_str()) {
+            // Put live here by the deploy that shared it, while this one waited for the lock.
+            return Ok(DeployReport {
+                component: name.to_string(),
+                digest,
+                previous: live,
+                compiled: false,
+                duration_ms: 0,
+            });
+        }
         let prepared = self.prepare(name, bytes.clone(), &digest, source).await;
         let elapsed = started.elapsed().as_millis() as i64;
         let (loaded, compiled) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(component = %name, %digest, %actor, %via, error = %e, "version refused");
-                self.record(Audit {
-                    name,
-                    digest: &digest,
-                    actor,
-                    via,
-                    outcome: "refused",
-                    detail: &e.to_string(),
-                    duration_ms: elapsed,
-                })
-                .await;
-                return Err(e);
+                return Err(self.refused(name, &digest, actor, via, e, elapsed).await);
             }
         };
         self.retain_bytes(name, &digest, &bytes)?;
+        if super::shared::is_shared(via)
+            && let Err(e) = self.share(name, &digest, &bytes).await
+        {
+            tracing::warn!(component = %name, %digest, error = %e, "version not shared; not put live");
+            let elapsed = started.elapsed().as_millis() as i64;
+            return Err(self.refused(name, &digest, actor, via, e, elapsed).await);
+        }
         let previous = {
             let mut components = self.write();
             let slot = components.entry(name.to_string()).or_insert_with(|| Slot {
@@ -491,6 +510,29 @@ impl Runtime {
             compiled,
             duration_ms,
         })
+    }
+
+    /// Audits a refused version; gives the error back.
+    async fn refused(
+        &self,
+        name: &str,
+        digest: &str,
+        actor: &str,
+        via: &str,
+        error: DeployError,
+        duration_ms: i64,
+    ) -> DeployError {
+        self.record(Audit {
+            name,
+            digest,
+            actor,
+            via,
+            outcome: "refused",
+            detail: &error.to_string(),
+            duration_ms,
+        })
+        .await;
+        error
     }
 
     fn retain_bytes(&self, name: &str, digest: &str, bytes: &[u8]) -> Result<(), DeployError> {

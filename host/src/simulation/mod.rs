@@ -53,9 +53,6 @@ pub use session::Session;
 
 /// The component that generates the flow.
 pub const COMPONENT: &str = "simulation";
-/// Runs remembered; the oldest finished one is forgotten beyond this.
-const KEEP_RUNS: usize = 100;
-
 /// A new run id: 128 random bits, so ids cannot be guessed from one another.
 fn run_id() -> Result<String, StartFailure> {
     let mut bytes = [0u8; 16];
@@ -126,7 +123,7 @@ impl Simulations {
 
     fn remember(&self, entry: Entry) {
         let mut runs = self.runs();
-        if runs.len() >= KEEP_RUNS
+        if runs.len() >= self.delegation.limits.kept.max(1)
             && let Some(i) = runs.iter().position(Entry::finished)
         {
             runs.remove(i);

@@ -219,6 +219,9 @@ pub struct RunLimits {
     pub per_principal: usize,
     /// All principals together; a simulation instance also takes no more delegated runs.
     pub total: usize,
+    /// Finished runs kept for reading (each holds its bars and latest trades, up to about a
+    /// megabyte); beyond it the oldest finished one is forgotten.
+    pub kept: usize,
 }
 
 /// Runs in progress, by owner.

@@ -18,6 +18,20 @@ pub enum KeyValue {
     Redis(ConnectionManager),
 }
 
+/// How every long-lived Redis connection of the host reconnects: attempts a second apart at
+/// most, so a restarted Redis is in use again within about a second of coming back. (The
+/// client's default multiplies each wait by its `factor`, 100: after one failed attempt the
+/// next comes a minute later, and a cluster sat that minute with its shards stalled.)
+pub fn reconnecting(connect: Duration, response: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_factor(100)
+        .set_exponent_base(2)
+        .set_max_delay(1_000)
+        .set_number_of_retries(4)
+        .set_connection_timeout(connect)
+        .set_response_timeout(response)
+}
+
 /// Longest a health probe waits.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -41,15 +55,7 @@ impl KeyValue {
             None => Ok(KeyValue::Memory(Mutex::new(HashMap::new()))),
             Some(url) => {
                 let client = redis::Client::open(url)?;
-                // Short waits everywhere: when Redis restarts, the manager reconnects within
-                // about a second instead of backing off for minutes.
-                let config = ConnectionManagerConfig::new()
-                    .set_factor(100)
-                    .set_exponent_base(2)
-                    .set_max_delay(1_000)
-                    .set_number_of_retries(4)
-                    .set_connection_timeout(Duration::from_secs(1))
-                    .set_response_timeout(OP_TIMEOUT);
+                let config = reconnecting(Duration::from_secs(1), OP_TIMEOUT);
                 let manager = tokio::time::timeout(
                     PROBE_TIMEOUT * 5,
                     ConnectionManager::new_with_config(client, config),

@@ -9,11 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bourse::market::journal;
-use bourse_matching::venue::{self, Venue};
+use bourse_tests::journal;
 use bourse_tests::process::{self, HostProcess};
-use serde_json::{Value, json};
-use sqlx::Row;
+use serde_json::Value;
 
 /// An acknowledged order: who placed it, its client order id, and the id the host gave it.
 #[derive(Debug, Clone)]
@@ -48,19 +46,8 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
         );
         clients.push(tokio::spawn(async move {
             for i in 0u64.. {
-                let symbol = ["AAPL", "MSFT", "SPY"][(i % 3) as usize];
-                let side = if (i + c as u64).is_multiple_of(2) {
-                    "buy"
-                } else {
-                    "sell"
-                };
                 let client_order_id = format!("c{c}-{i}");
-                let body = json!({
-                    "symbol": symbol, "side": side, "type": "limit",
-                    "price": format!("{}", 100 + (i * 7 + c as u64) % 5),
-                    "quantity": format!("{}", 1 + i % 4),
-                    "client_order_id": client_order_id,
-                });
+                let body = journal::crossing_order(i, c as u64, &client_order_id);
                 let Ok(response) = client
                     .post(format!("{url}/api/orders"))
                     .bearer_auth(&key)
@@ -123,91 +110,33 @@ async fn every_acknowledged_order_survives_sigkill_and_the_books_match_the_journ
         );
     }
     // The state hash walks every book: an operator's query.
-    let stats: Value = client
-        .get(format!("{}/api/engine/stats?state_hash=true", host.url))
-        .bearer_auth(bourse_tests::ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let host_hashes = journal::host_hashes(&host.url).await;
     host.kill();
 
     // Replay the journal as it is on disk, with the matching core alone.
-    let pool = sqlx::PgPool::connect(&database_url)
-        .await
-        .expect("journal database");
-    let rows = sqlx::query(
-        "SELECT shard, first_seq, at_ms, commands FROM journal ORDER BY shard, first_seq",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("journal rows");
-    let symbols = venue::default_symbols();
-    let mut venues: Vec<Venue> = (0..2u64)
-        .map(|k| {
-            Venue::new(&symbols)
-                .expect("symbols")
-                .with_order_ids(k + 1, 2)
-        })
-        .collect();
-    let mut journaled_ids: HashMap<(String, String), u64> = HashMap::new();
-    for row in &rows {
-        let shard: i32 = row.get(0);
-        let at_ms: i64 = row.get(2);
-        let text: String = row.get(3);
-        let commands: Vec<journal::Command> = serde_json::from_str(&text).expect("journal JSON");
-        let venue = &mut venues[shard as usize];
-        venue.set_time(at_ms as u64);
-        for command in commands {
-            let result = command.apply(venue);
-            if let (
-                journal::Command::Submit {
-                    client_order_id: Some(c),
-                    account,
-                    ..
-                },
-                Ok(r),
-            ) = (&command, &result)
-            {
-                journaled_ids.insert((account.clone(), c.clone()), r.order_id);
-            }
-        }
-    }
-    pool.close().await;
-    let hashes: Vec<String> = venues
-        .iter()
-        .map(|v| format!("{:016x}", v.engine().state_hash()))
-        .collect();
-    let host_hashes: Vec<String> = stats["shards"]
-        .as_array()
-        .expect("shards")
-        .iter()
-        .map(|s| s["state"]["state_hash"].as_str().expect("hash").to_string())
-        .collect();
+    let replay = journal::replay(&database_url, 2).await;
     assert_eq!(
-        host_hashes, hashes,
+        host_hashes, replay.hashes,
         "the restarted books equal the journal's replay"
     );
-    // Every acknowledged order is in the journal, under the id its client was given.
-    let principal_of: HashMap<&str, &str> = keys
+    // Every acknowledged order is in the journal, once, under the id its client was given.
+    let username_of: HashMap<&str, &str> = keys
         .iter()
         .map(String::as_str)
-        .zip(["user:t1", "user:t2", "user:t3", "user:t4"])
+        .zip(["t1", "t2", "t3", "t4"])
         .collect();
     for a in &acked {
-        let account = principal_of[a.key.as_str()].to_string();
-        let id = journaled_ids.get(&(account, a.client_order_id.clone()));
+        let account = journal::account_of(username_of[a.key.as_str()]);
+        let ids = replay.made.get(&(account, a.client_order_id.clone()));
         assert_eq!(
-            id.map(u64::to_string).as_deref(),
-            Some(a.order_id.as_str()),
-            "{} is journaled",
+            ids.map(|ids| ids.iter().map(u64::to_string).collect::<Vec<_>>()),
+            Some(vec![a.order_id.clone()]),
+            "{} is journaled once",
             a.client_order_id
         );
     }
     // At most the requests in flight at the kill were journaled without an answer.
-    let unanswered = journaled_ids.len() - acked.len();
+    let unanswered = replay.made.len() - acked.len();
     assert!(
         unanswered <= 8,
         "{unanswered} journaled orders were never acknowledged"

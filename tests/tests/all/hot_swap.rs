@@ -442,12 +442,30 @@ async fn a_component_at_its_concurrency_limit_answers_busy() {
         )
         .await,
     );
-    let spinner = {
+    let spin = || {
         let h = h.clone();
         tokio::spawn(async move { h.get("/faulty/spin", None).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, json) = h.get("/faulty/ok", None).await;
+    // On a loaded machine the spinner may not hold the permit yet when the probe
+    // arrives (the probe is then served), or the probe may hold it when the spinner
+    // arrives (the spinner is then refused and starts again): probe until refused.
+    let mut spinner = spin();
+    let mut refused = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if spinner.is_finished() {
+            let (status, _) = spinner.await.expect("spinner task");
+            assert_eq!(status, 503, "only a probe can hold the permit");
+            spinner = spin();
+            continue;
+        }
+        let (status, json) = h.get("/faulty/ok", None).await;
+        if status != 200 {
+            refused = Some((status, json));
+            break;
+        }
+    }
+    let (status, json) = refused.expect("a probe was refused while the spinner ran");
     assert_eq!(
         (status, json["error"]["code"].as_str()),
         (503, Some("component_busy")),

@@ -38,6 +38,7 @@ mod contract;
 mod crash_recovery;
 mod dashboard_assets;
 mod exports;
+mod faults;
 mod fuzz;
 mod hot_swap;
 mod instance_reuse;

@@ -7,33 +7,6 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-/// 400 trading days (weekdays from 2023-01-02) of a seeded walk, as a CSV export.
-fn csv(seed: u64, drift: f64) -> String {
-    let mut state = seed | 1;
-    let mut price: f64 = 100.0;
-    let mut out = String::from("Date,Open,High,Low,Close,Adj Close,Volume\n");
-    let start = bourse_signals::dates::parse("2023-01-02").expect("date");
-    let mut n = 0;
-    let mut day = start;
-    while n < 400 {
-        if (day - start) % 7 < 5 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let r = (state >> 11) as f64 / (1u64 << 53) as f64;
-            price *= 1.0 + drift + (r - 0.5) * 0.02;
-            let d = bourse_signals::dates::format(day);
-            out.push_str(&format!(
-                "{d},{p:.4},{p:.4},{p:.4},{p:.4},{p:.4},1000\n",
-                p = price
-            ));
-            n += 1;
-        }
-        day += 1;
-    }
-    out
-}
-
 async fn import(host: &TestHost, symbol: &str, body: String, content_type: &str) -> (u16, Value) {
     let response = host
         .client
@@ -69,12 +42,18 @@ async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
         .iter()
         .enumerate()
     {
-        let (status, body) = import(&host, symbol, csv(i as u64 + 1, 0.0005), "text/csv").await;
+        let (status, body) = import(
+            &host,
+            symbol,
+            bourse_tests::bars::csv(i as u64 + 1, 0.0005),
+            "text/csv",
+        )
+        .await;
         assert_eq!(status, 201, "{symbol}: {body}");
         assert_eq!(body["imported"], 400);
     }
     // VIX as JSON.
-    let vix: Vec<Value> = csv(99, 0.0)
+    let vix: Vec<Value> = bourse_tests::bars::csv(99, 0.0)
         .lines()
         .skip(1)
         .map(|l| {
@@ -196,7 +175,7 @@ async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_import_names_its_lines_and_writes_nothing() {
     let host = TestHost::start(app_manifest(), Backend::Embedded, 10_000).await;
-    let mut text = csv(5, 0.0);
+    let mut text = bourse_tests::bars::csv(5, 0.0);
     text.push_str("2030-01-02,1,1,1,1,-4,1\n2030-01-03,1,1,1,1,abc,1\nnot-a-date,1,1,1,1,1,1\n");
     let first_date = text
         .lines()
@@ -226,7 +205,13 @@ async fn a_bad_import_names_its_lines_and_writes_nothing() {
     assert_eq!(history["points"], json!([]), "nothing was imported");
     let (status, body) = import(&host, "XLU", "date,close\n".into(), "text/csv").await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = import(&host, "bad symbol!", csv(1, 0.0), "text/csv").await;
+    let (status, body) = import(
+        &host,
+        "bad symbol!",
+        bourse_tests::bars::csv(1, 0.0),
+        "text/csv",
+    )
+    .await;
     assert_eq!(
         (status, &body["error"]["code"]),
         (400, &json!("invalid_symbol")),

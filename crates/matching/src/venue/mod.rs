@@ -277,6 +277,10 @@ pub struct Venue {
     /// order ids): a seedless hash would let clients craft colliding keys.
     accounts: HashMap<String, AccountId>,
     client_orders: HashMap<(AccountId, String), OrderId>,
+    /// The keys of `client_orders` with the venue time each was taken, oldest first: ids are
+    /// forgotten once older than `client_id_retention` (see [`ClientIdRetention`]).
+    client_order_log: VecDeque<(u64, AccountId, String)>,
+    client_id_retention: ClientIdRetention,
     /// Account names by `AccountId - 1`, for reporting who traded.
     account_names: Vec<String>,
     /// Each account's latest order ids, oldest first, bounded by [`ACCOUNT_ORDERS`].
@@ -289,6 +293,28 @@ pub struct Venue {
     now_ms: u64,
     /// Reused between commands so event delivery does not allocate.
     events: Vec<Event>,
+}
+
+/// How long a client order id keeps answering repeats with its order. Without a bound the
+/// venue would remember every id it was ever given (and the memory with it); with one, a
+/// repeat within the window finds the earlier order, and after it the id may be used again.
+/// Forgetting follows the venue clock (the journal's), so a replay forgets exactly as the
+/// live venue did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIdRetention {
+    /// Ids younger than this (venue time, ms) are kept.
+    pub ms: u64,
+    /// At most this many ids are kept; the oldest go first.
+    pub max: usize,
+}
+
+impl Default for ClientIdRetention {
+    fn default() -> Self {
+        ClientIdRetention {
+            ms: 10 * 60 * 1000,
+            max: 1_000_000,
+        }
+    }
 }
 
 /// Order ids remembered per account for listing (older ones are still found by id while the
@@ -357,6 +383,8 @@ impl Venue {
             id_step: 1,
             accounts: HashMap::new(),
             client_orders: HashMap::new(),
+            client_order_log: VecDeque::new(),
+            client_id_retention: ClientIdRetention::default(),
             account_names: Vec::new(),
             account_orders: HashMap::new(),
             recent_trades: vec![VecDeque::new(); symbols.len()],
@@ -396,6 +424,29 @@ impl Venue {
         self.next_order_id = first.max(1);
         self.id_step = step.max(1);
         self
+    }
+
+    /// Keeps client order ids as `retention` says (the default: 10 minutes, a million ids).
+    pub fn with_client_id_retention(mut self, retention: ClientIdRetention) -> Venue {
+        self.client_id_retention = ClientIdRetention {
+            ms: retention.ms,
+            max: retention.max.max(1),
+        };
+        self.forget_client_ids();
+        self
+    }
+
+    /// Forgets the client order ids past their retention.
+    fn forget_client_ids(&mut self) {
+        let ClientIdRetention { ms, max } = self.client_id_retention;
+        while let Some((at, _, _)) = self.client_order_log.front() {
+            if self.client_order_log.len() <= max && at.saturating_add(ms) > self.now_ms {
+                break;
+            }
+            if let Some((_, account, client_id)) = self.client_order_log.pop_front() {
+                self.client_orders.remove(&(account, client_id));
+            }
+        }
     }
 
     /// Submits a new order and assigns it the next order id (ids are consumed only by
@@ -439,6 +490,9 @@ impl Venue {
         if let Some(client_id) = order.client_order_id {
             self.client_orders
                 .insert((account, client_id.to_string()), order_id);
+            self.client_order_log
+                .push_back((self.now_ms, account, client_id.to_string()));
+            self.forget_client_ids();
         }
         self.remember_order(account, order_id.0);
         Ok(OrderResult {
@@ -599,6 +653,50 @@ mod tests {
             client_order_id: None,
             account,
         }
+    }
+
+    #[test]
+    fn client_order_ids_are_kept_for_their_retention_then_forgotten() {
+        let retention = ClientIdRetention { ms: 1_000, max: 3 };
+        let mut v = Venue::new(&default_symbols())
+            .expect("default symbols are valid")
+            .with_client_id_retention(retention);
+        let with_id = |id: &'static str| OrderRequest {
+            client_order_id: Some(id),
+            ..order(Side::Buy, 9_000, 1, "a")
+        };
+        v.set_time(10_000);
+        let first = v.submit(&with_id("x")).expect("placed");
+        v.set_time(10_999);
+        let repeat = v.submit(&with_id("x")).expect("answered");
+        assert_eq!((repeat.order_id, repeat.duplicate), (first.order_id, true));
+        // Another id taken after the window forgets "x": the id makes a new order again.
+        v.set_time(11_000);
+        v.submit(&with_id("y")).expect("placed");
+        let again = v.submit(&with_id("x")).expect("placed");
+        assert!(!again.duplicate && again.order_id != first.order_id);
+        // At most `max` ids, oldest first, whatever their age.
+        for id in ["p", "q", "r"] {
+            v.submit(&with_id(id)).expect("placed");
+        }
+        assert_eq!(v.client_order_ids().count(), 3);
+        assert!(!v.submit(&with_id("y")).expect("placed").duplicate);
+
+        // A restored venue forgets exactly as the original one does.
+        let mut restored = Venue::restore(&default_symbols(), &v.snapshot())
+            .expect("restores")
+            .with_client_id_retention(retention);
+        for venue in [&mut v, &mut restored] {
+            venue.set_time(11_500);
+            venue.submit(&with_id("z")).expect("placed");
+        }
+        let ids = |v: &Venue| {
+            let mut ids: Vec<String> = v.client_order_ids().map(|(_, c)| c.to_string()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&v), ids(&restored));
+        assert_eq!(v.snapshot(), restored.snapshot());
     }
 
     #[test]

@@ -22,7 +22,12 @@ pub struct VenueSnapshot {
     pub id_step: u64,
     /// Account names in id order (id = index + 1).
     pub accounts: Vec<String>,
-    /// (account id, client order id, order id).
+    /// (venue time taken, account id, client order id, order id), oldest first.
+    #[serde(default)]
+    pub client_order_log: Vec<(u64, u64, String, u64)>,
+    /// (account id, client order id, order id): how snapshots held client order ids before
+    /// they were forgotten after a while; read (as taken at the snapshot's time), not written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_orders: Vec<(u64, String, u64)>,
     /// (account id, its latest order ids, oldest first).
     pub account_orders: Vec<(u64, Vec<u64>)>,
@@ -51,12 +56,14 @@ pub enum RestoreError {
 impl Venue {
     /// Everything needed to rebuild this venue.
     pub fn snapshot(&self) -> VenueSnapshot {
-        let mut client_orders: Vec<(u64, String, u64)> = self
-            .client_orders
+        let client_order_log: Vec<(u64, u64, String, u64)> = self
+            .client_order_log
             .iter()
-            .map(|((a, c), o)| (a.0, c.clone(), o.0))
+            .filter_map(|(at, a, c)| {
+                let order = self.client_orders.get(&(*a, c.clone()))?;
+                Some((*at, a.0, c.clone(), order.0))
+            })
             .collect();
-        client_orders.sort_unstable();
         let mut account_orders: Vec<(u64, Vec<u64>)> = self
             .account_orders
             .iter()
@@ -68,7 +75,8 @@ impl Venue {
             next_order_id: self.next_order_id,
             id_step: self.id_step,
             accounts: self.account_names.clone(),
-            client_orders,
+            client_order_log,
+            client_orders: Vec::new(),
             account_orders,
             recent_trades: self
                 .recent_trades
@@ -105,11 +113,23 @@ impl Venue {
             .enumerate()
             .map(|(i, name)| (name.clone(), AccountId(i as u64 + 1)))
             .collect();
-        venue.client_orders = snapshot
-            .client_orders
+        let log: Vec<(u64, u64, String, u64)> = if snapshot.client_order_log.is_empty() {
+            snapshot
+                .client_orders
+                .iter()
+                .map(|(a, c, o)| (snapshot.now_ms, *a, c.clone(), *o))
+                .collect()
+        } else {
+            snapshot.client_order_log.clone()
+        };
+        venue.client_orders = log
             .iter()
-            .map(|(a, c, o)| ((AccountId(*a), c.clone()), OrderId(*o)))
+            .map(|(_, a, c, o)| ((AccountId(*a), c.clone()), OrderId(*o)))
             .collect::<HashMap<_, _>>();
+        venue.client_order_log = log
+            .into_iter()
+            .map(|(at, a, c, _)| (at, AccountId(a), c))
+            .collect();
         venue.account_orders = snapshot
             .account_orders
             .iter()
