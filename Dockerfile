@@ -1,10 +1,6 @@
 # Bourse host + components for Railway. The build steps live in scripts/build-release.sh,
 # which CI also runs (tests/tests/all/release.rs fails if this file and the script drift apart).
-#
-# RELEASE=prebuilt makes the image from a release already built by that script, found in the
-# build context's dist/ (tests/tests/container.rs does this: CI has just built the release).
-# The default builds it here; BuildKit and buildah skip the stage not chosen.
-ARG RELEASE=build
+# tests/tests/container.rs builds this image with podman and runs it as Railway does.
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -14,17 +10,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && r
 COPY . .
 RUN scripts/build-release.sh /dist
 
-FROM scratch AS prebuilt
-COPY dist /dist
-
-FROM ${RELEASE} AS release
-
 FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app bourse
-COPY --from=release --chown=bourse:bourse /dist /app
+COPY --from=build --chown=bourse:bourse /dist /app
 WORKDIR /app
 USER bourse
 ENV HOST=0.0.0.0 \

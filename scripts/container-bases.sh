@@ -50,6 +50,12 @@ else
     exit 1
   }
   bootstrap "$work/rust" "gcc,libc6-dev,ca-certificates"
+  # The build stage downloads crates and npm packages: it trusts what this machine trusts (a
+  # registry proxy's own CA, say), as the official image trusts the public CAs.
+  if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    cp /usr/local/share/ca-certificates/*.crt "$work/rust/usr/local/share/ca-certificates/"
+    chroot "$work/rust" update-ca-certificates >/dev/null
+  fi
   mkdir -p "$work/rust/usr/local/rustup/toolchains" "$work/rust/usr/local/cargo/bin"
   # The toolchain without its documentation (half its size).
   tar -C "$(readlink -f "$toolchain")" --exclude=./share/doc -c . \
@@ -65,6 +71,7 @@ else
     --change 'ENV RUSTUP_HOME=/usr/local/rustup' \
     --change 'ENV CARGO_HOME=/usr/local/cargo' \
     --change 'ENV RUST_VERSION=1.95.0' \
+    --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' \
     - "$rust" >/dev/null

@@ -3,9 +3,10 @@
 //! must become ready, place and fill an order, drain on SIGTERM (every acknowledged order kept)
 //! and start again on the same volume with the orders there.
 //!
-//! The image is made with `RELEASE=prebuilt` from the release `./scripts/test` has just built
-//! (`BOURSE_RELEASE_DIST`); `BOURSE_CONTAINER_BUILD=full` builds it from the sources inside
-//! the image instead, as Railway does (long: the whole workspace compiles in the container).
+//! The image is made from the Dockerfile with its build stage replaced by the release
+//! `./scripts/test` has just built (`BOURSE_RELEASE_DIST`); `BOURSE_CONTAINER_BUILD=full`
+//! builds the Dockerfile as it is, compiling the workspace inside the image as Railway does
+//! (long: Wasmtime compiles from scratch there).
 //! The base images come from `scripts/container-bases.sh` (debootstrap; no registry here).
 //!
 //! Ignored by plain `cargo test`: `./scripts/test` runs it on its own with its output shown, so
@@ -151,14 +152,42 @@ fn exec(container: &Container, command: &[&str]) -> Output {
     output(c)
 }
 
-/// The build context for `RELEASE=prebuilt`: the Dockerfile and the release as `dist/`.
+/// The Dockerfile with its build stage replaced by the release already built: every line of
+/// the stage that ships is the Dockerfile's own, and the build stage's one step is the script
+/// `./scripts/test` has just run (`release.rs` holds the Dockerfile to that script).
+fn prebuilt_dockerfile(dockerfile: &str) -> String {
+    let mut out = String::new();
+    let mut stages = 0;
+    let mut in_build = false;
+    for line in dockerfile.lines() {
+        if line.starts_with("FROM ") {
+            in_build = line.ends_with(" AS build");
+            if in_build {
+                stages += 1;
+                out.push_str("FROM scratch AS build\nCOPY dist /dist\n");
+                continue;
+            }
+        }
+        if !in_build {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert_eq!(stages, 1, "the Dockerfile has one stage named build");
+    out
+}
+
+/// The build context for the prebuilt image: that Dockerfile and the release as `dist/`.
 fn prebuilt_context() -> PathBuf {
     let dist = PathBuf::from(std::env::var("BOURSE_RELEASE_DIST").expect(
         "BOURSE_RELEASE_DIST is not set: run ./scripts/test, which builds the release first",
     ));
     let context = std::env::temp_dir().join(unique("bourse-image-"));
     std::fs::create_dir_all(&context).expect("context");
-    std::fs::copy(workspace().join("Dockerfile"), context.join("Dockerfile")).expect("Dockerfile");
+    let dockerfile =
+        std::fs::read_to_string(workspace().join("Dockerfile")).expect("the Dockerfile");
+    std::fs::write(context.join("Dockerfile"), prebuilt_dockerfile(&dockerfile))
+        .expect("Dockerfile");
     let copied = Command::new("cp")
         .arg("-a")
         .arg(&dist)
@@ -186,9 +215,6 @@ async fn the_image_serves_as_railway_runs_it_and_drains_on_sigterm() {
     let started = Instant::now();
     let mut build = podman(&["build", "--network", "host", "-t", &image]);
     build.args(limits());
-    if !full {
-        build.args(["--build-arg", "RELEASE=prebuilt"]);
-    }
     build
         .arg("-f")
         .arg(context.join("Dockerfile"))

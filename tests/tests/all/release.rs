@@ -28,8 +28,7 @@ fn dockerfile_runs_the_release_script_and_starts_its_output() {
         // `bourse build` runs scripts/build-dashboard.sh, which needs npm.
         "RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*",
         "RUN scripts/build-release.sh /dist",
-        "FROM ${RELEASE} AS release",
-        "COPY --from=release --chown=bourse:bourse /dist /app",
+        "COPY --from=build --chown=bourse:bourse /dist /app",
         "WORKDIR /app",
         "USER bourse",
         r#"CMD ["/app/bin/bourse", "serve"]"#,
