@@ -4,7 +4,7 @@
 //! answer may be an error the traffic did not ask for.
 //!
 //! `soak` (src/bin/soak.rs) runs it for 30 minutes by default; `tests/tests/soak.rs` runs a
-//! three-minute variant in CI.
+//! six-minute variant in CI.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

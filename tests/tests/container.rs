@@ -9,11 +9,12 @@
 //! (long: Wasmtime compiles from scratch there).
 //! The base images come from `scripts/container-bases.sh` (debootstrap; no registry here).
 //!
-//! Ignored by plain `cargo test`: `./scripts/test` runs it on its own with its output shown, so
-//! that a machine where containers cannot run says so in the log instead of passing silently:
+//! Not run by a plain `cargo test` (`test = false` in tests/Cargo.toml): `./scripts/test` runs
+//! it on its own with its output shown, so that a machine where containers cannot run says so
+//! in the log instead of passing silently:
 //!
 //! ```text
-//! cargo test -p bourse-tests --test container -- --ignored --nocapture
+//! cargo test -p bourse-tests --test container -- --nocapture
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -199,7 +200,6 @@ fn prebuilt_context() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "run by ./scripts/test on its own, with --ignored --nocapture"]
 async fn the_image_serves_as_railway_runs_it_and_drains_on_sigterm() {
     if let Some(why) = unusable() {
         println!("container test SKIPPED: {why}");
