@@ -9,7 +9,7 @@
 //! ([`Cluster::listen`]) hands what every replica published back to the hub.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -19,20 +19,36 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Cluster;
 use crate::events::{Event, EventHub, History, Transport};
+use crate::instance;
 
-/// KEYS: per event, its room's counter then its room's stream. ARGV: channel, events kept,
-/// how long an idle room's keys live (ms), then per event: room, source, payload. Publishes
-/// one message holding every event as `room \t seq \t source \t length \t payload`; returns
-/// the events' numbers. A room's keys get their full life back once half of it has passed
-/// (a read per event rather than two writes), so a room in use never expires.
+/// KEYS: per event, its room's counter then its room's stream; last, the publisher's mark.
+/// ARGV: channel, events kept, how long an idle room's keys live (ms), the batch's number,
+/// then per event: room, source, payload. Publishes one message holding every event as
+/// `room \t seq \t source \t length \t payload`; returns the events' numbers. A room's keys get
+/// their full life back once half of it has passed (a read per event rather than two writes),
+/// so a room in use never expires.
+///
+/// The mark (`batch:numbers`) makes a retry safe: a batch whose answer was lost (Redis
+/// restarted or timed out after running it) is found in the mark and answered from it, so
+/// no event is published twice. One publisher sends one batch at a time, so one mark each.
 const PUBLISH: &str = r#"
+local mark = KEYS[#KEYS]
+local done = redis.call('GET', mark)
+if done then
+  local sep = string.find(done, ':', 1, true)
+  if sep and string.sub(done, 1, sep - 1) == ARGV[4] then
+    local seqs = {}
+    for n in string.gmatch(string.sub(done, sep + 1), '%d+') do seqs[#seqs + 1] = tonumber(n) end
+    return seqs
+  end
+end
 local kept = tonumber(ARGV[2])
 local half = tonumber(ARGV[3]) / 2
 local seqs = {}
 local parts = {}
-for i = 1, #KEYS / 2 do
+for i = 1, (#KEYS - 1) / 2 do
   local counter, stream = KEYS[2 * i - 1], KEYS[2 * i]
-  local room, source, payload = ARGV[3 * i + 1], ARGV[3 * i + 2], ARGV[3 * i + 3]
+  local room, source, payload = ARGV[3 * i + 2], ARGV[3 * i + 3], ARGV[3 * i + 4]
   local seq = redis.call('INCR', counter)
   local refresh = seq == 1 or redis.call('PTTL', counter) < half
   if refresh then redis.call('PEXPIRE', counter, ARGV[3]) end
@@ -44,6 +60,7 @@ for i = 1, #KEYS / 2 do
   parts[i] = room .. '\t' .. seq .. '\t' .. source .. '\t' .. string.len(payload) .. '\t' .. payload
 end
 redis.call('PUBLISH', ARGV[1], table.concat(parts))
+redis.call('SET', mark, ARGV[4] .. ':' .. table.concat(seqs, ','), 'PX', ARGV[3])
 return seqs
 "#;
 
@@ -54,6 +71,16 @@ const MAX_PER_CALL: usize = 512;
 /// Most payload bytes one script call (and so one channel message) carries: far below what
 /// Redis lets a subscriber fall behind by before it drops the connection (8 MB by default).
 const MAX_BYTES_PER_CALL: usize = 1 << 20;
+/// Most payload bytes waiting for Redis while it is unreachable: beyond it new events are
+/// dropped (and counted in `events_unpublished_total`) rather than growing without bound.
+const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// Longest a publisher waits for its events' numbers. While Redis is unreachable the shard
+/// answers its orders after this (they are durable already); the events themselves still go
+/// out, in order, once Redis is back.
+const NUMBER_PATIENCE: Duration = Duration::from_secs(2);
+/// Pauses between attempts at a batch Redis did not take: the first, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(1);
 
 struct Outgoing {
     source: String,
@@ -66,14 +93,21 @@ struct Outgoing {
 pub struct Bus {
     cluster: Arc<Cluster>,
     writer: mpsc::UnboundedSender<Outgoing>,
+    /// Payload bytes queued for the writer and not yet published.
+    queued: Arc<AtomicUsize>,
 }
 
 impl Bus {
     /// Starts the writer; rooms keep their latest `retain` events.
     pub fn start(cluster: Arc<Cluster>, retain: usize) -> Arc<Bus> {
         let (writer, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write(cluster.clone(), queue, retain));
-        Arc::new(Bus { cluster, writer })
+        let queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(write(cluster.clone(), queue, queued.clone(), retain));
+        Arc::new(Bus {
+            cluster,
+            writer,
+            queued,
+        })
     }
 
     /// The cluster it publishes in.
@@ -89,7 +123,8 @@ impl Bus {
         self.cluster.key(&format!("room:{room}"))
     }
 
-    /// Queues an event; its number, when it has one, goes to `reply`.
+    /// Queues an event; its number, when it has one, goes to `reply` (dropped unanswered,
+    /// which reads as 0, when too much is waiting for Redis already).
     fn queue(
         &self,
         source: &str,
@@ -97,6 +132,13 @@ impl Bus {
         data: Arc<RawValue>,
         reply: Option<oneshot::Sender<u64>>,
     ) {
+        let bytes = data.get().len();
+        if self.queued.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_QUEUED_BYTES {
+            self.queued.fetch_sub(bytes, Ordering::Relaxed);
+            metrics::counter!("events_unpublished_total").increment(1);
+            tracing::warn!(room, "event dropped: too many events are waiting for Redis");
+            return;
+        }
         let _ = self.writer.send(Outgoing {
             source: source.to_string(),
             room: room.to_string(),
@@ -105,7 +147,8 @@ impl Bus {
         });
     }
 
-    /// Publishes events in order and waits for their numbers (0: not published).
+    /// Publishes events in order and waits up to [`NUMBER_PATIENCE`] for their numbers (0:
+    /// not published, or not yet).
     async fn publish_all(&self, source: &str, events: Vec<(String, Arc<RawValue>)>) -> Vec<u64> {
         let mut waiting = Vec::with_capacity(events.len());
         for (room, data) in events {
@@ -113,10 +156,13 @@ impl Bus {
             self.queue(source, &room, data, Some(tx));
             waiting.push(rx);
         }
-        let mut seqs = Vec::with_capacity(waiting.len());
-        for rx in waiting {
-            seqs.push(rx.await.unwrap_or(0));
-        }
+        let mut seqs = vec![0; waiting.len()];
+        let _ = tokio::time::timeout(NUMBER_PATIENCE, async {
+            for (seq, rx) in seqs.iter_mut().zip(waiting) {
+                *seq = rx.await.unwrap_or(0);
+            }
+        })
+        .await;
         seqs
     }
 
@@ -269,12 +315,22 @@ async fn catch_up(hub: &EventHub, room: &str, last: u64) {
     }
 }
 
-/// Sends queued events, a pipeline at a time, and hands out their numbers.
-async fn write(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<Outgoing>, retain: usize) {
+/// Sends queued events, a script call at a time, and hands out their numbers. A batch Redis
+/// did not take is tried again (same number, so the mark answers a retry of one that ran)
+/// until it is, the events behind it waiting their turn: Redis away for a while delays the
+/// rooms' events, it does not lose them.
+async fn write(
+    cluster: Arc<Cluster>,
+    mut queue: mpsc::UnboundedReceiver<Outgoing>,
+    queued: Arc<AtomicUsize>,
+    retain: usize,
+) {
     let script = redis::Script::new(PUBLISH);
     let channel = cluster.events_channel();
+    let mark = cluster.key(&format!("publisher:{}:{}", cluster.replica, instance::id()));
     let ttl = ROOM_TTL.as_millis() as u64;
     let mut batch = Vec::with_capacity(MAX_PER_CALL);
+    let mut number: u64 = 0;
     while let Some(first) = queue.recv().await {
         let mut bytes = first.data.get().len();
         batch.push(first);
@@ -287,16 +343,37 @@ async fn write(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<Outgoin
                 Err(_) => break,
             }
         }
+        number += 1;
         let mut call = redis::cmd("EVALSHA");
-        call.arg(script.get_hash()).arg(batch.len() * 2);
+        call.arg(script.get_hash()).arg(batch.len() * 2 + 1);
         for o in &batch {
             call.arg(cluster.key(&format!("room:{}:seq", o.room)))
                 .arg(cluster.key(&format!("room:{}", o.room)));
         }
-        call.arg(&channel).arg(retain).arg(ttl);
+        call.arg(&mark)
+            .arg(&channel)
+            .arg(retain)
+            .arg(ttl)
+            .arg(number);
         for o in &batch {
             call.arg(&o.room).arg(&o.source).arg(o.data.get());
         }
+        let seqs = send_batch(&cluster, &call, batch.len()).await;
+        queued.fetch_sub(bytes, Ordering::Relaxed);
+        for (i, o) in batch.drain(..).enumerate() {
+            if let Some(reply) = o.reply {
+                let _ = reply.send(seqs.get(i).copied().unwrap_or(0));
+            }
+        }
+    }
+}
+
+/// Runs one batch's script call until Redis takes it; gives up (empty numbers) only on an
+/// answer saying the call itself is wrong, which no retry mends.
+async fn send_batch(cluster: &Cluster, call: &redis::Cmd, events: usize) -> Vec<u64> {
+    let mut pause = RETRY_FIRST;
+    let mut failing_since: Option<std::time::Instant> = None;
+    loop {
         let mut conn = cluster.redis.clone();
         let mut result: redis::RedisResult<Vec<u64>> = call.query_async(&mut conn).await;
         if matches!(&result, Err(e) if e.kind() == redis::ErrorKind::NoScriptError) {
@@ -306,23 +383,39 @@ async fn write(cluster: Arc<Cluster>, mut queue: mpsc::UnboundedReceiver<Outgoin
                 .arg(PUBLISH)
                 .query_async(&mut conn)
                 .await;
-            if loaded.is_ok() {
-                result = call.query_async(&mut conn).await;
-            }
+            result = match loaded {
+                Ok(_) => call.query_async(&mut conn).await,
+                Err(e) => Err(e),
+            };
         }
-        let seqs = match result {
-            Ok(seqs) => seqs,
-            Err(e) => {
-                metrics::counter!("events_unpublished_total").increment(batch.len() as u64);
-                tracing::warn!(events = batch.len(), error = %e, "events could not be published through Redis");
-                Vec::new()
+        let e = match result {
+            Ok(seqs) => {
+                if let Some(since) = failing_since {
+                    tracing::info!(
+                        events,
+                        waited_ms = since.elapsed().as_millis() as u64,
+                        "events published through Redis again"
+                    );
+                }
+                return seqs;
             }
+            Err(e) => e,
         };
-        for (i, o) in batch.drain(..).enumerate() {
-            if let Some(reply) = o.reply {
-                let _ = reply.send(seqs.get(i).copied().unwrap_or(0));
-            }
+        if matches!(
+            e.kind(),
+            redis::ErrorKind::TypeError | redis::ErrorKind::ResponseError
+        ) {
+            metrics::counter!("events_unpublished_total").increment(events as u64);
+            tracing::error!(events, error = %e, "Redis refused the events' script call");
+            return Vec::new();
         }
+        if failing_since.is_none() {
+            failing_since = Some(std::time::Instant::now());
+            tracing::warn!(events, error = %e, "events wait for Redis to take them");
+        }
+        metrics::counter!("events_publish_retries_total").increment(1);
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RETRY_MAX);
     }
 }
 

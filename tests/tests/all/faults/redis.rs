@@ -101,6 +101,19 @@ async fn read(
     }
 }
 
+/// Stalls the Redis server at `url` for `seconds` (`DEBUG SLEEP`), on a connection of its own.
+fn stall(url: String, seconds: u32) -> tokio::task::JoinHandle<redis::RedisResult<redis::Value>> {
+    tokio::spawn(async move {
+        let client = redis::Client::open(url)?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(seconds)
+            .query_async::<redis::Value>(&mut conn)
+            .await
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_paused_stalled_and_restarted_under_two_replicas() {
     let mut redis = PrivateRedis::start().await;
@@ -145,21 +158,7 @@ async fn redis_paused_stalled_and_restarted_under_two_replicas() {
 
     // 2. The server itself stalls for two seconds.
     load.enter(2);
-    let stalled = {
-        let url = redis_url.clone();
-        tokio::spawn(async move {
-            let client = redis::Client::open(url).expect("URL");
-            let mut conn = client
-                .get_multiplexed_async_connection()
-                .await
-                .expect("connect");
-            redis::cmd("DEBUG")
-                .arg("SLEEP")
-                .arg(2)
-                .query_async::<redis::Value>(&mut conn)
-                .await
-        })
-    };
+    let stalled = stall(redis_url.clone(), 2);
     stalled.await.expect("task").expect("DEBUG SLEEP");
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -228,4 +227,105 @@ async fn redis_paused_stalled_and_restarted_under_two_replicas() {
     }
     assert_eq!(views[0], views[1], "both replicas number the events alike");
     cluster.stop().await;
+}
+
+/// Events of one room a hub subscriber receives, up to `most` of them or for `within`:
+/// (number, payload).
+async fn received(
+    subscription: &mut bourse::events::Subscription,
+    most: usize,
+    within: Duration,
+) -> Vec<(u64, String)> {
+    let mut got = Vec::new();
+    let until = tokio::time::Instant::now() + within;
+    while got.len() < most {
+        match tokio::time::timeout_at(until, subscription.recv()).await {
+            Ok(Ok(event)) => got.push((event.seq, event.data.get().to_string())),
+            _ => break,
+        }
+    }
+    got
+}
+
+/// Events published while Redis is down, or while it stalls past the publisher's response
+/// timeout (so it runs a script call whose caller gave up on it), reach subscribers once
+/// Redis is back: each once, in order, numbered without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_redis_did_not_take_go_out_once_it_is_back() {
+    use bourse::cluster::{Cluster, bus::Bus};
+    use bourse::events::EventHub;
+
+    let mut redis = PrivateRedis::start().await;
+    let cluster = Cluster::join(
+        &redis.url(),
+        "events-fault",
+        None,
+        bourse::config::Role::All,
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("join");
+    let hub = Arc::new(EventHub::default());
+    hub.attach(Bus::start(cluster.clone(), 100));
+    cluster.listen(hub.clone());
+    let mut subscription = hub.subscribe("trades:T");
+    let publish = |n: u32| {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            let data = serde_json::value::to_raw_value(&json!({ "n": n })).expect("JSON");
+            hub.publish_batch("market", vec![("trades:T".to_string(), Arc::from(data))])
+                .await
+        })
+    };
+    // The listener is subscribed once a first event comes back.
+    let mut first = 0;
+    for _ in 0..100 {
+        publish(0).await.expect("publish");
+        let got = received(&mut subscription, usize::MAX, Duration::from_millis(200)).await;
+        if let Some((seq, _)) = got.last() {
+            first = *seq;
+            break;
+        }
+    }
+    assert!(first > 0, "events went through Redis before the faults");
+
+    // Down: published meanwhile (queued in order, not waited for), and one more as it comes
+    // back.
+    redis.down();
+    for n in 1..=3 {
+        hub.publish_value("market", "trades:T", &json!({ "n": n }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    redis.up().await;
+    publish(4).await.expect("publish");
+    let mut got = received(&mut subscription, 4, Duration::from_secs(15)).await;
+
+    // Stalled longer than the publisher waits for an answer (5 s) while a call is on its
+    // way: the call it gave up on still runs once Redis wakes, and so does its retry.
+    let sleeping = stall(redis.url(), 7);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stalled = publish(5);
+    sleeping.await.expect("task").expect("DEBUG SLEEP");
+    stalled.await.expect("publish");
+    got.extend(received(&mut subscription, 1, Duration::from_secs(15)).await);
+    // Anything published twice would follow.
+    got.extend(received(&mut subscription, usize::MAX, Duration::from_secs(2)).await);
+    let payloads: Vec<&str> = got.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(
+        payloads,
+        [
+            "{\"n\":1}",
+            "{\"n\":2}",
+            "{\"n\":3}",
+            "{\"n\":4}",
+            "{\"n\":5}"
+        ],
+        "every event arrives once, in order"
+    );
+    let seqs: Vec<u64> = got.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(
+        seqs,
+        (first + 1..first + 6).collect::<Vec<_>>(),
+        "numbered without a gap"
+    );
 }
