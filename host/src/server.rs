@@ -334,6 +334,7 @@ fn spawn_memory_monitor(limit_mb: u64) {
             crate::telemetry::release_free_memory();
             let rss_mb = crate::telemetry::resident_bytes() >> 20;
             metrics::gauge!("process_resident_memory_bytes").set((rss_mb << 20) as f64);
+            let (heap_used, heap_free) = crate::telemetry::heap_bytes().unwrap_or((0, 0));
             if limit_mb > 0 && rss_mb > limit_mb {
                 tracing::warn!(
                     rss_mb,
@@ -341,7 +342,13 @@ fn spawn_memory_monitor(limit_mb: u64) {
                     "memory above the bound: refusing new simulation work"
                 );
             } else {
-                tracing::info!(rss_mb, limit_mb, "memory");
+                tracing::info!(
+                    rss_mb,
+                    heap_used_mb = heap_used >> 20,
+                    heap_free_mb = heap_free >> 20,
+                    limit_mb,
+                    "memory"
+                );
             }
         }
     });

@@ -2,7 +2,7 @@
 //! (Railway). Metrics: the `metrics` facade with a Prometheus recorder, rendered at `/metrics`.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
@@ -25,6 +25,10 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// How often histogram samples are folded into their buckets (what a scrape of `/metrics`
+/// also does): the recorder holds every sample until then.
+pub const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder (installed on first use).
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -40,6 +44,20 @@ pub fn prometheus() -> &'static PrometheusHandle {
         // Fails only if another recorder is installed, in which case ours still renders
         // what is recorded through it directly.
         let _ = metrics::set_global_recorder(recorder);
+        // A thread rather than a task: the recorder may be made before (or without) a
+        // runtime. Without it, a host nobody scrapes keeps every histogram sample.
+        let upkeep = handle.clone();
+        let started = std::thread::Builder::new()
+            .name("bourse-metrics".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(METRICS_UPKEEP);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = started {
+            tracing::warn!(error = %e, "cannot start the metrics upkeep thread");
+        }
         handle
     })
 }
@@ -82,6 +100,20 @@ pub fn resident_bytes() -> u64 {
                 .and_then(|p| p.parse::<u64>().ok())
         })
         .map_or(0, |pages| pages * 4096)
+}
+
+/// What the allocator holds, in bytes: (in use, free but kept). Tells growth of what the
+/// process holds apart from fragmentation, which the resident size mixes together. `None`
+/// where the allocator does not say (other than glibc).
+pub fn heap_bytes() -> Option<(u64, u64)> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 reads the allocator's counters under its own locks.
+        let info = unsafe { libc::mallinfo2() };
+        Some(((info.uordblks + info.hblkhd) as u64, info.fordblks as u64))
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
 }
 
 /// Hands memory the allocator holds but no longer uses back to the system. glibc's malloc keeps

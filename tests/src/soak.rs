@@ -40,6 +40,9 @@ pub struct Settings {
 pub struct Sample {
     pub at: Duration,
     pub rss_kib: u64,
+    /// What the host's allocator holds in use (`process_heap_in_use_bytes`), when it says:
+    /// the state the process keeps, without the allocator's fragmentation.
+    pub heap_kib: Option<u64>,
 }
 
 /// What a soak saw.
@@ -58,25 +61,37 @@ impl Report {
     /// warm-up). Medians, because a sample taken just after a shard's snapshot catches its
     /// transient buffers, which the allocator hands back within seconds.
     pub fn growth_percent(&self) -> f64 {
-        let n = self.samples.len();
+        self.growth_of(|s| Some(s.rss_kib))
+    }
+
+    /// Growth of the heap in use over the last two thirds, measured as [`Self::growth_percent`]
+    /// (0 when the host does not report it).
+    pub fn heap_growth_percent(&self) -> f64 {
+        self.growth_of(|s| s.heap_kib)
+    }
+
+    fn growth_of(&self, value: impl Fn(&Sample) -> Option<u64>) -> f64 {
+        let kept: Vec<u64> = self.samples.iter().filter_map(value).collect();
+        let n = kept.len();
         if n < 6 {
             return 0.0;
         }
-        let median = |part: &[Sample]| {
-            let mut kib: Vec<u64> = part.iter().map(|s| s.rss_kib).collect();
+        let median = |part: &[u64]| {
+            let mut kib = part.to_vec();
             kib.sort_unstable();
             kib[kib.len() / 2].max(1) as f64
         };
-        let middle = median(&self.samples[n / 3..2 * n / 3]);
-        let last = median(&self.samples[2 * n / 3..]);
+        let middle = median(&kept[n / 3..2 * n / 3]);
+        let last = median(&kept[2 * n / 3..]);
         (last - middle) / middle * 100.0
     }
 
-    /// The samples as CSV (`seconds,rss_kib`).
+    /// The samples as CSV (`seconds,rss_kib,heap_in_use_kib`).
     pub fn csv(&self) -> String {
-        let mut out = String::from("seconds,rss_kib\n");
+        let mut out = String::from("seconds,rss_kib,heap_in_use_kib\n");
         for s in &self.samples {
-            let _ = writeln!(out, "{:.0},{}", s.at.as_secs_f64(), s.rss_kib);
+            let heap = s.heap_kib.map(|k| k.to_string()).unwrap_or_default();
+            let _ = writeln!(out, "{:.0},{},{heap}", s.at.as_secs_f64(), s.rss_kib);
         }
         out
     }
@@ -241,12 +256,18 @@ pub async fn run(settings: &Settings) -> Report {
         tick.tick().await;
         let at = started.elapsed();
         let rss_kib = rss_kib(pid).unwrap_or(0);
-        samples.push(Sample { at, rss_kib });
+        let heap_kib = heap_in_use_kib(&url).await;
+        samples.push(Sample {
+            at,
+            rss_kib,
+            heap_kib,
+        });
         let counts = tally.counts.lock().expect("lock").clone();
         println!(
-            "{:>5.0}s  rss {:>7.1} MiB  {}  errors {}",
+            "{:>5.0}s  rss {:>7.1} MiB  heap in use {:>6.1} MiB  {}  errors {}",
             at.as_secs_f64(),
             rss_kib as f64 / 1024.0,
+            heap_kib.unwrap_or(0) as f64 / 1024.0,
             counts
                 .iter()
                 .map(|(k, v)| format!("{k} {v}"))
@@ -281,6 +302,27 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The host's `process_heap_in_use_bytes` from `/metrics`, in KiB (scraped as Prometheus
+/// would).
+async fn heap_in_use_kib(url: &str) -> Option<u64> {
+    let text = client()
+        .get(format!("{url}/metrics"))
+        .bearer_auth(crate::ADMIN_TOKEN)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let bytes: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("process_heap_in_use_bytes "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(bytes as u64 / 1024)
 }
 
 fn client() -> reqwest::Client {

@@ -225,6 +225,10 @@ async fn ready(State(app): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     metrics::gauge!("process_resident_memory_bytes").set(crate::telemetry::resident_bytes() as f64);
+    if let Some((used, free)) = crate::telemetry::heap_bytes() {
+        metrics::gauge!("process_heap_in_use_bytes").set(used as f64);
+        metrics::gauge!("process_heap_free_bytes").set(free as f64);
+    }
     let pool = app.sql().main();
     let idle = pool.num_idle() as f64;
     metrics::gauge!("sql_pool_connections", "state" => "idle").set(idle);

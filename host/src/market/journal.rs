@@ -512,7 +512,12 @@ impl Journal {
         let state =
             serde_json::to_string(snapshot).map_err(|e| JournalError::Range(e.to_string()))?;
         let seq = to_i64(seq)?;
-        let mut tx = self.pool.begin().await?;
+        // The connection's buffers grow to the snapshot's size and would keep that capacity
+        // for as long as it stays in the pool: one more snapshot-sized buffer each time a new
+        // connection of the pool happens to write one. Closed after use, it gives it back.
+        let mut conn = self.pool.acquire().await?;
+        conn.close_on_drop();
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let statement = format!(
             "INSERT INTO journal_snapshots (shard, seq, at_ms, state) SELECT ?, ?, ?, ? {}",
             self.fenced()

@@ -77,8 +77,10 @@ async fn main() -> anyhow::Result<ExitCode> {
     let growth = report.growth_percent();
     println!("operations: {:?}", report.counts);
     println!(
-        "resident memory grew {growth:.1} % over the last two thirds (bound {} %)",
-        args.bound_percent
+        "resident memory grew {growth:.1} % over the last two thirds (bound {} %); the heap in \
+         use {:.1} %",
+        args.bound_percent,
+        report.heap_growth_percent()
     );
     println!("samples and chart: {}", args.out.display());
     for e in &report.errors {
