@@ -70,20 +70,30 @@ impl Report {
         self.growth_of(|s| s.heap_kib)
     }
 
+    /// Growth of the heap in use over the last two thirds in MiB, measured alike.
+    pub fn heap_growth_mib(&self) -> f64 {
+        self.medians_of(|s| s.heap_kib)
+            .map_or(0.0, |(middle, last)| (last - middle) / 1024.0)
+    }
+
     fn growth_of(&self, value: impl Fn(&Sample) -> Option<u64>) -> f64 {
+        self.medians_of(value)
+            .map_or(0.0, |(middle, last)| (last - middle) / middle * 100.0)
+    }
+
+    /// Medians (KiB) of the middle and last thirds of the samples `value` gives.
+    fn medians_of(&self, value: impl Fn(&Sample) -> Option<u64>) -> Option<(f64, f64)> {
         let kept: Vec<u64> = self.samples.iter().filter_map(value).collect();
         let n = kept.len();
         if n < 6 {
-            return 0.0;
+            return None;
         }
         let median = |part: &[u64]| {
             let mut kib = part.to_vec();
             kib.sort_unstable();
             kib[kib.len() / 2].max(1) as f64
         };
-        let middle = median(&kept[n / 3..2 * n / 3]);
-        let last = median(&kept[2 * n / 3..]);
-        (last - middle) / middle * 100.0
+        Some((median(&kept[n / 3..2 * n / 3]), median(&kept[2 * n / 3..])))
     }
 
     /// The samples as CSV (`seconds,rss_kib,heap_in_use_kib`).
