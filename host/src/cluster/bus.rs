@@ -9,7 +9,7 @@
 //! ([`Cluster::listen`]) hands what every replica published back to the hub.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -95,6 +95,8 @@ pub struct Bus {
     writer: mpsc::UnboundedSender<Outgoing>,
     /// Payload bytes queued for the writer and not yet published.
     queued: Arc<AtomicUsize>,
+    /// Whether events are being dropped because too many wait.
+    overflowing: AtomicBool,
 }
 
 impl Bus {
@@ -107,6 +109,7 @@ impl Bus {
             cluster,
             writer,
             queued,
+            overflowing: AtomicBool::new(false),
         })
     }
 
@@ -136,9 +139,17 @@ impl Bus {
         if self.queued.fetch_add(bytes, Ordering::Relaxed) + bytes > MAX_QUEUED_BYTES {
             self.queued.fetch_sub(bytes, Ordering::Relaxed);
             metrics::counter!("events_unpublished_total").increment(1);
-            tracing::warn!(room, "event dropped: too many events are waiting for Redis");
+            // Once per overflow, not once per event: Redis away for long under load would
+            // otherwise flood the log (the counter has the number).
+            if !self.overflowing.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    room,
+                    "events dropped: too many events are waiting for Redis"
+                );
+            }
             return;
         }
+        self.overflowing.store(false, Ordering::Relaxed);
         let _ = self.writer.send(Outgoing {
             source: source.to_string(),
             room: room.to_string(),
