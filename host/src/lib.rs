@@ -11,10 +11,12 @@
 //! - [`server`]: builds every service once (stores, market, event hub, cluster link, runtime,
 //!   simulation workers) and hands each part what it uses; the listener.
 //! - [`api`]: the HTTP edge: platform routes, `/admin`, `/ws`, dispatch of application routes
-//!   to components, the `Principal` extractor, hardening layers, the one JSON error shape.
+//!   to components, the `Principal` extractor, hardening layers, the one JSON error shape,
+//!   Spin's request headers and the Spin dialect's front door.
 //! - [`runtime`]: the Wasmtime engine, the component registry, instances from one store
 //!   constructor (fresh, or reused for HTTP through `ProxyHandler`), hot swap (versions,
-//!   artifact cache, smoke cases, file watcher, contract checks, composition).
+//!   artifact cache, smoke cases, file watcher, contract checks, composition, core modules
+//!   made into components).
 //! - [`capabilities`]: one module per WIT import, each owning its grant from the manifest, its
 //!   per-instance state and its `add_to_linker`.
 //! - [`market`]: the native matching service: shards, the journal and its fencing tokens,
@@ -67,8 +69,8 @@ pub mod bindings {
     });
 }
 
-/// Host bindings of Spin's interfaces beyond `fermyon:spin@2.0.0` (world
-/// `bourse:platform/spin-wasi-host`: WASI key-value and config, `spin:sqlite@3`), apart from
+/// Host bindings of Spin's interfaces beyond [`bindings`] (world
+/// `bourse:platform/spin-wasi-host`: WASI key-value and config, `spin:sqlite@3`, MQTT), apart from
 /// [`bindings`] because the compare-and-swap error carries a resource, which cannot take the
 /// `PartialEq` those types derive.
 pub mod wasi_bindings {
@@ -80,6 +82,7 @@ pub mod wasi_bindings {
             "wasi:keyvalue/store.bucket": crate::capabilities::key_value::KvStore,
             "wasi:keyvalue/atomics.cas": crate::capabilities::wasi_keyvalue::Cas,
             "spin:sqlite/sqlite.connection": crate::capabilities::sql::SqlConnection,
+            "fermyon:spin/mqtt.connection": crate::capabilities::spin_mqtt::MqttConnection,
         },
     });
 }

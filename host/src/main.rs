@@ -62,8 +62,9 @@ enum Cmd {
         /// The manifest.
         #[arg(long, short = 'f', default_value = "spin.toml")]
         manifest: PathBuf,
-        /// Instead: check that Spin could load each component, against the platform world in
-        /// this directory of Spin's WIT (the repository keeps one in wit/spin-platform).
+        /// Instead: report what each component needs that Bourse does not host (imports,
+        /// grants, manifest fields), then, if this directory of Spin's WIT exists (the
+        /// repository keeps one in wit/spin-platform), check that Spin could load it.
         #[arg(long, value_name = "SPIN_WIT_DIR", num_args = 0..=1, default_missing_value = "wit/spin-platform")]
         spin: Option<PathBuf>,
     },

@@ -93,7 +93,7 @@ impl Host {
                 backend: kv_backend,
                 source,
             })?;
-        let symbols = match &manifest.application.tool.bourse.symbols {
+        let symbols = match &manifest.application.tool.bourse().symbols {
             s if s.is_empty() => default_symbols(),
             s => s.clone(),
         };

@@ -70,7 +70,7 @@ pub struct RouteLabel(pub String);
 /// Records `http_requests_total{method,route,status}` and `http_request_duration_seconds`.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_string();
+    let method = request.method().clone();
     let matched = request
         .extensions()
         .get::<MatchedPath>()
@@ -82,12 +82,37 @@ pub async fn track(request: Request, next: Next) -> Response {
         .map(|r| r.0.clone())
         .or(matched)
         .unwrap_or_else(|| "unmatched".to_string());
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
+    record_request(&method, route, response.status(), started);
+    response
+}
+
+/// Counts one answered request under its route label.
+pub fn record_request(
+    method: &axum::http::Method,
+    route: String,
+    status: axum::http::StatusCode,
+    started: Instant,
+) {
+    use axum::http::Method;
+    // Any token is a method: a client inventing methods must not grow the label set.
+    let method = match *method {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => method.as_str(),
+        _ => "other",
+    };
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
-    response
 }
 
 /// Resident memory of this process in bytes, from /proc (0 where it is not available).

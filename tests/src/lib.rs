@@ -61,7 +61,13 @@ pub fn postgres_server() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
-/// Redis URL (`TEST_REDIS_URL`).
+/// The test MQTT broker, `host:port` (`TEST_MQTT_ADDRESS`, default Mosquitto on
+/// `127.0.0.1:1883`).
+pub fn mqtt_broker() -> String {
+    std::env::var("TEST_MQTT_ADDRESS").unwrap_or_else(|_| "127.0.0.1:1883".to_string())
+}
+
+/// The test Redis URL (`TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
 }

@@ -31,7 +31,7 @@ fn deploy_error(e: &DeployError, request_id: &str) -> ApiError {
             StatusCode::NOT_FOUND
         }
         DeployError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        DeployError::NotWasm | DeployError::CoreModule => StatusCode::BAD_REQUEST,
+        DeployError::NotWasm | DeployError::CoreModule(_) => StatusCode::BAD_REQUEST,
         DeployError::Contract(_)
         | DeployError::Compile(_)
         | DeployError::Link(_)

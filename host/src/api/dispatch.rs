@@ -32,6 +32,11 @@ pub async fn dispatch(
     let path = request.uri().path().to_string();
     let method = request.method().clone();
     let Some(route) = app.runtime.manifest().routes.find(&path) else {
+        if app.runtime.spin_dialect() {
+            let mut response = StatusCode::NOT_FOUND.into_response();
+            response.extensions_mut().insert(super::spin::NoRoute);
+            return response;
+        }
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -77,12 +82,7 @@ async fn serve(app: &AppState, request: Request, route: &Route, request_id: &str
             .headers
             .insert(header::HOST, HeaderValue::from_static("localhost"));
     }
-    if app.runtime.spin_compat() {
-        // Spin has no auth layer and no rate limits: the request reaches the component as the
-        // client sent it, `x-bourse-principal` included (which is why this mode is for local
-        // development only).
-        return call_component(app, component, parts, body, request_id).await;
-    }
+    super::spin::add_headers(&mut parts, route, super::spin::Mode::Replace);
     parts.headers.remove(PRINCIPAL_HEADER);
     parts.headers.remove(CLIENT_IP_HEADER);
     let principal = match Caller::from_headers(app, &parts.headers, request_id).await {

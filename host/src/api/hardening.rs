@@ -78,7 +78,13 @@ pub struct ComponentAnswer;
 async fn json_errors(request: Request, next: Next) -> Response {
     let id = RequestId::of_request(&request);
     let response = next.run(request).await;
-    if response.extensions().get::<ComponentAnswer>().is_some() {
+    // The Spin front door answers a route-less request itself, from the marker.
+    if response.extensions().get::<ComponentAnswer>().is_some()
+        || response
+            .extensions()
+            .get::<super::spin::NoRoute>()
+            .is_some()
+    {
         return response;
     }
     let status = response.status();

@@ -14,6 +14,7 @@ mod hardening;
 pub mod principal;
 pub mod request_id;
 mod simulations;
+mod spin;
 mod ws;
 
 use std::sync::Arc;
@@ -149,6 +150,10 @@ pub fn router(
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        // The same three where a Spin-dialect application may have taken the plain paths.
+        .route("/.well-known/bourse/health", get(health))
+        .route("/.well-known/bourse/ready", get(ready))
+        .route("/.well-known/bourse/metrics", get(metrics))
         .route("/api/components", get(components))
         .route("/api/engine/stats", get(engine_stats))
         .route("/ws", get(ws::upgrade))
@@ -166,7 +171,14 @@ pub fn router(
             access::limit_requests,
         ));
     // Outermost: every layer inside, and every answer, sees the request's id.
-    request_id::layers(hardening::harden(routes, &config)).with_state(state)
+    let platform = request_id::layers(hardening::harden(routes, &config)).with_state(state.clone());
+    if !state.runtime.spin_dialect() {
+        return platform;
+    }
+    // A Spin-dialect application's routes are served in front of all of that, as Spin would.
+    Router::new()
+        .fallback_service(platform)
+        .layer(axum::middleware::from_fn_with_state(state, spin::front))
 }
 
 struct Probes {

@@ -82,7 +82,7 @@ fn auth_component(app: &AppState) -> Option<String> {
         .manifest()
         .application
         .tool
-        .bourse
+        .bourse()
         .auth_component
         .clone()
 }

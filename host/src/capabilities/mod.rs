@@ -24,6 +24,7 @@ pub mod events;
 pub mod key_value;
 pub mod market;
 pub mod outbound_http;
+pub mod spin_mqtt;
 pub mod spin_postgres;
 pub mod spin_redis;
 pub mod spin_sqlite3;
@@ -45,6 +46,7 @@ use events::EventsState;
 use key_value::KeyValueState;
 use market::MarketState;
 use outbound_http::OutboundHooks;
+use spin_mqtt::MqttState;
 use spin_postgres::{PostgresClients, PostgresState};
 use spin_redis::{RedisClients, RedisState};
 use sql::SqlState;
@@ -88,10 +90,14 @@ pub struct Capabilities {
     pub redis: RedisState,
     /// Spin's Postgres.
     pub postgres: PostgresState,
+    /// Spin's MQTT.
+    pub mqtt: MqttState,
     /// `bourse:platform/market`.
     pub market: MarketState,
     /// `bourse:platform/events`.
     pub events: EventsState,
+    /// The guest's environment variables (the manifest's `environment`, as Spin sets them).
+    pub environment: Arc<[(String, String)]>,
 }
 
 impl Capabilities {
@@ -104,9 +110,20 @@ impl Capabilities {
             variables: VariablesState::new(declared),
             outbound_http: OutboundHooks::new(declared.name, outbound.clone()),
             redis: RedisState::new(declared, outbound.clone(), services.redis_clients.clone()),
-            postgres: PostgresState::new(declared, outbound, services.postgres_clients.clone()),
+            postgres: PostgresState::new(
+                declared,
+                outbound.clone(),
+                services.postgres_clients.clone(),
+            ),
+            mqtt: MqttState::new(declared, outbound),
             market: MarketState::new(services.market.clone()),
             events: EventsState::new(declared, services.events.clone()),
+            environment: declared
+                .decl
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 }
@@ -150,6 +167,71 @@ pub enum Set {
     Spin,
 }
 
+/// The interfaces [`link`] hosts for `set`, as `ns:pkg/iface@version`, with the version cut
+/// to what semver-compatible versions share (see `runtime::contract::compatible_name`). Kept
+/// beside [`link`]: a capability added there is added here (a test holds them together).
+pub fn hosted(set: Set) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    // wasmtime-wasi's WASIp2 and wasmtime-wasi-http's types and client.
+    for (package, interfaces) in [
+        ("wasi:io", &["error", "poll", "streams"][..]),
+        ("wasi:clocks", &["monotonic-clock", "wall-clock"]),
+        ("wasi:random", &["random", "insecure", "insecure-seed"]),
+        (
+            "wasi:cli",
+            &[
+                "environment",
+                "exit",
+                "stdin",
+                "stdout",
+                "stderr",
+                "terminal-input",
+                "terminal-output",
+                "terminal-stdin",
+                "terminal-stdout",
+                "terminal-stderr",
+            ],
+        ),
+        ("wasi:filesystem", &["types", "preopens"]),
+        (
+            "wasi:sockets",
+            &[
+                "network",
+                "instance-network",
+                "tcp",
+                "tcp-create-socket",
+                "udp",
+                "udp-create-socket",
+                "ip-name-lookup",
+            ],
+        ),
+        ("wasi:http", &["types", "outgoing-handler"]),
+    ] {
+        names.extend(interfaces.iter().map(|i| format!("{package}/{i}@0.2")));
+    }
+    names.extend(
+        [
+            "fermyon:spin/key-value@2",
+            "fermyon:spin/sqlite@2",
+            "fermyon:spin/variables@2",
+            "fermyon:spin/redis@2",
+            "fermyon:spin/postgres@2",
+            "fermyon:spin/mqtt@2",
+            "spin:sqlite/sqlite@3",
+            "wasi:config/store@0.2",
+            "wasi:keyvalue/store@0.2",
+            "wasi:keyvalue/atomics@0.2",
+            "wasi:keyvalue/batch@0.2",
+        ]
+        .map(String::from),
+    );
+    if set == Set::Bourse {
+        names
+            .extend(["bourse:platform/market@0.1", "bourse:platform/events@0.1"].map(String::from));
+    }
+    names
+}
+
 /// Links the capabilities of `set` (and WASI) into `linker`: the one list of capabilities.
 pub fn link<T: HasCapabilities>(linker: &mut Linker<T>, set: Set) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
@@ -162,6 +244,7 @@ pub fn link<T: HasCapabilities>(linker: &mut Linker<T>, set: Set) -> wasmtime::R
     wasi_config::add_to_linker(linker, |t| t.capabilities().state(|c| &mut c.variables))?;
     spin_redis::add_to_linker(linker, |t| t.capabilities().view(|c| &mut c.redis))?;
     spin_postgres::add_to_linker(linker, |t| t.capabilities().view(|c| &mut c.postgres))?;
+    spin_mqtt::add_to_linker(linker, |t| t.capabilities().view(|c| &mut c.mqtt))?;
     if set == Set::Bourse {
         market::add_to_linker(linker, |t| t.capabilities().state(|c| &mut c.market))?;
         events::add_to_linker(linker, |t| t.capabilities().state(|c| &mut c.events))?;

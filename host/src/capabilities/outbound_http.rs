@@ -55,6 +55,45 @@ impl OutboundHooks {
             allowed,
         }
     }
+
+    /// The component's grant, which also governs its `wasi:sockets` connections.
+    pub fn allowed(&self) -> &Arc<AllowedHosts> {
+        &self.allowed
+    }
+}
+
+/// Opens `wasi:sockets` in `builder` as far as `allowed` grants, as Spin does: TCP connections
+/// and UDP traffic to the addresses an entry with scheme `*`, `tcp` or `udp` names; binds only
+/// to an ephemeral port (the implicit bind of a client socket), never a listener; no name
+/// lookups. A grant with no such entry leaves sockets closed.
+pub fn open_sockets(
+    builder: &mut wasmtime_wasi::WasiCtxBuilder,
+    component: &str,
+    allowed: &Arc<AllowedHosts>,
+) {
+    use wasmtime_wasi::sockets::SocketAddrUse;
+    if !allowed.allows_sockets() {
+        return;
+    }
+    let allowed = allowed.clone();
+    let component: Arc<str> = component.into();
+    builder
+        .allow_tcp(true)
+        .allow_udp(true)
+        .socket_addr_check(move |addr, usage| {
+            let ok = match usage {
+                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
+                    addr.ip().is_unspecified() && addr.port() == 0
+                }
+                SocketAddrUse::TcpConnect => allowed.allows_socket("tcp", addr),
+                SocketAddrUse::UdpSend => allowed.allows_socket("udp", addr),
+                _ => false,
+            };
+            if !ok {
+                tracing::warn!(component = %component, destination = %addr, ?usage, "socket use denied: not in allowed_outbound_hosts");
+            }
+            Box::pin(async move { ok })
+        });
 }
 
 type Sent = Box<

@@ -1,5 +1,5 @@
-//! `bourse check`: each built component against its WIT world, or (`--spin`) against what
-//! Spin hosts.
+//! `bourse check`: each built component against its WIT world, or (`--spin`) what a Spin
+//! application needs that Bourse does not host, and whether Spin could load each component.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -21,16 +21,49 @@ pub fn check(manifest: &Manifest) -> anyhow::Result<ExitCode> {
     }))
 }
 
-/// `bourse check --spin`.
+/// `bourse check --spin`: for each component, everything it needs that Bourse does not host
+/// (imports, grants, manifest fields), as `bourse up` would run it and as `--spin-compat`
+/// would; then, where Spin's WIT is at `spin_dir`, whether Spin could load it.
 pub fn check_spin(manifest: &Manifest, spin_dir: &Path) -> anyhow::Result<ExitCode> {
+    use bourse::capabilities::Set;
+    use bourse::runtime::unhosted::unhosted;
+    let on_bourse = report_each(manifest, |name, decl| {
+        let wasm = read_source(manifest, decl)?;
+        let mut missing = unhosted(manifest, name, decl, &wasm, Set::Bourse);
+        for line in unhosted(manifest, name, decl, &wasm, Set::Spin) {
+            if !missing.contains(&line) {
+                missing.push(format!("with --spin-compat: {line}"));
+            }
+        }
+        if missing.is_empty() {
+            Ok("Bourse hosts every import, grant and field it uses".to_string())
+        } else {
+            Err(format!(
+                "Bourse does not host:\n  - {}",
+                missing.join("\n  - ")
+            ))
+        }
+    });
+    if !spin_dir.is_dir() {
+        eprintln!(
+            "(no Spin WIT at {}: whether Spin could load each component is not checked)",
+            spin_dir.display()
+        );
+        return Ok(on_bourse);
+    }
     let spin = bourse::runtime::contract::SpinPlatform::load(spin_dir)?;
-    Ok(report_each(manifest, |_, decl| {
+    let on_spin = report_each(manifest, |_, decl| {
         let dependencies =
             bourse::runtime::compose::dependencies(manifest, decl).map_err(|e| e.to_string())?;
         spin.check(&read_source(manifest, decl)?, &dependencies)
             .map(|()| "Spin hosts every import".to_string())
             .map_err(|e| e.to_string())
-    }))
+    });
+    Ok(if on_bourse == ExitCode::SUCCESS {
+        on_spin
+    } else {
+        on_bourse
+    })
 }
 
 /// Runs `check` on every component, printing `name: outcome`; fails if any check failed.

@@ -29,6 +29,11 @@ pub fn serve(manifest: Manifest, spin_compat: bool) -> anyhow::Result<ExitCode> 
             "running as Spin would: no auth layer, no native market or event hub; for local development only"
         );
     }
+    if config.spin_compat || manifest.is_spin_app() {
+        tracing::info!(
+            "serving the application's routes as Spin does; the host's own routes answer where no application route matches, and always under /.well-known/bourse/ (health, ready, metrics)"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

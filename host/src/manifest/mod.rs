@@ -55,6 +55,12 @@ pub struct Manifest {
     pub public: Option<RouteTable>,
     /// `[component.X]` by id.
     pub components: BTreeMap<String, ComponentDecl>,
+    /// Components with a `{ private = true }` route (Spin's service chaining), which no
+    /// request reaches here.
+    pub private_routes: Vec<String>,
+    /// Components whose trigger names an executor other than Spin's default (`wagi`), with
+    /// its name: Bourse serves every component through `wasi:http`.
+    pub other_executors: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,12 +107,26 @@ pub struct Application {
 /// `[application.tool]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ApplicationTools {
-    /// `[application.tool.bourse]`.
+    /// `[application.tool.bourse]`; absent in a plain Spin application, which is then served
+    /// as Spin serves it (see [`Manifest::is_spin_app`]).
     #[serde(default)]
-    pub bourse: BourseApplication,
+    pub bourse: Option<BourseApplication>,
     /// Other tools' tables are theirs.
     #[serde(flatten)]
     pub other: toml::Table,
+}
+
+impl ApplicationTools {
+    /// `[application.tool.bourse]`, or its defaults when the manifest has none.
+    pub fn bourse(&self) -> &BourseApplication {
+        static NONE: BourseApplication = BourseApplication {
+            auth_component: None,
+            symbols: Vec::new(),
+            wit: None,
+            public_routes: None,
+        };
+        self.bourse.as_ref().unwrap_or(&NONE)
+    }
 }
 
 /// `[application.tool.bourse]`: platform settings Spin does not know about.
@@ -165,17 +185,32 @@ struct Triggers {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[expect(
-    dead_code,
-    reason = "Spin fields accepted for compatibility; Bourse has one executor and names triggers by route"
-)]
 struct HttpTrigger {
-    route: String,
+    route: RouteDecl,
     component: String,
     #[serde(default)]
     executor: Option<toml::Table>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "Spin's trigger id, accepted; Bourse names triggers by route"
+    )]
     id: Option<String>,
+}
+
+/// A trigger's `route`: a pattern, or `{ private = true }` for a component reachable only by
+/// other components (Spin's service chaining), which no HTTP request reaches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RouteDecl {
+    Pattern(String),
+    Private(PrivateRoute),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivateRoute {
+    private: bool,
 }
 
 /// `[component.X]`.
@@ -200,7 +235,7 @@ pub struct ComponentDecl {
     /// Component variables: literal values or `{{ app_variable }}` templates.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
-    /// Environment variables for the guest (Spin feature; Bourse gives none).
+    /// Environment variables for the guest, as Spin sets them.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     /// Files to mount (Spin feature; Bourse mounts none).
@@ -405,25 +440,54 @@ impl Manifest {
             }
         }
         let mut routes = Vec::new();
+        let mut private_routes = Vec::new();
+        let mut other_executors = Vec::new();
         for trigger in &doc.trigger.http {
+            if let Some(kind) = trigger
+                .executor
+                .as_ref()
+                .and_then(|e| e.get("type"))
+                .and_then(toml::Value::as_str)
+                .filter(|k| *k != "spin" && *k != "http")
+            {
+                other_executors.push((trigger.component.clone(), kind.to_string()));
+            }
             if !doc.component.contains_key(&trigger.component) {
                 return Err(invalid(format!(
                     "[[trigger.http]] route {:?} names component {:?}, which has no [component.{}] table",
                     trigger.route, trigger.component, trigger.component
                 )));
             }
-            let route = Route::parse(&trigger.route, &trigger.component)
-                .map_err(|e| invalid(format!("[[trigger.http]] route {:?}: {e}", trigger.route)))?;
+            let pattern = match &trigger.route {
+                RouteDecl::Pattern(pattern) => pattern,
+                RouteDecl::Private(PrivateRoute { private: true }) => {
+                    private_routes.push(trigger.component.clone());
+                    continue;
+                }
+                RouteDecl::Private(PrivateRoute { private: false }) => {
+                    return Err(invalid(format!(
+                        "[[trigger.http]] of component {:?}: route must be a string pattern or '{{ private = true }}'",
+                        trigger.component
+                    )));
+                }
+            };
+            if pattern == "/.well-known/spin" || pattern.starts_with("/.well-known/spin/") {
+                return Err(invalid(format!(
+                    "[[trigger.http]] route {pattern:?}: /.well-known/spin/... is reserved for the host"
+                )));
+            }
+            let route = Route::parse(pattern, &trigger.component)
+                .map_err(|e| invalid(format!("[[trigger.http]] route {pattern:?}: {e}")))?;
             routes.push(route);
         }
-        if let Some(auth) = &doc.application.tool.bourse.auth_component
+        if let Some(auth) = &doc.application.tool.bourse().auth_component
             && !doc.component.contains_key(auth)
         {
             return Err(invalid(format!(
                 "[application.tool.bourse] auth_component {auth:?} is not a component of this manifest"
             )));
         }
-        let public = match &doc.application.tool.bourse.public_routes {
+        let public = match &doc.application.tool.bourse().public_routes {
             None => None,
             Some(list) => Some(RouteTable::new(
                 list.iter()
@@ -450,7 +514,16 @@ impl Manifest {
             routes: RouteTable::new(routes),
             public,
             components: doc.component,
+            private_routes,
+            other_executors,
         })
+    }
+
+    /// Whether this is a plain Spin application (no `[application.tool.bourse]` table): it is
+    /// served as Spin serves it — the component's answer as written, with no platform headers,
+    /// and Spin's answers where no component answers.
+    pub fn is_spin_app(&self) -> bool {
+        self.application.tool.bourse.is_none()
     }
 
     /// A path from the manifest, resolved against its directory.
@@ -463,7 +536,7 @@ impl Manifest {
         self.resolve(
             self.application
                 .tool
-                .bourse
+                .bourse()
                 .wit
                 .as_deref()
                 .unwrap_or(Path::new("wit")),

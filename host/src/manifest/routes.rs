@@ -16,7 +16,17 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(String),
-    Param,
+    Param(String),
+}
+
+/// What a route took from a path, as Spin hands it to the component in `spin-*` headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captures<'a> {
+    /// The path after the route's wildcard prefix (`spin-path-info`): `""` for an exact
+    /// route, and for `/api/...` `""` on `/api`, `/` on `/api/`, `/x/` on `/api/x/`.
+    pub path_info: &'a str,
+    /// Each `:name` segment and the path segment it matched, in route order.
+    pub params: Vec<(&'a str, &'a str)>,
 }
 
 impl Route {
@@ -38,7 +48,7 @@ impl Route {
                 if name.is_empty() {
                     return Err("a ':' segment needs a name".into());
                 }
-                segments.push(Segment::Param);
+                segments.push(Segment::Param(name.to_string()));
             } else {
                 segments.push(Segment::Literal((*part).to_string()));
             }
@@ -58,8 +68,45 @@ impl Route {
         }
         self.segments.iter().zip(path).all(|(s, p)| match s {
             Segment::Literal(l) => l == p,
-            Segment::Param => true,
+            Segment::Param(_) => true,
         })
+    }
+
+    /// What this route takes from `path`, which it matches: its parameters and the tail
+    /// its wildcard covers. Empty segments (`//`) are skipped as in matching.
+    pub fn captures<'a>(&'a self, path: &'a str) -> Captures<'a> {
+        let mut params = Vec::new();
+        let mut end = 0;
+        let mut rest = self.segments.iter();
+        let mut offset = 0;
+        for part in path.split('/') {
+            let start = offset;
+            offset += part.len() + 1;
+            if part.is_empty() {
+                continue;
+            }
+            let Some(segment) = rest.next() else { break };
+            if let Segment::Param(name) = segment {
+                params.push((name.as_str(), part));
+            }
+            end = start + part.len();
+        }
+        let path_info = if self.wildcard {
+            &path[end.min(path.len())..]
+        } else {
+            ""
+        };
+        Captures { path_info, params }
+    }
+
+    /// The route with one trailing `/` taken off (`spin-matched-route`; `""` for `/`).
+    pub fn matched_route(&self) -> &str {
+        self.pattern.strip_suffix('/').unwrap_or(&self.pattern)
+    }
+
+    /// The route without its trailing `/...` (`spin-component-route`; `""` for `/...`).
+    pub fn prefix(&self) -> &str {
+        self.pattern.strip_suffix("/...").unwrap_or(&self.pattern)
     }
 
     /// Whether every literal segment of `other` is the same literal here: `/:a/:b` counts as
@@ -72,7 +119,7 @@ impl Route {
                 .zip(&self.segments)
                 .all(|(theirs, ours)| match theirs {
                     Segment::Literal(l) => matches!(ours, Segment::Literal(o) if o == l),
-                    Segment::Param => true,
+                    Segment::Param(_) => true,
                 })
     }
 
@@ -231,6 +278,35 @@ mod tests {
         assert!(!vague.covers("/api/orders", serving));
         // An empty table opens nothing.
         assert!(!table(&[]).covers("/", routes.find("/").expect("dashboard")));
+    }
+
+    #[test]
+    fn captures_are_what_spin_puts_in_its_headers() {
+        let route = |p: &str| Route::parse(p, "c").expect("valid route");
+        let wild = route("/test/...");
+        for (path, info) in [
+            ("/test", ""),
+            ("/test/", "/"),
+            ("/test/hello", "/hello"),
+            ("/test/hello/", "/hello/"),
+            ("/test/a/b", "/a/b"),
+        ] {
+            assert_eq!(wild.captures(path).path_info, info, "{path}");
+        }
+        let all = route("/...");
+        assert_eq!(all.captures("/").path_info, "/");
+        assert_eq!(all.captures("/1/2/3").path_info, "/1/2/3");
+        assert_eq!(all.prefix(), "");
+        assert_eq!(route("/").matched_route(), "");
+        let named = route("/foo/:user_id/...");
+        let c = named.captures("/foo/42/bar");
+        assert_eq!(c.params, vec![("user_id", "42")]);
+        assert_eq!(c.path_info, "/bar");
+        assert_eq!(named.prefix(), "/foo/:user_id");
+        assert_eq!(named.matched_route(), "/foo/:user_id/...");
+        let exact = route("/1/:two/3");
+        assert_eq!(exact.captures("/1/2/3").params, vec![("two", "2")]);
+        assert_eq!(exact.captures("/1/2/3").path_info, "");
     }
 
     #[test]

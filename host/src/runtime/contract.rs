@@ -247,6 +247,31 @@ fn load_world(dir: &Path, select: &str, label: &str) -> Result<(Resolve, WorldId
     Ok((resolve, world))
 }
 
+/// The interfaces (`ns:pkg/name@version`) and top-level items component `wasm` imports that
+/// a host must link: those naming only value types are left out.
+pub fn linked_imports(wasm: &[u8]) -> Result<Vec<String>, ContractError> {
+    let (resolve, world) = decode_component(wasm)?;
+    let types_only = types_only_imports(&resolve, world);
+    Ok(resolve.worlds[world]
+        .imports
+        .iter()
+        .filter(|(_, item)| !matches!(item, WorldItem::Type { .. }))
+        .map(|(key, _)| match key {
+            WorldKey::Interface(i) => resolve
+                .id_of(*i)
+                .unwrap_or_else(|| resolve.name_world_key(key)),
+            WorldKey::Name(n) => n.clone(),
+        })
+        .filter(|name| !types_only.contains(name))
+        .collect())
+}
+
+/// `name` (`ns:pkg/iface@version`) with its version cut to what semver-compatible versions
+/// share (`@0.2` for `0.2.x`, `@2` for `2.x`).
+pub fn compatible_name(name: &str) -> String {
+    compatible_key(name)
+}
+
 /// Imported interfaces with no functions and no resources: nothing to link.
 fn types_only_imports(resolve: &Resolve, world: WorldId) -> Vec<String> {
     resolve.worlds[world]

@@ -6,6 +6,7 @@
 //! [`capabilities::link`] gives, builds each version's [`Capabilities`] from its manifest
 //! entry at load, and every store comes from one constructor, `new_store`.
 
+pub mod componentize;
 pub mod compose;
 pub mod contract;
 mod engine;
@@ -14,6 +15,7 @@ mod http;
 mod shared;
 mod smoke;
 mod state;
+pub mod unhosted;
 mod versions;
 mod watch;
 
@@ -208,6 +210,12 @@ impl Runtime {
     /// Whether this runtime runs the manifest as Spin would.
     pub fn spin_compat(&self) -> bool {
         self.config.spin_compat
+    }
+
+    /// Whether HTTP requests are served as Spin serves them (`--spin-compat`, or a plain Spin
+    /// application): no platform headers, Spin's own answers where no component answers.
+    pub fn spin_dialect(&self) -> bool {
+        self.config.spin_compat || self.manifest.is_spin_app()
     }
 
     /// The manifest being served.

@@ -60,8 +60,9 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// A sandbox for `component`: no environment, no arguments, no files, no network beyond
-    /// the HTTP destinations its manifest grants, and its own copy of `capabilities`; guest
+    /// A sandbox for `component`: only the environment its manifest sets, no arguments, no
+    /// files, no network beyond
+    /// the destinations its manifest grants (HTTP, and sockets where an entry allows them), and its own copy of `capabilities`; guest
     /// stdout/stderr become log lines tagged with the component and the request id.
     pub fn new(
         component: &str,
@@ -70,10 +71,16 @@ impl HostState {
         request_id: &str,
     ) -> HostState {
         let log = GuestLog::new(component, request_id, "stdout");
-        let wasi = WasiCtx::builder()
-            .stdout(log.clone())
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(log.clone())
             .stderr(log.on("stderr"))
-            .build();
+            .envs(&capabilities.environment);
+        crate::capabilities::outbound_http::open_sockets(
+            &mut wasi,
+            component,
+            capabilities.outbound_http.allowed(),
+        );
+        let wasi = wasi.build();
         HostState {
             wasi,
             http: WasiHttpCtx::new(),

@@ -73,9 +73,9 @@ pub enum DeployError {
     /// Not WebAssembly at all.
     #[error("not a WebAssembly binary (it does not start with \\0asm)")]
     NotWasm,
-    /// A core module.
-    #[error("a core WebAssembly module, not a component: build it for wasm32-wasip2")]
-    CoreModule,
+    /// A core module that cannot be made into a component.
+    #[error("{0}")]
+    CoreModule(super::componentize::ComponentizeError),
     /// Does not honour its world.
     #[error("{0}")]
     Contract(String),
@@ -110,7 +110,7 @@ impl DeployError {
             DeployError::UnknownComponent(_) => "unknown_component",
             DeployError::TooLarge { .. } => "component_too_large",
             DeployError::NotWasm => "not_wasm",
-            DeployError::CoreModule => "core_module",
+            DeployError::CoreModule(_) => "core_module",
             DeployError::Contract(_) => "contract_mismatch",
             DeployError::Compile(_) => "compile_failed",
             DeployError::Link(_) => "link_failed",
@@ -230,15 +230,18 @@ fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }
 
-/// Checks the binary header: a component has layer 1 in bytes 6..8, a core module layer 0.
-fn check_header(bytes: &[u8]) -> Result<(), DeployError> {
+/// Checks the binary header, and makes a core module a component as Spin would (see
+/// `componentize`).
+fn as_component(bytes: Arc<Vec<u8>>) -> Result<Arc<Vec<u8>>, DeployError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(DeployError::NotWasm);
     }
-    if bytes[6..8] == [0, 0] {
-        return Err(DeployError::CoreModule);
+    if !super::componentize::is_core_module(&bytes) {
+        return Ok(bytes);
     }
-    Ok(())
+    super::componentize::componentize(&bytes)
+        .map(Arc::new)
+        .map_err(DeployError::CoreModule)
 }
 
 impl Runtime {
@@ -275,7 +278,14 @@ impl Runtime {
                 limit: MAX_COMPONENT_BYTES,
             });
         }
-        check_header(&bytes)?;
+        let uploaded = bytes.clone();
+        let bytes = as_component(bytes)?;
+        // The compiled artifact is keyed by what compiles: a module's component, not the module.
+        let digest_of_component = if Arc::ptr_eq(&uploaded, &bytes) {
+            digest.to_string()
+        } else {
+            self::digest(&bytes)
+        };
         let world = decl.tool.bourse.world.clone();
         // A component that names a world is checked against it or refused: a missing WIT
         // directory is an error, never a reason to load it unchecked.
@@ -293,7 +303,7 @@ impl Runtime {
             let composed_digest = self::digest(&composed);
             (Arc::new(composed), composed_digest)
         } else {
-            (bytes, digest.to_string())
+            (bytes, digest_of_component)
         };
         let (component, compiled) = self.compile(bytes.clone(), &compile_digest).await?;
         let pre = self
@@ -662,14 +672,13 @@ mod tests {
 
     #[test]
     fn header_tells_components_from_modules_and_garbage() {
+        let of = |b: &[u8]| as_component(Arc::new(b.to_vec()));
+        assert!(matches!(of(b"hello world"), Err(DeployError::NotWasm)));
+        // A module with nothing saying what it exports cannot be adapted.
         assert!(matches!(
-            check_header(b"hello world"),
-            Err(DeployError::NotWasm)
+            of(b"\0asm\x01\x00\x00\x00"),
+            Err(DeployError::CoreModule(_))
         ));
-        assert!(matches!(
-            check_header(b"\0asm\x01\x00\x00\x00"),
-            Err(DeployError::CoreModule)
-        ));
-        assert!(check_header(b"\0asm\x0d\x00\x01\x00").is_ok());
+        assert!(of(b"\0asm\x0d\x00\x01\x00").is_ok());
     }
 }

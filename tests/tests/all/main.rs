@@ -51,5 +51,6 @@ mod signals;
 mod sim_delegation;
 mod simulations;
 mod spin_compat;
+mod spin_conformance;
 mod spin_manifest;
 mod spin_sdk;

@@ -80,8 +80,10 @@ async fn the_composed_market_trades_as_the_native_one_across_requests() {
     );
     assert_eq!(spin_trades, native_trades, "the composed market agrees");
     assert_eq!(spin_book, native_book);
-    // Every component loads: those importing the event hub get its stand-in composed in.
-    let (status, health) = spin.get("/health", None).await;
+    // Every component loads: those importing the event hub get its stand-in composed in. (The
+    // application's `/...` route takes `/health`, as under Spin; the host's stays reachable
+    // under its reserved prefix.)
+    let (status, health) = spin.get("/.well-known/bourse/health", None).await;
     assert_eq!(status, 200, "{health}");
     assert_eq!(health["components"]["failed"], json!([]), "{health}");
     // Auth works as an ordinary HTTP component (its events go to the log).
