@@ -82,7 +82,19 @@ async fn serve(app: &AppState, request: Request, route: &Route, request_id: &str
             .headers
             .insert(header::HOST, HeaderValue::from_static("localhost"));
     }
-    super::spin::add_headers(&mut parts, route, super::spin::Mode::Replace);
+    let spin = if app
+        .runtime
+        .manifest()
+        .application
+        .tool
+        .bourse()
+        .spin_headers
+    {
+        super::spin::Mode::Replace
+    } else {
+        super::spin::Mode::Remove
+    };
+    super::spin::add_headers(&mut parts, route, spin);
     parts.headers.remove(PRINCIPAL_HEADER);
     parts.headers.remove(CLIENT_IP_HEADER);
     let principal = match Caller::from_headers(app, &parts.headers, request_id).await {

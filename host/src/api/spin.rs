@@ -10,9 +10,10 @@
 //! JSON errors, credentials) touch those requests. The host's own routes answer only paths
 //! no application route matches, and always under `/.well-known/bourse/`.
 //!
-//! Invariants: Bourse's own application (Bourse dialect) never sees a `spin-*` header its
-//! client chose, since [`Mode::Replace`] takes them out first; a Spin-dialect application
-//! gets them appended after the client's, as Spin appends them.
+//! Invariants: an application with `[application.tool.bourse]` never sees a `spin-*` header
+//! its client chose: [`Mode::Replace`] and [`Mode::Remove`] (its `spin_headers = false`) take
+//! them out first; a Spin-dialect application gets Spin's appended after the client's, as
+//! Spin appends them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +43,9 @@ pub enum Mode {
     Append,
     /// Bourse's own application: the client's `spin-*` headers are taken out first.
     Replace,
+    /// Bourse's own application with `spin_headers = false`: the client's are taken out, and
+    /// none are added.
+    Remove,
 }
 
 /// Adds Spin's request headers for `route` to `parts`: `spin-path-info`, `spin-full-url`,
@@ -49,7 +53,12 @@ pub enum Mode {
 /// `spin-component-route`, `spin-client-addr` and a `spin-path-match-<name>` per route
 /// parameter, in Spin's order and with Spin's values.
 pub fn add_headers(parts: &mut Parts, route: &Route, mode: Mode) {
-    if mode == Mode::Replace {
+    if mode != Mode::Append
+        && parts
+            .headers
+            .keys()
+            .any(|k| k.as_str().starts_with("spin-"))
+    {
         let theirs: Vec<HeaderName> = parts
             .headers
             .keys()
@@ -59,6 +68,9 @@ pub fn add_headers(parts: &mut Parts, route: &Route, mode: Mode) {
         for name in theirs {
             parts.headers.remove(name);
         }
+    }
+    if mode == Mode::Remove {
+        return;
     }
     let path = parts.uri.path();
     let captures = route.captures(path);

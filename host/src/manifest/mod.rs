@@ -124,13 +124,14 @@ impl ApplicationTools {
             symbols: Vec::new(),
             wit: None,
             public_routes: None,
+            spin_headers: true,
         };
         self.bourse.as_ref().unwrap_or(&NONE)
     }
 }
 
 /// `[application.tool.bourse]`: platform settings Spin does not know about.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BourseApplication {
     /// The component whose `authenticate` export the host calls for requests with
@@ -147,6 +148,15 @@ pub struct BourseApplication {
     /// credentials and answers 401 without them.
     #[serde(default)]
     pub public_routes: Option<Vec<String>>,
+    /// Whether components get Spin's `spin-*` request headers (default: yes, as under Spin).
+    /// Off for an application none of whose components reads them: each is work on every
+    /// component request. A client's `spin-*` headers are removed either way.
+    #[serde(default = "yes")]
+    pub spin_headers: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One tradable symbol.

@@ -325,53 +325,64 @@ async fn a_plain_spin_app_answers_as_spin_does_under_spin_compat() {
     host.stop().await;
 }
 
-/// Bourse's own application keeps its platform headers, and its components get Spin's
-/// headers with none of the client's: a forged `spin-*` header never reaches them.
+/// Bourse's own application keeps its platform headers; its components get Spin's headers
+/// with none of the client's (a forged `spin-*` header never reaches them), or, as the
+/// shipped `spin.toml` says (`spin_headers = false`), no `spin-*` header at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bourse_own_app_keeps_its_headers_and_replaces_forged_spin_headers() {
-    let manifest = app_manifest_with(
-        r#"
+    let echo = r#"
 [[trigger.http]]
 route = "/echo/:name/..."
 component = "echo"
 
 [component.echo]
 source = "target/wasm32-wasip2/release/spin_echo_fixture.wasm"
-"#,
-    );
-    let host = TestHost::start(manifest, Backend::Embedded, 10_000).await;
-    let head = format!(
-        "GET /echo/bob/x HTTP/1.1\r\nhost: h\r\nauthorization: Bearer {ADMIN_TOKEN}\r\nspin-path-info: forged\r\nspin-path-match-name: mallory"
-    );
-    let r = raw(&host.url, &head).await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    for platform in [
-        "x-request-id",
-        "strict-transport-security",
-        "x-content-type-options",
-        "x-frame-options",
-        "referrer-policy",
-        "content-security-policy",
-    ] {
-        assert!(
-            r.header(platform).is_some(),
-            "{platform} on {:?}",
-            r.headers
-        );
+"#;
+    let shipped = app_manifest_with(echo);
+    assert!(!shipped.application.tool.bourse().spin_headers);
+    let mut with_headers = app_manifest_with(echo);
+    if let Some(tool) = with_headers.application.tool.bourse.as_mut() {
+        tool.spin_headers = true;
     }
-    let seen = headers_seen(&r.json());
-    let spin: Vec<_> = seen
-        .iter()
-        .filter(|(k, _)| k.starts_with("spin-"))
-        .collect();
-    assert!(
-        spin.iter().all(|(_, v)| v != "forged" && v != "mallory"),
-        "{spin:?}"
-    );
-    assert!(seen.contains(&("spin-path-info".into(), "/x".into())));
-    assert!(seen.contains(&("spin-path-match-name".into(), "bob".into())));
-    assert!(seen.iter().any(|(k, _)| k == "x-request-id"));
-    host.stop().await;
+    for (manifest, spin_headers) in [(shipped, false), (with_headers, true)] {
+        let host = TestHost::start(manifest, Backend::Embedded, 10_000).await;
+        let head = format!(
+            "GET /echo/bob/x HTTP/1.1\r\nhost: h\r\nauthorization: Bearer {ADMIN_TOKEN}\r\nspin-path-info: forged\r\nspin-path-match-name: mallory"
+        );
+        let r = raw(&host.url, &head).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        for platform in [
+            "x-request-id",
+            "strict-transport-security",
+            "x-content-type-options",
+            "x-frame-options",
+            "referrer-policy",
+            "content-security-policy",
+        ] {
+            assert!(
+                r.header(platform).is_some(),
+                "{platform} on {:?}",
+                r.headers
+            );
+        }
+        let seen = headers_seen(&r.json());
+        let spin: Vec<_> = seen
+            .iter()
+            .filter(|(k, _)| k.starts_with("spin-"))
+            .collect();
+        assert!(
+            spin.iter().all(|(_, v)| v != "forged" && v != "mallory"),
+            "{spin:?}"
+        );
+        assert!(seen.iter().any(|(k, _)| k == "x-request-id"));
+        if spin_headers {
+            assert!(seen.contains(&("spin-path-info".into(), "/x".into())));
+            assert!(seen.contains(&("spin-path-match-name".into(), "bob".into())));
+        } else {
+            assert!(spin.is_empty(), "{spin:?}");
+        }
+        host.stop().await;
+    }
 }
 
 /// A Spin application of two echo components: `/granted/...` with `granted` as its
