@@ -131,6 +131,15 @@ fn value(row: &PgRow, i: usize, ty: DbDataType) -> Result<DbValue, Error> {
     })
 }
 
+/// `host[:port]` of a connection URL, without user, password, database or options.
+fn destination(address: &str) -> &str {
+    let rest = address.split_once("://").map_or(address, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+}
+
 fn query_failed(e: sqlx::Error) -> Error {
     match e {
         sqlx::Error::Database(db) => Error::QueryFailed(db.message().to_string()),
@@ -148,9 +157,11 @@ impl HostConnection for PostgresView<'_> {
         address: String,
     ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
         if !self.state.allows("postgres", &address) {
-            return Ok(Err(Error::ConnectionFailed(
-                "the address is not in the component's allowed_outbound_hosts".into(),
-            )));
+            // Spin's words, naming the destination without the credentials.
+            return Ok(Err(Error::ConnectionFailed(format!(
+                "address postgres://{} is not permitted",
+                destination(&address)
+            ))));
         }
         let pool = match pool(self.state.clients(), &address).await {
             Ok(p) => p,
@@ -223,5 +234,20 @@ impl HostConnection for PostgresView<'_> {
     async fn drop(&mut self, conn: Resource<PgConnection>) -> wasmtime::Result<()> {
         self.table.delete(conn)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::destination;
+
+    #[test]
+    fn the_destination_leaves_out_credentials_database_and_options() {
+        assert_eq!(
+            destination("postgres://u:p@db.internal:5433/test?sslmode=disable"),
+            "db.internal:5433"
+        );
+        assert_eq!(destination("postgres://db.internal/test"), "db.internal");
+        assert_eq!(destination("postgresql://u@[::1]:5432"), "[::1]:5432");
     }
 }

@@ -248,6 +248,14 @@ async fn spin_postgres_and_redis_reach_the_real_servers_through_the_grant() {
     assert!(body.starts_with("redis open"), "{body}");
     let (status, body) = text(&host, post, "/spin/pg", &tag).await;
     assert_eq!(status, 502, "{body}");
-    assert!(body.contains("allowed_outbound_hosts"), "{body}");
+    let server = postgres_server();
+    let authority = server.split_once("://").map_or(server.as_str(), |(_, r)| r);
+    let destination = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    assert!(
+        body.contains(&format!(
+            "address postgres://{destination} is not permitted"
+        )),
+        "Spin's words, without the credentials: {body}"
+    );
     host.stop().await;
 }
