@@ -94,12 +94,9 @@ impl AllowedHosts {
     /// Whether a connection to `address` (`redis://host:port/…`, `postgres://user@host/db`)
     /// is allowed.
     pub fn allows_address(&self, address: &str) -> bool {
-        // The user-info part (credentials) is not part of the destination.
-        let Some((scheme, rest)) = address.split_once("://") else {
+        let Some((scheme, authority)) = destination(address) else {
             return false;
         };
-        let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-        let authority = rest.split(['/', '?']).next().unwrap_or_default();
         match format!("{scheme}://{authority}/").parse::<http::Uri>() {
             Ok(uri) => self.allows(&uri),
             Err(_) => false,
@@ -215,6 +212,15 @@ impl Pattern {
         };
         scheme_ok && host_ok && self.ports.contains(port)
     }
+}
+
+/// The scheme and `host[:port]` of a connection address (`postgres://user:pw@host:5432/db`),
+/// without the credentials (the user-info part is not part of the destination), the path or
+/// the options.
+pub fn destination(address: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = address.split_once("://")?;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    Some((scheme, rest.split(['/', '?']).next().unwrap_or_default()))
 }
 
 /// Splits `host[:port]` at the last colon, keeping an IPv6 literal (`[::1]`) or range

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use allowed_hosts::AllowedHosts;
+pub use allowed_hosts::{AllowedHosts, destination};
 pub use routes::{Route, RouteTable};
 pub use variables::{VariableError, Variables, resolve_template};
 

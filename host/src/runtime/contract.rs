@@ -266,12 +266,6 @@ pub fn linked_imports(wasm: &[u8]) -> Result<Vec<String>, ContractError> {
         .collect())
 }
 
-/// `name` (`ns:pkg/iface@version`) with its version cut to what semver-compatible versions
-/// share (`@0.2` for `0.2.x`, `@2` for `2.x`).
-pub fn compatible_name(name: &str) -> String {
-    compatible_key(name)
-}
-
 /// Imported interfaces with no functions and no resources: nothing to link.
 fn types_only_imports(resolve: &Resolve, world: WorldId) -> Vec<String> {
     resolve.worlds[world]
@@ -307,8 +301,8 @@ fn satisfies(dependency: &str, import: &str) -> bool {
         || (!dep_base.contains('/') && import_base.starts_with(&format!("{dep_base}/")));
     covers
         && dep_version.is_none_or(|v| {
-            compatible_key(&format!("x@{v}"))
-                == compatible_key(&format!(
+            compatible_name(&format!("x@{v}"))
+                == compatible_name(&format!(
                     "x@{}",
                     import.split_once('@').map_or("", |(_, v)| v)
                 ))
@@ -326,7 +320,9 @@ fn decode_component(wasm: &[u8]) -> Result<(Resolve, WorldId), ContractError> {
 }
 
 /// `wasi:io/streams@0.2.4` and `@0.2.12` are the same contract (semver-compatible 0.x minor).
-fn compatible_key(name: &str) -> String {
+/// `name` (`ns:pkg/iface@version`) with its version cut to what semver-compatible versions
+/// share (`@0.2` for `0.2.x`, `@2` for `2.x`).
+pub fn compatible_name(name: &str) -> String {
     match name.rsplit_once('@') {
         Some((base, version)) => {
             let mut parts = version.split('.');
@@ -346,8 +342,8 @@ fn find<'a>(
     surface: &'a Surface,
     name: &str,
 ) -> Option<(&'a String, &'a BTreeMap<String, String>)> {
-    let key = compatible_key(name);
-    surface.iter().find(|(n, _)| compatible_key(n) == key)
+    let key = compatible_name(name);
+    surface.iter().find(|(n, _)| compatible_name(n) == key)
 }
 
 fn compare(
@@ -514,7 +510,7 @@ fn render_def(resolve: &Resolve, id: TypeId) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{compatible_key, satisfies};
+    use super::{compatible_name, satisfies};
 
     #[test]
     fn dependency_keys_cover_packages_interfaces_and_compatible_versions() {
@@ -530,13 +526,13 @@ mod tests {
     #[test]
     fn patch_versions_of_0x_packages_are_compatible() {
         assert_eq!(
-            compatible_key("wasi:io/streams@0.2.4"),
-            compatible_key("wasi:io/streams@0.2.12")
+            compatible_name("wasi:io/streams@0.2.4"),
+            compatible_name("wasi:io/streams@0.2.12")
         );
         assert_ne!(
-            compatible_key("wasi:io/streams@0.2.4"),
-            compatible_key("wasi:io/streams@0.3.0")
+            compatible_name("wasi:io/streams@0.2.4"),
+            compatible_name("wasi:io/streams@0.3.0")
         );
-        assert_eq!(compatible_key("a:b/c@1.2.0"), "a:b/c@1");
+        assert_eq!(compatible_name("a:b/c@1.2.0"), "a:b/c@1");
     }
 }
