@@ -70,7 +70,8 @@ pub mod bindings {
 }
 
 /// Host bindings of Spin's interfaces beyond [`bindings`] (world
-/// `bourse:platform/spin-wasi-host`: WASI key-value and config, `spin:sqlite@3`, MQTT), apart from
+/// `bourse:platform/spin-wasi-host`: WASI key-value and config, `spin:sqlite@3`, `spin:postgres@3`
+/// and `@4`, MQTT), apart from
 /// [`bindings`] because the compare-and-swap error carries a resource, which cannot take the
 /// `PartialEq` those types derive.
 pub mod wasi_bindings {
@@ -83,6 +84,9 @@ pub mod wasi_bindings {
             "wasi:keyvalue/atomics.cas": crate::capabilities::wasi_keyvalue::Cas,
             "spin:sqlite/sqlite.connection": crate::capabilities::sql::SqlConnection,
             "fermyon:spin/mqtt.connection": crate::capabilities::spin_mqtt::MqttConnection,
+            "spin:postgres/postgres@3.0.0.connection": crate::capabilities::spin_postgres::PgConnection,
+            "spin:postgres/postgres@4.1.0.connection": crate::capabilities::spin_postgres::PgConnection,
+            "spin:postgres/postgres@4.1.0.connection-builder": crate::capabilities::spin_postgres::PgConnectionBuilder,
         },
     });
 }

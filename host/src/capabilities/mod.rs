@@ -88,7 +88,7 @@ pub struct Capabilities {
     pub outbound_http: OutboundHooks,
     /// Spin's Redis.
     pub redis: RedisState,
-    /// Spin's Postgres.
+    /// Spin's Postgres, `@2.0.0`, `@3.0.0` and `@4`.
     pub postgres: PostgresState,
     /// Spin's MQTT.
     pub mqtt: MqttState,
@@ -218,6 +218,8 @@ pub fn hosted(set: Set) -> Vec<String> {
             "fermyon:spin/postgres@2",
             "fermyon:spin/mqtt@2",
             "spin:sqlite/sqlite@3",
+            "spin:postgres/postgres@3",
+            "spin:postgres/postgres@4",
             "wasi:config/store@0.2",
             "wasi:keyvalue/store@0.2",
             "wasi:keyvalue/atomics@0.2",
