@@ -35,6 +35,10 @@ enum Cmd {
         /// `[component.X.dependencies]` composed into it, no auth layer (local development).
         #[arg(long)]
         spin_compat: bool,
+        /// Serve the components that build and load even when others do not (by default a
+        /// failed build or load stops `up` with a non-zero exit).
+        #[arg(long)]
+        keep_going: bool,
     },
     /// Serve the manifest's components as they are.
     Serve {
@@ -216,7 +220,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Up {
             manifest,
             spin_compat,
-        } => commands::serve::up(Manifest::load(&manifest)?, spin_compat),
+            keep_going,
+        } => commands::serve::up(Manifest::load(&manifest)?, spin_compat, keep_going),
         Cmd::Serve {
             manifest,
             spin_compat,

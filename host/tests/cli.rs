@@ -103,6 +103,104 @@ fn build_reports_a_failing_component_by_name() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Runs `bourse args` in `dir` for at most `secs`: its exit status (none if it was still
+/// running, and was killed) and its stderr.
+fn bourse_for(args: &[&str], dir: &std::path::Path, secs: u64) -> (Option<bool>, String) {
+    use std::io::Read;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .args(args)
+        .current_dir(dir)
+        .env("PORT", port.to_string())
+        .env("BOURSE_DATA_DIR", dir.join("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run bourse");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status.success());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut err);
+    }
+    (status, err)
+}
+
+/// A first run cannot look as if it worked: `bourse up` stops with a non-zero exit when a
+/// component does not build, naming it and the way to serve the rest anyway.
+#[test]
+fn up_stops_when_a_component_does_not_build_unless_told_to_keep_going() {
+    let manifest = VALID.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\n[component.web.build]\ncommand = \"echo compiler says no >&2; exit 3\"",
+    );
+    let dir = scratch("up-build", &manifest);
+    let (status, err) = bourse_for(&["up"], &dir, 60);
+    assert_eq!(status, Some(false), "{err}");
+    assert!(err.contains("compiler says no"), "{err}");
+    assert!(
+        err.contains("bourse: not serving: web did not build (see above); fix it, or pass --keep-going to serve the rest"),
+        "{err}"
+    );
+    // With --keep-going it serves (and is still serving when stopped).
+    let (status, err) = bourse_for(&["up", "--keep-going"], &dir, 8);
+    assert_eq!(status, None, "still serving: {err}");
+    assert!(
+        err.contains("bourse: web did not build; serving the others (--keep-going)"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn up_stops_when_a_component_does_not_load() {
+    let dir = scratch("up-load", VALID);
+    let (status, err) = bourse_for(&["up"], &dir, 60);
+    assert_eq!(status, Some(false), "{err}");
+    assert!(err.contains("bourse: component web not loaded"), "{err}");
+    assert!(
+        err.contains("bourse: not serving: 1 component(s) did not load; fix them, or pass --keep-going to serve the rest"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A Rust target the toolchain lacks is added with rustup, or named with the one command
+/// to run when that fails (here: a target no toolchain has).
+#[test]
+fn a_missing_rust_target_is_named_with_the_command_that_adds_it() {
+    let manifest = VALID.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\n[component.web.build]\ncommand = \"cargo build --target wasm32-no-such-target --release\"",
+    );
+    let dir = scratch("target", &manifest);
+    let (ok, err) = bourse(&["build"], &dir);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("the Rust target wasm32-no-such-target is not installed: running `rustup target add wasm32-no-such-target`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`rustup target add wasm32-no-such-target` failed")
+            && err.contains("run it yourself, then build again"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A running `bourse serve` of the repository's spin.toml (components must be built).
 struct Served {
     child: std::process::Child,

@@ -195,16 +195,8 @@ fn params(request: &Request) -> Result<Params, Response> {
             .filter(|b: &f64| (0.0..1.0).contains(b))
             .ok_or_else(|| bad("treasury_band", v))?;
     }
-    match request.query_param("vix") {
-        None | Some("threshold") => {}
-        Some("percentile") => {
-            p.vix = VixMode::Percentile {
-                window: 252,
-                low: 0.25,
-                high: 0.75,
-            };
-        }
-        Some(v) => return Err(bad("vix", v)),
+    if let Some(v) = request.query_param("vix") {
+        p.vix = VixMode::from_short(v).ok_or_else(|| bad("vix", v))?;
     }
     match request.query_param("trend") {
         None | Some("200") => {}

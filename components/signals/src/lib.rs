@@ -106,7 +106,7 @@ struct RatioJson {
 }
 
 fn default_above() -> String {
-    "risk-off".to_string()
+    "risk_off".to_string()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -118,8 +118,8 @@ struct ValueJson {
 
 fn regime_name(r: Regime) -> &'static str {
     match r {
-        Regime::RiskOn => "risk-on",
-        Regime::RiskOff => "risk-off",
+        Regime::RiskOn => "risk_on",
+        Regime::RiskOff => "risk_off",
         Regime::Neutral => "neutral",
     }
 }
@@ -164,15 +164,16 @@ fn post_ratio(request: &Request) -> Response {
             "name must be 1-64 letters, digits, '-' or '_'",
         );
     }
+    // `risk-on`/`risk-off` are the spellings of earlier releases, still taken.
     let above = match body.above.as_str() {
-        "risk-on" => Regime::RiskOn,
-        "risk-off" => Regime::RiskOff,
+        "risk_on" | "risk-on" => Regime::RiskOn,
+        "risk_off" | "risk-off" => Regime::RiskOff,
         other => {
             return Response::error(
                 request,
                 400,
                 "invalid_above",
-                &format!("{other:?} is not risk-on or risk-off"),
+                &format!("{other:?} is not risk_on or risk_off"),
             );
         }
     };
@@ -224,7 +225,11 @@ fn get_signal(request: &Request, name: &str) -> Response {
     let value = Store::open("default").and_then(|s| s.get(&format!("signal:{name}")));
     match value {
         Ok(Some(bytes)) => match serde_json::from_slice::<ValueJson>(&bytes) {
-            Ok(v) => Response::json(200, &v),
+            // A value stored by an earlier release spells its regime `risk-off`.
+            Ok(mut v) => {
+                v.regime = v.regime.replace('-', "_");
+                Response::json(200, &v)
+            }
             Err(e) => Response::error(request, 500, "corrupt_value", &e.to_string()),
         },
         Ok(None) => Response::error(

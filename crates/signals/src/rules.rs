@@ -52,12 +52,69 @@ pub struct SignalSeries {
     pub points: Vec<Point>,
 }
 
-/// VIX rule.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// VIX rule. Read from `{"mode": "threshold", "level": …}`, `{"mode": "percentile", "window":
+/// …, "low": …, "high": …}`, or the query string's short forms `"threshold"` and
+/// `"percentile"` (each with its defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum VixMode {
     Threshold { level: f64 },
     Percentile { window: usize, low: f64, high: f64 },
+}
+
+impl VixMode {
+    /// `threshold` with its default level.
+    pub const THRESHOLD: VixMode = VixMode::Threshold { level: 12.5 };
+    /// `percentile` with its default window and shares.
+    pub const PERCENTILE: VixMode = VixMode::Percentile {
+        window: 252,
+        low: 0.25,
+        high: 0.75,
+    };
+
+    /// The mode a short form names (`threshold`, `percentile`).
+    pub fn from_short(name: &str) -> Option<VixMode> {
+        match name {
+            "threshold" => Some(VixMode::THRESHOLD),
+            "percentile" => Some(VixMode::PERCENTILE),
+            _ => None,
+        }
+    }
+}
+
+/// The long form's fields, as written.
+#[derive(Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+enum VixModeFields {
+    Threshold { level: f64 },
+    Percentile { window: usize, low: f64, high: f64 },
+}
+
+impl<'de> Deserialize<'de> for VixMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = VixMode;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""threshold", "percentile" or {"mode": …}"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<VixMode, E> {
+                VixMode::from_short(v)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<VixMode, A::Error> {
+                let fields =
+                    VixModeFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(match fields {
+                    VixModeFields::Threshold { level } => VixMode::Threshold { level },
+                    VixModeFields::Percentile { window, low, high } => {
+                        VixMode::Percentile { window, low, high }
+                    }
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// S&P 500 trend rule.
@@ -88,7 +145,7 @@ impl Default for Params {
             lumber_lookback: 65,
             treasury_lookback: 21,
             treasury_band: 0.0,
-            vix: VixMode::Threshold { level: 12.5 },
+            vix: VixMode::THRESHOLD,
             trend: TrendMode::Sma200,
         }
     }

@@ -417,3 +417,37 @@ fn parameters_outside_their_ranges_are_named() {
         assert_eq!(p.check().map_err(|e| e.name), Err(name), "{p:?}");
     }
 }
+
+/// `params` in a body take the query string's short forms (`"vix": "percentile"`), each
+/// standing for its defaults, beside the long form; anything else is named.
+#[test]
+fn params_take_the_short_forms_of_the_query_string() {
+    let p: Params =
+        serde_json::from_str(r#"{"vix": "percentile", "trend": "50_200"}"#).expect("short forms");
+    assert_eq!(p.vix, VixMode::PERCENTILE);
+    assert_eq!(p.trend, TrendMode::Sma50And200);
+    let p: Params = serde_json::from_str(r#"{"vix": "threshold"}"#).expect("short form");
+    assert_eq!(p.vix, Params::default().vix);
+    let p: Params = serde_json::from_str(
+        r#"{"vix": {"mode": "percentile", "window": 100, "low": 0.1, "high": 0.9}}"#,
+    )
+    .expect("long form");
+    assert_eq!(
+        p.vix,
+        VixMode::Percentile {
+            window: 100,
+            low: 0.1,
+            high: 0.9
+        }
+    );
+    let e = serde_json::from_str::<Params>(r#"{"vix": "median"}"#).expect_err("unknown");
+    assert!(e.to_string().contains("\"median\""), "{e}");
+    let e = serde_json::from_str::<Params>(r#"{"vix": {"mode": "percentile", "window": 10}}"#)
+        .expect_err("incomplete");
+    assert!(e.to_string().contains("missing field `low`"), "{e}");
+    // What is written back is the long form.
+    assert_eq!(
+        serde_json::to_value(VixMode::PERCENTILE).expect("json"),
+        serde_json::json!({"mode": "percentile", "window": 252, "low": 0.25, "high": 0.75})
+    );
+}

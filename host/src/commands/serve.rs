@@ -9,19 +9,37 @@ use bourse::config::Config;
 use bourse::manifest::Manifest;
 use bourse::server::Host;
 
-/// `bourse up`: builds what is stale (serving the others if one fails), then serves.
-pub fn up(manifest: Manifest, spin_compat: bool) -> anyhow::Result<ExitCode> {
-    let outcomes = build(&manifest, &[], false);
-    for (name, outcome) in &outcomes {
-        if let Outcome::Failed(_) = outcome {
-            eprintln!("bourse: {name} did not build; serving the others");
+/// `bourse up`: builds what is stale, then serves. A component that does not build or load
+/// stops it (non-zero exit) unless `keep_going`, so a first run cannot look as if it worked.
+pub fn up(manifest: Manifest, spin_compat: bool, keep_going: bool) -> anyhow::Result<ExitCode> {
+    let failed: Vec<String> = build(&manifest, &[], false)
+        .into_iter()
+        .filter(|(_, outcome)| matches!(outcome, Outcome::Failed(_)))
+        .map(|(name, _)| name)
+        .collect();
+    if !failed.is_empty() {
+        if !keep_going {
+            eprintln!(
+                "bourse: not serving: {} did not build (see above); fix it, or pass --keep-going to serve the rest",
+                failed.join(", ")
+            );
+            return Ok(ExitCode::FAILURE);
         }
+        eprintln!(
+            "bourse: {} did not build; serving the others (--keep-going)",
+            failed.join(", ")
+        );
     }
-    serve(manifest, spin_compat)
+    run(manifest, spin_compat, !keep_going)
 }
 
-/// `bourse serve`.
+/// `bourse serve`: serves what loads, reporting what does not (`/ready` names it).
 pub fn serve(manifest: Manifest, spin_compat: bool) -> anyhow::Result<ExitCode> {
+    run(manifest, spin_compat, false)
+}
+
+/// Serves `manifest`; with `strict`, a component that does not load stops it first.
+fn run(manifest: Manifest, spin_compat: bool, strict: bool) -> anyhow::Result<ExitCode> {
     let mut config = Config::from_env()?;
     config.spin_compat |= spin_compat;
     if config.spin_compat {
@@ -45,6 +63,13 @@ pub fn serve(manifest: Manifest, spin_compat: bool) -> anyhow::Result<ExitCode> 
                 "bourse: component {} not loaded: {}",
                 failure.name, failure.error
             );
+        }
+        if strict && !host.failures.is_empty() {
+            eprintln!(
+                "bourse: not serving: {} component(s) did not load; fix them, or pass --keep-going to serve the rest",
+                host.failures.len()
+            );
+            return Ok(ExitCode::FAILURE);
         }
         host.serve(
             config.listen,

@@ -369,11 +369,26 @@ async fn signal_routes(h: &TestHost) {
         "{value}"
     );
     assert_eq!(
-        value["regime"], "risk-off",
-        "ratio above 1 with the default `above: risk-off`"
+        value["regime"], "risk_off",
+        "ratio above 1 with the default `above: risk_off`"
     );
     let (status, stored) = h.get(&format!("/api/signals/{name}"), None).await;
     assert_eq!((status, &stored), (200, &value));
+    // `above` in the same spelling, and the earlier `risk-on` still taken.
+    for above in ["risk_on", "risk-on"] {
+        let body = serde_json::json!({
+            "name": name, "numerator": [10.0, 10.5, 11.0], "denominator": [20.0, 20.0, 20.5],
+            "lookback": 2, "above": above
+        });
+        let (status, value) = h
+            .post("/api/signals/ratio", Some(ADMIN_TOKEN), &body.to_string())
+            .await;
+        assert_eq!(
+            (status, &value["regime"]),
+            (200, &serde_json::json!("risk_on")),
+            "{above}: {value}"
+        );
+    }
 
     let cases: &[(&str, &str, u16, &str)] = &[
         (

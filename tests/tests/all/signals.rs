@@ -161,6 +161,29 @@ async fn imported_bars_give_signals_a_consensus_and_a_backtest() {
     if let Ok(dir) = std::env::var("BOURSE_SCREENSHOTS") {
         let _ = std::fs::write(std::path::Path::new(&dir).join("backtest.svg"), &svg);
     }
+    // The body's `params` take the query string's short forms, to the same result as the
+    // long ones they stand for.
+    let backtest = |params: serde_json::Value| {
+        let host = &host;
+        async move {
+            let body = json!({"signal": "vix", "risk_off": "TLT", "params": params});
+            host.post("/api/backtests", Some(ADMIN_TOKEN), &body.to_string())
+                .await
+        }
+    };
+    let (status, short) = backtest(json!({"vix": "percentile", "trend": "50_200"})).await;
+    assert_eq!(status, 200, "{short}");
+    let (status, long) = backtest(json!({
+        "vix": {"mode": "percentile", "window": 252, "low": 0.25, "high": 0.75},
+        "trend": "50_200"
+    }))
+    .await;
+    assert_eq!(status, 200, "{long}");
+    assert_eq!(short["strategy"], long["strategy"]);
+    assert_eq!(short["switches"], long["switches"]);
+    let (status, refused) = backtest(json!({"vix": "median"})).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("median"), "{refused}");
     let (status, _) = host
         .get("/api/backtests/0123456789abcdef", Some(ADMIN_TOKEN))
         .await;
