@@ -21,12 +21,13 @@ pub struct RedisConnection {
     conn: ConnectionManager,
 }
 
-/// The connections of every component, by address (at most 32 addresses per host).
+/// The connections of every component, by component and address (at most 32 per host, 8
+/// per component).
 pub type RedisClients = ByAddress<ConnectionManager, 32>;
 
-async fn connection(clients: &RedisClients, address: &str) -> Result<ConnectionManager, Error> {
-    clients
-        .get(
+async fn connection(state: &RedisState, address: &str) -> Result<ConnectionManager, Error> {
+    state
+        .client(
             address,
             |_| Error::TooManyConnections,
             || async {
@@ -123,7 +124,7 @@ impl HostConnection for RedisView<'_> {
         if !self.state.allows("redis", &address) {
             return Ok(Err(Error::InvalidAddress));
         }
-        let conn = match connection(self.state.clients(), &address).await {
+        let conn = match connection(self.state, &address).await {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };

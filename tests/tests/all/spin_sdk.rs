@@ -52,6 +52,10 @@ route = "/spin/pg4-many"
 component = "spin-pg-redis"
 
 [[trigger.http]]
+route = "/spin/pg4-addresses"
+component = "spin-pg-redis"
+
+[[trigger.http]]
 route = "/spin/pg4-builder"
 component = "spin-pg-redis"
 
@@ -417,6 +421,35 @@ async fn postgres_3_and_4_carry_every_value_as_spin_maps_it() {
 /// normalises it, `[1,11)`; JSONB as Postgres orders its keys; NUMERIC keeps its scale;
 /// `timestamp(1_700_000_000)` is 2023-11-14 22:13:20 UTC; an INET is `unsupported`, carrying its
 /// binary encoding (family 2, 32 bits, not CIDR, 4 bytes, 10.0.0.1).
+/// A component names as many addresses as it likes, but keeps pools for at most 8 of them, so
+/// it cannot take the host's room (32) or another component's pooled connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_keeps_pools_for_at_most_8_postgres_addresses() {
+    let (redis_grant, pg_grant) = grants();
+    let host = TestHost::start(manifest(&redis_grant, &pg_grant), Backend::Embedded, 10_000).await;
+    let base = format!("{}/test", postgres_server());
+    let (status, body) = text(&host, reqwest::Method::POST, "/spin/pg4-addresses", &base).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            200,
+            "opened 8 addresses, then Error::ConnectionFailed(\"Postgres: this component already \
+             uses 8 addresses, the most one component may\")"
+        )
+    );
+    // An address it already has still opens.
+    let (status, body) = text(
+        &host,
+        reqwest::Method::POST,
+        "/spin/pg3",
+        &format!("{base}?application_name=bourse-1"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body.lines().collect::<Vec<_>>(), PG3_EXPECTED);
+    host.stop().await;
+}
+
 fn pg4_expected(database: &str, user: &str) -> Vec<String> {
     let jsonb = br#"{"a":"x","b":[1,2]}"#.to_vec();
     let mut lines = vec![

@@ -37,8 +37,8 @@ use crate::wasi_bindings::spin::postgres4_1_0::postgres::Error;
 /// connections"), and connection builders it may hold.
 pub const MAX_OPEN: usize = 16;
 
-/// Server connections in one address's pool.
-const POOL_SIZE: u32 = 32;
+/// Server connections in one pool.
+const POOL_SIZE: u32 = 16;
 
 /// An open connection: one server connection from its address's pool.
 pub struct PgConnection {
@@ -51,8 +51,9 @@ pub struct PgConnectionBuilder {
     root_ca: Option<String>,
 }
 
-/// The pools of every component, by address (at most 16 addresses per host).
-pub type PostgresClients = ByAddress<PgPool, 16>;
+/// The pools of every component, by component and address (at most 32 per host, 8 per
+/// component): a component's held connections never come out of another's pool.
+pub type PostgresClients = ByAddress<PgPool, 32>;
 
 /// Spin's Postgres capability of one instance.
 #[derive(Clone)]
@@ -101,7 +102,7 @@ fn pool_key(address: &str, root_ca: Option<&str>) -> String {
 }
 
 async fn pool(
-    clients: &PostgresClients,
+    access: &AddressState<PostgresClients>,
     address: &str,
     options: PgConnectOptions,
     root_ca: Option<&str>,
@@ -110,14 +111,10 @@ async fn pool(
         Some(pem) => options.ssl_root_cert_from_pem(pem.as_bytes().to_vec()),
         None => options,
     };
-    clients
-        .get(
+    access
+        .client(
             &pool_key(address, root_ca),
-            |max| {
-                Error::ConnectionFailed(format!(
-                    "this host already keeps pools for {max} Postgres addresses"
-                ))
-            },
+            |full| Error::ConnectionFailed(format!("Postgres: {full}")),
             || async {
                 PgPoolOptions::new()
                     .max_connections(POOL_SIZE)
@@ -154,13 +151,7 @@ impl PostgresView<'_> {
         if self.state.open >= MAX_OPEN {
             return Err(Error::ConnectionFailed("too many connections".into()));
         }
-        let pool = pool(
-            self.state.access.clients(),
-            address,
-            target.options,
-            root_ca,
-        )
-        .await?;
+        let pool = pool(&self.state.access, address, target.options, root_ca).await?;
         let conn = pool
             .acquire()
             .await
