@@ -33,6 +33,8 @@
 //! - [`config`]: the typed environment, validated once at start.
 //! - [`telemetry`]: logs and Prometheus metrics.
 //! - `build`: `bourse build`, each component's build command, skipped when its `.wasm` is fresh.
+//! - [`scaffold`]: `bourse new`, a component from a template (`templates/`) and its manifest
+//!   entry.
 //! - `commands` (in the `bourse` binary): the CLI: `up`, `serve`, `build`, `check`, `deploy`,
 //!   `components`, `rollback` and the rest.
 //! - [`bindings`], [`wasi_bindings`]: host bindings generated from `wit/`.
@@ -47,6 +49,7 @@ pub mod instance;
 pub mod manifest;
 pub mod market;
 pub mod runtime;
+pub mod scaffold;
 pub mod server;
 pub mod simulation;
 pub mod store;

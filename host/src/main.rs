@@ -50,6 +50,21 @@ enum Cmd {
         #[arg(long)]
         spin_compat: bool,
     },
+    /// Make a component from a template and add it to the manifest (`--list`: the templates).
+    New {
+        /// The template (`bourse new --list` shows them).
+        #[arg(required_unless_present = "list")]
+        template: Option<String>,
+        /// The component id (lower-case letters, digits and dashes).
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// List the templates.
+        #[arg(long)]
+        list: bool,
+        /// The manifest to add the component to.
+        #[arg(long, short = 'f', default_value = "spin.toml")]
+        manifest: PathBuf,
+    },
     /// Run each component's build command.
     Build {
         /// The manifest.
@@ -217,6 +232,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             manifest,
             spin: Some(spin_dir),
         } => commands::check::check_spin(&Manifest::load(&manifest)?, &spin_dir),
+        Cmd::New { list: true, .. } => Ok(commands::new::list()),
+        Cmd::New {
+            template: Some(template),
+            name: Some(name),
+            manifest,
+            ..
+        } => commands::new::new(&manifest, &template, &name),
+        Cmd::New { .. } => anyhow::bail!("give a template and a name, or --list"),
         Cmd::Up {
             manifest,
             spin_compat,

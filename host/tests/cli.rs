@@ -437,3 +437,76 @@ fn config_check_prints_the_effective_configuration_with_secrets_masked() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `bourse new`: the templates listed; a component made beside a manifest with no Cargo
+/// workspace (standalone: its own workspace, built in its own folder); what cannot be made is
+/// refused, naming why, and leaves the manifest as it was.
+#[test]
+fn new_makes_a_component_from_a_template_or_says_why_not() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .args(["new", "--list"])
+        .output()
+        .expect("run bourse");
+    assert!(out.status.success());
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(listed.starts_with("rust-http "), "{listed}");
+
+    let dir = scratch("new", VALID);
+    let (ok, err) = bourse(&["new", "rust-http", "hello-api"], &dir);
+    assert!(ok, "{err}");
+    let cargo =
+        std::fs::read_to_string(dir.join("components/hello-api/Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        cargo.contains("name = \"hello-api\"") && cargo.ends_with("\n[workspace]\n"),
+        "{cargo}"
+    );
+    let lib = std::fs::read_to_string(dir.join("components/hello-api/src/lib.rs")).expect("lib.rs");
+    assert!(lib.contains(r#""component": "hello-api","#), "{lib}");
+    let manifest = std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml");
+    assert!(manifest.starts_with(VALID), "appended, the rest untouched");
+    for line in [
+        "route = \"/hello-api/...\"",
+        "source = \"components/hello-api/target/wasm32-wasip2/release/hello_api.wasm\"",
+        "command = \"cargo build --target wasm32-wasip2 --release\"",
+        "workdir = \"components/hello-api\"",
+    ] {
+        assert!(manifest.contains(line), "{line}: {manifest}");
+    }
+
+    for (args, says) in [
+        (
+            &["new", "rust-http", "hello-api"][..],
+            "the manifest already has a component \"hello-api\"",
+        ),
+        (
+            &["new", "rust-http", "Hello_API"][..],
+            "\"Hello_API\" is not a component id",
+        ),
+        (
+            &["new", "cobol-http", "x"][..],
+            "no template \"cobol-http\"; `bourse new --list` shows them",
+        ),
+        (&["new", "rust-http"][..], "required"),
+    ] {
+        let (ok, err) = bourse(args, &dir);
+        assert!(!ok, "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml"),
+        manifest,
+        "refusals leave the manifest as it was"
+    );
+    // A folder in the way is named, and nothing is added.
+    std::fs::create_dir_all(dir.join("components/taken")).expect("folder");
+    let (ok, err) = bourse(&["new", "rust-http", "taken"], &dir);
+    assert!(
+        !ok && err.contains("components/taken already exists"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml"),
+        manifest
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

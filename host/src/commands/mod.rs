@@ -6,6 +6,7 @@ pub mod build;
 pub mod check;
 pub mod config;
 pub mod deploy;
+pub mod new;
 pub mod precompile;
 pub mod remote;
 pub mod serve;

@@ -54,3 +54,4 @@ mod spin_compat;
 mod spin_conformance;
 mod spin_manifest;
 mod spin_sdk;
+mod templates;

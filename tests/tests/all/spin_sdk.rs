@@ -458,6 +458,7 @@ fn pg4_expected(database: &str, user: &str) -> Vec<String> {
         "after rollback DbValue::Int64(2)".to_string(),
         "missing table ERROR 42P01 relation \"no_such_table\" does not exist None routine,file,line"
             .to_string(),
+        "huge result: the result is larger than 64 MiB: select fewer rows or columns".to_string(),
         "bad uuid in a query: bad-parameter invalid UUID not-a-uuid: invalid character: found `n` at 0"
             .to_string(),
         "bad decimal in an execute: value-conversion-failed invalid decimal 1.2.3: Invalid decimal: two decimal points"

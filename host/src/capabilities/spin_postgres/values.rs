@@ -334,7 +334,11 @@ fn query_failed(e: sqlx::Error) -> Error {
     }))
 }
 
-/// Runs `statement` on `conn` and reads every row.
+/// The most row data one query may bring into the host (the values' wire size, plus 8 bytes
+/// a value): past it the query fails rather than the host buffering without end.
+pub const MAX_RESULT_BYTES: usize = 64 << 20;
+
+/// Runs `statement` on `conn` and reads every row (at most [`MAX_RESULT_BYTES`] of them).
 pub(super) async fn query(
     conn: &mut PgConnection,
     statement: &str,
@@ -344,26 +348,47 @@ pub(super) async fn query(
     // keep the parameter types of its first use.
     let query =
         bind(sqlx::query(statement).persistent(false), params).map_err(Error::BadParameter)?;
-    let rows = query.fetch_all(conn).await.map_err(query_failed)?;
-    let Some(first) = rows.first() else {
-        return Ok(RowSet {
-            columns: Vec::new(),
-            rows: Vec::new(),
-        });
-    };
-    let columns = first
-        .columns()
-        .iter()
-        .map(|c| WitColumn {
-            name: c.name().to_string(),
-            data_type: data_type(c.type_info()),
-        })
-        .collect();
-    let rows = rows
-        .iter()
-        .map(|row| (0..row.len()).map(|i| value(row, i)).collect())
-        .collect::<Result<Vec<Vec<DbValue>>, BoxDynError>>()
-        .map_err(|e| Error::QueryFailed(QueryError::Text(e.to_string())))?;
+    let mut stream = query.fetch(conn);
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    let failed = |e: BoxDynError| Error::QueryFailed(QueryError::Text(e.to_string()));
+    while let Some(row) = futures_util::TryStreamExt::try_next(&mut stream)
+        .await
+        .map_err(query_failed)?
+    {
+        bytes += (0..row.len())
+            .map(|i| {
+                8 + row
+                    .try_get_raw(i)
+                    .ok()
+                    .and_then(|v| v.as_bytes().ok().map(<[u8]>::len))
+                    .unwrap_or(0)
+            })
+            .sum::<usize>();
+        if bytes > MAX_RESULT_BYTES {
+            // The rest of the result is read and dropped before the connection's next use.
+            return Err(Error::QueryFailed(QueryError::Text(format!(
+                "the result is larger than {} MiB: select fewer rows or columns",
+                MAX_RESULT_BYTES >> 20
+            ))));
+        }
+        if rows.is_empty() {
+            columns = row
+                .columns()
+                .iter()
+                .map(|c| WitColumn {
+                    name: c.name().to_string(),
+                    data_type: data_type(c.type_info()),
+                })
+                .collect();
+        }
+        let values = (0..row.len())
+            .map(|i| value(&row, i))
+            .collect::<Result<Vec<DbValue>, BoxDynError>>()
+            .map_err(failed)?;
+        rows.push(values);
+    }
     Ok(RowSet { columns, rows })
 }
 

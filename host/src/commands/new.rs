@@ -1,0 +1,31 @@
+//! `bourse new`: a component from a template, or the list of templates.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use bourse::scaffold::{self, TEMPLATES};
+
+/// `bourse new --list`.
+pub fn list() -> ExitCode {
+    for t in TEMPLATES {
+        println!("{:<14} {}", t.name, t.description);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `bourse new <template> <name>`.
+pub fn new(manifest: &Path, template: &str, name: &str) -> anyhow::Result<ExitCode> {
+    let created = scaffold::new(manifest, template, name)?;
+    println!(
+        "made {} and added component {name} to {}{}",
+        created.folder.display(),
+        manifest.display(),
+        if created.in_workspace {
+            " (a member of the Cargo workspace beside it)"
+        } else {
+            ""
+        }
+    );
+    println!("next: bourse build {name}   then: bourse up   (its route: /{name}/...)");
+    Ok(ExitCode::SUCCESS)
+}

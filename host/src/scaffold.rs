@@ -1,0 +1,200 @@
+//! `bourse new`: a component from a template — its folder, and its entry (route, source,
+//! build command) appended to the manifest — ready for `bourse build`.
+//!
+//! The templates live in `templates/<name>/` and are compiled into the binary. A template's
+//! files may say `__NAME__` (the component id) and `__CRATE__` (the id as a Rust crate name,
+//! `-` made `_`); its `spin.toml` fragment also `__SOURCE__`, `__COMMAND__`, `__DIR__` and
+//! `__WORKDIR__`, which depend on where the component goes: into the Cargo workspace the
+//! manifest sits beside (one `target/`, built with `-p`), or standalone, as its own workspace.
+//! Nothing is left half-made: if the manifest does not load with the new entry, the entry and
+//! the folder are taken back.
+
+use std::path::{Path, PathBuf};
+
+use crate::manifest::Manifest;
+
+/// One template.
+pub struct Template {
+    /// What `bourse new` is given.
+    pub name: &'static str,
+    /// One line for `bourse new --list`.
+    pub description: &'static str,
+    /// (path inside the component's folder, content).
+    files: &'static [(&'static str, &'static str)],
+    /// The manifest entry, appended to `spin.toml`.
+    entry: &'static str,
+}
+
+/// Every template.
+pub const TEMPLATES: &[Template] = &[Template {
+    name: "rust-http",
+    description: "an HTTP component in Rust (spin-sdk), routed at /<name>/...",
+    files: &[
+        (
+            "Cargo.toml",
+            include_str!("../../templates/rust-http/Cargo.toml"),
+        ),
+        (
+            "src/lib.rs",
+            include_str!("../../templates/rust-http/src/lib.rs"),
+        ),
+    ],
+    entry: include_str!("../../templates/rust-http/spin.toml"),
+}];
+
+/// Why a component was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    /// No such template.
+    #[error("no template {0:?}; `bourse new --list` shows them")]
+    UnknownTemplate(String),
+    /// The id is not a component id.
+    #[error(
+        "{0:?} is not a component id: use 1-48 lower-case letters, digits and single dashes, starting with a letter"
+    )]
+    BadName(String),
+    /// The manifest already has it.
+    #[error("the manifest already has a component {0:?}")]
+    Exists(String),
+    /// Its folder is already there.
+    #[error("{} already exists", .0.display())]
+    FolderExists(PathBuf),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The manifest did not load with the new entry (it has been put back as it was).
+    #[error("the manifest would not load with the new entry, which was taken back: {0}")]
+    Manifest(String),
+}
+
+/// What `new` made.
+#[derive(Debug)]
+pub struct Created {
+    /// The component's folder.
+    pub folder: PathBuf,
+    /// Whether it joined the Cargo workspace beside the manifest.
+    pub in_workspace: bool,
+}
+
+fn valid_name(name: &str) -> bool {
+    name.len() <= 48
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && !name.contains("--")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError + '_ {
+    move |source| ScaffoldError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Whether the folder `manifest_dir` holds a Cargo workspace that takes `components/*`.
+fn workspace_takes_components(manifest_dir: &Path) -> bool {
+    std::fs::read_to_string(manifest_dir.join("Cargo.toml"))
+        .is_ok_and(|t| t.contains("[workspace]") && t.contains("\"components/*\""))
+}
+
+/// Makes component `name` from `template` beside the manifest at `manifest_path`.
+pub fn new(manifest_path: &Path, template: &str, name: &str) -> Result<Created, ScaffoldError> {
+    let template = TEMPLATES
+        .iter()
+        .find(|t| t.name == template)
+        .ok_or_else(|| ScaffoldError::UnknownTemplate(template.to_string()))?;
+    if !valid_name(name) {
+        return Err(ScaffoldError::BadName(name.to_string()));
+    }
+    let manifest =
+        Manifest::load(manifest_path).map_err(|e| ScaffoldError::Manifest(e.to_string()))?;
+    if manifest.components.contains_key(name) {
+        return Err(ScaffoldError::Exists(name.to_string()));
+    }
+    let dir = format!("components/{name}");
+    let folder = manifest.root.join(&dir);
+    if folder.exists() {
+        return Err(ScaffoldError::FolderExists(folder));
+    }
+    let krate = name.replace('-', "_");
+    let in_workspace = workspace_takes_components(&manifest.root);
+    let fill = |text: &str| text.replace("__NAME__", name).replace("__CRATE__", &krate);
+
+    for (path, content) in template.files {
+        let path = folder.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        let mut content = fill(content);
+        if !in_workspace && path.file_name().is_some_and(|f| f == "Cargo.toml") {
+            // Its own workspace, so no Cargo workspace above it claims it.
+            content.push_str("\n[workspace]\n");
+        }
+        std::fs::write(&path, content).map_err(io(&path))?;
+    }
+
+    let (source, command, workdir) = if in_workspace {
+        (
+            format!("target/wasm32-wasip2/release/{krate}.wasm"),
+            format!("cargo build --target wasm32-wasip2 --release -p {name}"),
+            String::new(),
+        )
+    } else {
+        (
+            format!("{dir}/target/wasm32-wasip2/release/{krate}.wasm"),
+            "cargo build --target wasm32-wasip2 --release".to_string(),
+            format!("workdir = \"{dir}\"\n"),
+        )
+    };
+    let entry = fill(template.entry)
+        .replace("__SOURCE__", &source)
+        .replace("__COMMAND__", &command)
+        .replace("__WORKDIR__", &workdir)
+        .replace("__DIR__", &dir);
+    let before = std::fs::read_to_string(manifest_path).map_err(io(manifest_path))?;
+    let mut after = before.clone();
+    if !after.ends_with('\n') {
+        after.push('\n');
+    }
+    after.push_str(&entry);
+    std::fs::write(manifest_path, &after).map_err(io(manifest_path))?;
+    if let Err(e) = Manifest::load(manifest_path) {
+        let _ = std::fs::write(manifest_path, &before);
+        let _ = std::fs::remove_dir_all(&folder);
+        return Err(ScaffoldError::Manifest(e.to_string()));
+    }
+    Ok(Created {
+        folder,
+        in_workspace,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn component_ids_are_kebab_case() {
+        for ok in ["hello", "my-signal", "a1", "x-2-y"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Hello",
+            "1st",
+            "-a",
+            "a-",
+            "a--b",
+            "a_b",
+            "a b",
+            &"a".repeat(49),
+        ] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
+}
