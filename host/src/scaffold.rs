@@ -13,34 +13,143 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::Manifest;
 
+/// How a template's component is built, which decides its manifest entry's source and
+/// command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toolchain {
+    /// A Cargo package: into the workspace beside the manifest when it takes
+    /// `components/*`, else its own workspace (`__SOURCE__`, `__COMMAND__`, `__WORKDIR__`).
+    Rust,
+    /// Any other: the entry names its own command and source, in the component's folder.
+    Other,
+}
+
 /// One template.
 pub struct Template {
     /// What `bourse new` is given.
     pub name: &'static str,
     /// One line for `bourse new --list`.
     pub description: &'static str,
+    /// What builds it.
+    pub toolchain: Toolchain,
+    /// What to do next, said after it is made (`__NAME__` is the component id): the tool it
+    /// needs, and how to reach it once built.
+    pub next: &'static str,
     /// (path inside the component's folder, content).
     files: &'static [(&'static str, &'static str)],
     /// The manifest entry, appended to `spin.toml`.
     entry: &'static str,
 }
 
+/// A Python template's files: its `app.py`, and the worlds it is built against copied into
+/// its `wit/` (the same files as Bourse's own `wit/`, so the contract check and componentize-py
+/// read one definition).
+macro_rules! python_template {
+    ($folder:literal) => {
+        &[
+            (
+                "app.py",
+                include_str!(concat!("../../templates/", $folder, "/app.py")),
+            ),
+            (
+                ".gitignore",
+                include_str!("../../templates/python.gitignore"),
+            ),
+            ("wit/types.wit", include_str!("../../wit/types.wit")),
+            ("wit/domain.wit", include_str!("../../wit/domain.wit")),
+            ("wit/plugins.wit", include_str!("../../wit/plugins.wit")),
+        ]
+    };
+}
+
 /// Every template.
-pub const TEMPLATES: &[Template] = &[Template {
-    name: "rust-http",
-    description: "an HTTP component in Rust (spin-sdk), routed at /<name>/...",
-    files: &[
-        (
-            "Cargo.toml",
-            include_str!("../../templates/rust-http/Cargo.toml"),
-        ),
-        (
-            "src/lib.rs",
-            include_str!("../../templates/rust-http/src/lib.rs"),
-        ),
-    ],
-    entry: include_str!("../../templates/rust-http/spin.toml"),
-}];
+pub const TEMPLATES: &[Template] = &[
+    Template {
+        name: "rust-http",
+        description: "an HTTP component in Rust (spin-sdk), routed at /<name>/...",
+        toolchain: Toolchain::Rust,
+        next: "bourse build __NAME__, then bourse up: its route is /__NAME__/...",
+        files: &[
+            (
+                "Cargo.toml",
+                include_str!("../../templates/rust-http/Cargo.toml"),
+            ),
+            (
+                "src/lib.rs",
+                include_str!("../../templates/rust-http/src/lib.rs"),
+            ),
+        ],
+        entry: include_str!("../../templates/rust-http/spin.toml"),
+    },
+    Template {
+        name: "python-signal",
+        description: "a custom signal in Python (componentize-py), computed by POST /api/indicators/<name>",
+        toolchain: Toolchain::Other,
+        next: "needs componentize-py (pip install componentize-py==0.25.1); bourse build __NAME__, \
+               then bourse up, or upload it to a running host: POST /api/indicators/__NAME__ computes it",
+        files: python_template!("python-signal"),
+        entry: include_str!("../../templates/python-signal/spin.toml"),
+    },
+    Template {
+        name: "python-agent",
+        description: "a simulation agent in Python (componentize-py), run by POST /api/simulations with \"generator\": \"<name>\"",
+        toolchain: Toolchain::Other,
+        next: "needs componentize-py (pip install componentize-py==0.25.1); bourse build __NAME__, \
+               then bourse up, or upload it to a running host: POST /api/simulations with \"generator\": \"__NAME__\" runs it",
+        files: python_template!("python-agent"),
+        entry: include_str!("../../templates/python-agent/spin.toml"),
+    },
+    Template {
+        name: "ts-http",
+        description: "an HTTP component in TypeScript (jco, npm), routed at /<name>/...",
+        toolchain: Toolchain::Other,
+        next: "needs Node.js 18+ and npm (the build installs jco into the component's folder); \
+               bourse build __NAME__, then bourse up: its route is /__NAME__/...",
+        files: &[
+            (
+                "package.json",
+                include_str!("../../templates/ts-http/package.json"),
+            ),
+            (
+                "package-lock.json",
+                include_str!("../../templates/ts-http/package-lock.json"),
+            ),
+            (
+                "build/preopen.mjs",
+                include_str!("../../templates/ts-http/build/preopen.mjs"),
+            ),
+            (
+                "src/index.ts",
+                include_str!("../../templates/ts-http/src/index.ts"),
+            ),
+            (
+                ".gitignore",
+                include_str!("../../templates/ts-http/.gitignore"),
+            ),
+            (
+                "wit/world.wit",
+                include_str!("../../templates/ts-http/wit/world.wit"),
+            ),
+            (
+                "wit/SOURCE.md",
+                include_str!("../../templates/ts-http/wit/SOURCE.md"),
+            ),
+            (
+                "wit/deps/wasi-http@0.2.10/http.wit",
+                include_str!("../../templates/ts-http/wit/deps/wasi-http@0.2.10/http.wit"),
+            ),
+            (
+                "wit/deps/wasi-io@0.2.10/io.wit",
+                include_str!("../../templates/ts-http/wit/deps/wasi-io@0.2.10/io.wit"),
+            ),
+            (
+                "wit/deps/wasi-clocks@0.2.10/clocks.wit",
+                include_str!("../../templates/ts-http/wit/deps/wasi-clocks@0.2.10/clocks.wit"),
+            ),
+        ],
+        entry: include_str!("../../templates/ts-http/spin.toml"),
+    },
+];
 
 /// Why a component was not made.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +231,8 @@ pub fn new(manifest_path: &Path, template: &str, name: &str) -> Result<Created, 
         return Err(ScaffoldError::FolderExists(folder));
     }
     let krate = name.replace('-', "_");
-    let in_workspace = workspace_takes_components(&manifest.root);
+    let in_workspace =
+        template.toolchain == Toolchain::Rust && workspace_takes_components(&manifest.root);
     let fill = |text: &str| text.replace("__NAME__", name).replace("__CRATE__", &krate);
 
     for (path, content) in template.files {
@@ -131,7 +241,10 @@ pub fn new(manifest_path: &Path, template: &str, name: &str) -> Result<Created, 
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
         let mut content = fill(content);
-        if !in_workspace && path.file_name().is_some_and(|f| f == "Cargo.toml") {
+        if template.toolchain == Toolchain::Rust
+            && !in_workspace
+            && path.file_name().is_some_and(|f| f == "Cargo.toml")
+        {
             // Its own workspace, so no Cargo workspace above it claims it.
             content.push_str("\n[workspace]\n");
         }

@@ -450,6 +450,9 @@ fn new_makes_a_component_from_a_template_or_says_why_not() {
     assert!(out.status.success());
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(listed.starts_with("rust-http "), "{listed}");
+    for template in ["python-signal ", "python-agent ", "ts-http "] {
+        assert!(listed.contains(template), "{template}: {listed}");
+    }
 
     let dir = scratch("new", VALID);
     let (ok, err) = bourse(&["new", "rust-http", "hello-api"], &dir);
@@ -508,5 +511,44 @@ fn new_makes_a_component_from_a_template_or_says_why_not() {
         std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml"),
         manifest
     );
+
+    // A Python component: no Cargo, its own WIT copy, the world its entry names; what it needs
+    // to build is said first.
+    let out = Command::new(env!("CARGO_BIN_EXE_bourse"))
+        .args(["new", "python-signal", "my-signal"])
+        .current_dir(&dir)
+        .output()
+        .expect("run bourse");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("needs componentize-py (pip install componentize-py==0.25.1)")
+            && said.contains("POST /api/indicators/my-signal"),
+        "{said}"
+    );
+    let folder = dir.join("components/my-signal");
+    assert!(!folder.join("Cargo.toml").exists());
+    for file in [
+        "app.py",
+        "wit/types.wit",
+        "wit/domain.wit",
+        "wit/plugins.wit",
+    ] {
+        assert!(folder.join(file).exists(), "{file}");
+    }
+    let manifest = std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml");
+    for line in [
+        "command = \"componentize-py -d wit -w signal-indicator componentize app -o my-signal.wasm\"",
+        "source = \"components/my-signal/my-signal.wasm\"",
+        "workdir = \"components/my-signal\"",
+        "world = \"bourse:platform/signal-indicator\"",
+        "wit = \"components/my-signal/wit\"",
+    ] {
+        assert!(manifest.contains(line), "{line}: {manifest}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

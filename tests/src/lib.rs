@@ -20,6 +20,7 @@ pub mod bars;
 pub mod journal;
 pub mod process;
 pub mod replicas;
+pub mod scratch;
 pub mod services;
 pub mod soak;
 pub mod spin_manifest;
@@ -456,6 +457,22 @@ impl TestHost {
     /// (registering the user with those roles first if need be).
     pub async fn api_key(&self, username: &str, roles: &[&str]) -> String {
         replicas::api_key(&self.url, username, roles).await
+    }
+
+    /// Polls simulation run `id` (as ops) until it is no longer running, for at most 60 s;
+    /// its last view.
+    pub async fn finish_run(&self, id: &str) -> serde_json::Value {
+        for _ in 0..1200 {
+            let (status, run) = self
+                .get(&format!("/api/simulations/{id}"), Some(ADMIN_TOKEN))
+                .await;
+            assert_eq!(status, 200, "{run}");
+            if run["status"] != "running" {
+                return run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("simulation {id} did not finish in 60 s");
     }
 
     /// Stops the host and removes what it created.

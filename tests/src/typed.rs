@@ -1,14 +1,14 @@
 //! Typed calls into the platform's domain worlds, for tests and benchmarks. The runtime
 //! offers fresh instances (`LoadedComponent::instantiate`); what to call on them is the caller's
 //! business: the host's own callers are `api::principal::authenticate` and
-//! `simulation::Session`, and the order-handling and indicator exports, which the host does
-//! not call on its request path, are called here the same way.
+//! `simulation::Session` and `api::indicators::call`, and the order-handling export, which
+//! the host does not call on its request path, is called here the same way.
 
 use bourse::bindings::bourse::platform::types::{OrderResult, Principal};
 use bourse::bindings::exports::bourse::platform::authenticator::AuthError;
 use bourse::bindings::exports::bourse::platform::generator::Scenario;
 use bourse::bindings::exports::bourse::platform::indicator::{
-    self, RatioInput, SignalError, SignalValue,
+    RatioInput, SignalError, SignalValue,
 };
 use bourse::bindings::exports::bourse::platform::order_handling::{self, NewOrder, OrderError};
 use bourse::runtime::{CallError, Hold, Runtime};
@@ -97,13 +97,7 @@ impl TypedCalls for Runtime {
         name: &str,
         input: &RatioInput,
     ) -> Result<Result<SignalValue, SignalError>, CallError> {
-        typed_call!(
-            self,
-            name,
-            indicator,
-            "bourse:platform/indicator",
-            |guest, store| guest.call_compute(store, input)
-        )
+        bourse::api::indicators::call(self, name, input).await
     }
 
     async fn start_simulation(

@@ -11,6 +11,7 @@ mod admin;
 mod dispatch;
 pub mod error;
 mod hardening;
+pub mod indicators;
 pub mod principal;
 pub mod request_id;
 mod simulations;
@@ -159,7 +160,8 @@ pub fn router(
         .route("/ws", get(ws::upgrade))
         .route("/api/ws/ticket", axum::routing::post(ws::ticket))
         .merge(admin::routes())
-        .merge(simulations::routes(config.body_limit));
+        .merge(simulations::routes(config.body_limit))
+        .merge(indicators::routes(config.body_limit));
     let application = Router::new().fallback(dispatch::dispatch).layer(
         tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
     );

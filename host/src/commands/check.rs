@@ -8,13 +8,13 @@ use bourse::manifest::{ComponentDecl, Manifest};
 
 /// `bourse check`.
 pub fn check(manifest: &Manifest) -> anyhow::Result<ExitCode> {
-    let wit = manifest.wit_dir();
     Ok(report_each(manifest, |name, decl| {
         let Some(world) = &decl.tool.bourse.world else {
             return Ok(format!(
                 "no [component.{name}.tool.bourse] world, not checked"
             ));
         };
+        let wit = manifest.wit_dir_of(decl);
         bourse::runtime::contract::check(&read_source(manifest, decl)?, &wit, world)
             .map(|()| format!("honours {world}"))
             .map_err(|e| e.to_string())

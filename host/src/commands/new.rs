@@ -26,6 +26,8 @@ pub fn new(manifest: &Path, template: &str, name: &str) -> anyhow::Result<ExitCo
             ""
         }
     );
-    println!("next: bourse build {name}   then: bourse up   (its route: /{name}/...)");
+    if let Some(t) = TEMPLATES.iter().find(|t| t.name == template) {
+        println!("next: {}", t.next.replace("__NAME__", name));
+    }
     Ok(ExitCode::SUCCESS)
 }

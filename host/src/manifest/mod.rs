@@ -309,6 +309,11 @@ pub struct BourseComponent {
     /// The WIT world the component implements, e.g. `bourse:platform/auth`.
     #[serde(default)]
     pub world: Option<String>,
+    /// The WIT directory holding `world`, relative to the manifest (default: the
+    /// application's `wit`). A component made by `bourse new` in another language keeps its
+    /// own copy of the worlds it was made for, which its toolchain reads too.
+    #[serde(default)]
+    pub wit: Option<PathBuf>,
     /// Linear-memory cap per instance in MiB (default: `BOURSE_INSTANCE_MEMORY_MB`).
     #[serde(default)]
     pub memory_mb: Option<u64>,
@@ -541,7 +546,16 @@ impl Manifest {
         self.root.join(relative)
     }
 
-    /// The WIT directory components are checked against.
+    /// The WIT directory component `decl` is checked against: its own, else the
+    /// application's.
+    pub fn wit_dir_of(&self, decl: &ComponentDecl) -> PathBuf {
+        match &decl.tool.bourse.wit {
+            Some(dir) => self.resolve(dir),
+            None => self.wit_dir(),
+        }
+    }
+
+    /// The application's WIT directory (default `wit`).
     pub fn wit_dir(&self) -> PathBuf {
         self.resolve(
             self.application

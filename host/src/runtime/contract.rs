@@ -19,15 +19,29 @@ use wit_parser::{
     Function, Handle, Resolve, Type, TypeDefKind, TypeId, WorldId, WorldItem, WorldKey,
 };
 
-/// WASI packages any Rust component may import through the standard library. The host gives
-/// them no ambient authority: no preopened directories, no environment, no sockets.
-const WASI_BASELINE: [&str; 5] = [
+/// WASI packages a component may import through its language's standard library (Rust's;
+/// CPython's, built by componentize-py, adds `wasi:sockets`). The host gives them no ambient
+/// authority: no preopened directories, no environment, and a socket reaches only what the
+/// manifest's `allowed_outbound_hosts` grants.
+const WASI_BASELINE: [&str; 6] = [
     "wasi:cli",
     "wasi:io",
     "wasi:clocks",
     "wasi:random",
     "wasi:filesystem",
+    "wasi:sockets",
 ];
+
+/// An export a toolchain adds beyond the world, which the host never calls: componentize-py
+/// leaves the `init` of its build-time pre-initialisation exported as `exports`.
+const TOOLCHAIN_EXPORTS: [(&str, &str); 1] = [("exports", "init")];
+
+/// Whether `name`, exporting `functions`, is one of [`TOOLCHAIN_EXPORTS`] and nothing more.
+fn toolchain_export(name: &str, functions: &BTreeMap<String, String>) -> bool {
+    TOOLCHAIN_EXPORTS.iter().any(|(export, function)| {
+        name == *export && functions.len() == 1 && functions.contains_key(*function)
+    })
+}
 
 /// Why a contract check could not pass.
 #[derive(Debug, thiserror::Error)]
@@ -93,8 +107,8 @@ pub fn check(wasm: &[u8], wit_dir: &Path, world: &str) -> Result<(), ContractErr
             }
         }
     }
-    for name in have_exports.keys() {
-        if find(&want_exports, name).is_none() {
+    for (name, functions) in &have_exports {
+        if find(&want_exports, name).is_none() && !toolchain_export(name, functions) {
             problems.push(format!(
                 "unexpected export `{name}`: world {world} does not export it"
             ));

@@ -290,7 +290,7 @@ impl Runtime {
         // A component that names a world is checked against it or refused: a missing WIT
         // directory is an error, never a reason to load it unchecked.
         if let Some(world) = &world {
-            super::contract::check(&bytes, &self.manifest.wit_dir(), world)
+            super::contract::check(&bytes, &self.manifest.wit_dir_of(decl), world)
                 .map_err(|e| DeployError::Contract(e.to_string()))?;
         }
         // Spin composes a component's declared dependencies into it; so does this mode. The

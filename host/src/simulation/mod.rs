@@ -36,7 +36,7 @@ use bourse_matching::venue::Venue;
 use crate::capabilities::Shared;
 use crate::events::EventHub;
 use crate::market::Market;
-use crate::runtime::Runtime;
+use crate::runtime::{CallError, Runtime};
 
 use delegate::Queue;
 use driver::Driver;
@@ -425,9 +425,16 @@ impl Simulations {
         slot: Slot,
     ) -> Result<Arc<Run>, StartFailure> {
         let scenario = request.scenario.to_wit();
-        let session = Session::start(&self.runtime, COMPONENT, &scenario)
+        let session = Session::start(&self.runtime, request.generator(), &scenario)
             .await
-            .map_err(StartFailure::Call)?
+            .map_err(|e| match e {
+                // The client named the generator: one that is not there, or generates
+                // nothing, is a bad request rather than the host's failure.
+                e @ (CallError::UnknownComponent(_) | CallError::MissingExport { .. }) => {
+                    StartFailure::Invalid(format!("generator: {e}"))
+                }
+                e => StartFailure::Call(e),
+            })?
             .map_err(StartFailure::Invalid)?;
         let specs = sandbox_symbols(&request.scenario.symbols);
         let max_open = request.max_open_orders.unwrap_or(DEFAULT_MAX_OPEN);

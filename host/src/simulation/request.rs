@@ -69,7 +69,15 @@ pub struct RunRequest {
     /// always run on the instance that received it).
     #[serde(default)]
     pub live: bool,
+    /// The component that generates the flow: any exporting `bourse:platform/generator`,
+    /// such as a `simulation-agent` made with `bourse new python-agent` (default
+    /// `simulation`).
+    #[serde(default)]
+    pub generator: Option<String>,
 }
+
+/// Longest component id `generator` may name (the manifest's ids are shorter).
+const MAX_GENERATOR: usize = 64;
 
 /// A scenario as clients write it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,6 +142,13 @@ impl ScenarioJson {
     }
 }
 
+impl RunRequest {
+    /// The component generating the flow.
+    pub fn generator(&self) -> &str {
+        self.generator.as_deref().unwrap_or(super::COMPONENT)
+    }
+}
+
 /// Why a run request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -147,6 +162,17 @@ impl RunRequest {
     /// time of a run (the component checks the scenario's shape — agents, percentages).
     pub fn validate(&self) -> Result<(), RunError> {
         let bad = |m: String| Err(RunError::Invalid(m));
+        if let Some(g) = &self.generator
+            && (g.is_empty()
+                || g.len() > MAX_GENERATOR
+                || !g
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        {
+            return bad(format!(
+                "generator {g:?} is not a component id (1 to {MAX_GENERATOR} lower-case letters, digits and dashes)"
+            ));
+        }
         if self.orders.is_none() && self.duration_ms.is_none() {
             return bad("give `orders` or `duration_ms` (or both)".into());
         }

@@ -119,6 +119,7 @@ impl Run {
             "ran_on": crate::instance::id(),
             "fell_back": self.fell_back,
             "scenario": self.request.scenario,
+            "generator": self.request.generator(),
             "progress": s.progress,
             "summary": s.summary,
         })

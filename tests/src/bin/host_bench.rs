@@ -13,13 +13,12 @@
 //! describes the flags.
 
 use bourse_tests::typed::TypedCalls;
-use std::time::Instant;
 
 use bourse::bindings::bourse::platform::types::Principal;
 use bourse::bindings::exports::bourse::platform::indicator::{RatioInput, Regime};
 use bourse::bindings::exports::bourse::platform::order_handling::NewOrder;
 use bourse::market::{OrderKind, OrderRequest, Side, TimeInForce};
-use bourse_tests::stats::{Sample, at_least, median, summarise};
+use bourse_tests::stats::{self, Sample, at_least, median, timed};
 use bourse_tests::{Backend, TestHost, app_manifest};
 use clap::Parser;
 
@@ -42,59 +41,17 @@ struct Args {
     clients: usize,
 }
 
-async fn timed<F, Fut>(n: usize, mut op: F) -> Sample
-where
-    F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut latencies = Vec::with_capacity(n);
-    let wall = Instant::now();
-    for i in 0..n {
-        let t = Instant::now();
-        op(i).await;
-        latencies.push(t.elapsed());
-    }
-    summarise(latencies, wall.elapsed())
-}
-
+/// `path` on the host under load; the native peer is an operator route (`ADMIN_TOKEN`).
 async fn http_load(h: &TestHost, path: &str, requests: usize, clients: usize) -> Sample {
-    let wall = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let client = h.client.clone();
-        let url = format!("{}{path}", h.url);
-        let n = requests / clients;
-        // The native peer is an operator route: it checks ADMIN_TOKEN in the host.
-        let operator = path == "/api/components";
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(n);
-            for _ in 0..n {
-                let t = Instant::now();
-                let mut request = client.get(&url);
-                if operator {
-                    request = request.bearer_auth(bourse_tests::ADMIN_TOKEN);
-                }
-                let ok = match request.send().await {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                if !ok {
-                    return Err(anyhow::anyhow!("request to {url} failed"));
-                }
-                latencies.push(t.elapsed());
-            }
-            Ok(latencies)
-        }));
-    }
-    let mut all = Vec::with_capacity(requests);
-    for t in tasks {
-        match t.await {
-            Ok(Ok(l)) => all.extend(l),
-            Ok(Err(e)) => panic!("{e}"),
-            Err(e) => panic!("client task: {e}"),
-        }
-    }
-    summarise(all, wall.elapsed())
+    let operator = (path == "/api/components").then_some(bourse_tests::ADMIN_TOKEN);
+    stats::http_load(
+        &h.client,
+        &format!("{}{path}", h.url),
+        operator,
+        requests,
+        clients,
+    )
+    .await
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -208,14 +165,7 @@ async fn main() -> anyhow::Result<()> {
         "\nhost-bench: median of {} runs ({} calls, {} HTTP requests over {} clients per run)\n",
         a.runs, a.calls, a.requests, a.clients
     );
-    println!("| path | ops/s | p50 µs | p99 µs |");
-    println!("|---|---:|---:|---:|");
-    for (name, samples) in &rows {
-        let ops = median(samples.iter().map(|s| s.per_second).collect());
-        let p50 = median(samples.iter().map(|s| s.p50_us).collect());
-        let p99 = median(samples.iter().map(|s| s.p99_us).collect());
-        println!("| {name} | {ops:.0} | {p50:.1} | {p99:.1} |");
-    }
+    stats::print_medians(&rows);
     // The order path does what the typed-call row does plus validation and the market
     // import; the difference bounds what `market.submit` costs a component through the host.
     let p50 = |row: usize| median(rows[row].1.iter().map(|s| s.p50_us).collect());

@@ -25,27 +25,13 @@ async fn start(host: &TestHost, body: Value) -> Value {
     run
 }
 
-async fn finish(host: &TestHost, id: &str) -> Value {
-    for _ in 0..600 {
-        let (status, run) = host
-            .get(&format!("/api/simulations/{id}"), Some(ADMIN_TOKEN))
-            .await;
-        assert_eq!(status, 200, "{run}");
-        if run["status"] != "running" {
-            return run;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("simulation {id} did not finish in 30 s");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_completes_with_results_and_the_same_seed_gives_the_same_market() {
     let host = TestHost::start(app_manifest(), Backend::Services, 10_000).await;
     let body = |seed| json!({"scenario": scenario(seed), "orders": 50_000});
     let first = start(&host, body(7)).await;
     let id = first["id"].as_str().expect("id").to_string();
-    let done = finish(&host, &id).await;
+    let done = host.finish_run(&id).await;
     assert_eq!(done["status"], "completed", "{done}");
     let progress = &done["progress"];
     assert_eq!(progress["generated"], 50_000, "{done}");
@@ -85,22 +71,18 @@ async fn a_run_completes_with_results_and_the_same_seed_gives_the_same_market() 
         .await;
     assert_eq!(trades["trades"].as_array().map(Vec::len), Some(10));
 
-    let again = finish(
-        &host,
-        start(&host, body(7)).await["id"].as_str().expect("id"),
-    )
-    .await;
+    let again = host
+        .finish_run(start(&host, body(7)).await["id"].as_str().expect("id"))
+        .await;
     assert_eq!(
         again["summary"]["book_hash"],
         hash.as_str(),
         "same scenario and seed, same book"
     );
     assert_eq!(again["progress"]["trades"], progress["trades"]);
-    let other = finish(
-        &host,
-        start(&host, body(8)).await["id"].as_str().expect("id"),
-    )
-    .await;
+    let other = host
+        .finish_run(start(&host, body(8)).await["id"].as_str().expect("id"))
+        .await;
     assert_ne!(
         other["summary"]["book_hash"],
         hash.as_str(),
@@ -164,7 +146,7 @@ async fn progress_streams_on_the_websocket_and_a_run_can_be_stopped() {
         )
         .await;
     assert_eq!(status, 202);
-    let done = finish(&host, &id).await;
+    let done = host.finish_run(&id).await;
     assert_eq!(done["status"], "stopped", "{done}");
     let rate = done["progress"]["orders_per_second"]
         .as_f64()
@@ -181,7 +163,7 @@ async fn a_run_past_its_memory_budget_stops_with_a_clear_status_and_bad_requests
         json!({"scenario": scenario(3), "orders": 1_000_000, "max_open_orders": 500}),
     )
     .await;
-    let done = finish(&host, run["id"].as_str().expect("id")).await;
+    let done = host.finish_run(run["id"].as_str().expect("id")).await;
     assert_eq!(done["status"], "stopped_memory_bound", "{done}");
     assert!(
         done["reason"]
@@ -264,7 +246,7 @@ async fn only_an_admin_can_run_a_simulation_on_the_live_books() {
         "{json}"
     );
     let run = start(&host, live).await;
-    let done = finish(&host, run["id"].as_str().expect("id")).await;
+    let done = host.finish_run(run["id"].as_str().expect("id")).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["summary"]["book_hash"], "live");
     let (_, book) = host.get("/api/book/AAPL?depth=50", None).await;
