@@ -149,7 +149,15 @@ fn run(dir: &Path, build: &BuildDecl) -> Outcome {
             let text = String::from_utf8_lossy(&out.stderr);
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(20)..].join("\n");
-            Outcome::Failed(format!("exit status {}: {tail}", out.status))
+            // The shell's "command not found": say so plainly, with where to get the tools.
+            let hint = if out.status.code() == Some(127) {
+                "\n(a program the build command runs is not installed: componentize-py for \
+                 Python components, node and npm for TypeScript ones; scripts/toolchains.sh \
+                 installs the pinned versions)"
+            } else {
+                ""
+            };
+            Outcome::Failed(format!("exit status {}: {tail}{hint}", out.status))
         }
         Err(e) => Outcome::Failed(format!(
             "cannot run `sh -c {:?}` in {}: {e}",

@@ -35,6 +35,8 @@ pub struct Template {
     /// What to do next, said after it is made (`__NAME__` is the component id): the tool it
     /// needs, and how to reach it once built.
     pub next: &'static str,
+    /// A file the template builds against that must be beside the manifest, with why.
+    needs: Option<(&'static str, &'static str)>,
     /// (path inside the component's folder, content).
     files: &'static [(&'static str, &'static str)],
     /// The manifest entry, appended to `spin.toml`.
@@ -68,6 +70,7 @@ pub const TEMPLATES: &[Template] = &[
         name: "rust-http",
         description: "an HTTP component in Rust (spin-sdk), routed at /<name>/...",
         toolchain: Toolchain::Rust,
+        needs: None,
         next: "bourse build __NAME__, then bourse up: its route is /__NAME__/...",
         files: &[
             (
@@ -82,9 +85,32 @@ pub const TEMPLATES: &[Template] = &[
         entry: include_str!("../../templates/rust-http/spin.toml"),
     },
     Template {
+        name: "rust-order-handler",
+        description: "an order handler in Rust with its own pre-trade rule, at POST /<name>/orders (inside Bourse's repository)",
+        toolchain: Toolchain::Rust,
+        needs: Some((
+            "crates/guest/Cargo.toml",
+            "it builds against Bourse's guest crate: make it inside Bourse's repository",
+        )),
+        next: "bourse build __NAME__, then bourse up: POST /__NAME__/orders (with credentials) places an order; \
+               its rule is desk_rule in src/lib.rs",
+        files: &[
+            (
+                "Cargo.toml",
+                include_str!("../../templates/rust-order-handler/Cargo.toml"),
+            ),
+            (
+                "src/lib.rs",
+                include_str!("../../templates/rust-order-handler/src/lib.rs"),
+            ),
+        ],
+        entry: include_str!("../../templates/rust-order-handler/spin.toml"),
+    },
+    Template {
         name: "python-signal",
         description: "a custom signal in Python (componentize-py), computed by POST /api/indicators/<name>",
         toolchain: Toolchain::Other,
+        needs: None,
         next: "needs componentize-py (pip install componentize-py==0.25.1); bourse build __NAME__, \
                then bourse up, or upload it to a running host: POST /api/indicators/__NAME__ computes it",
         files: python_template!("python-signal"),
@@ -94,6 +120,7 @@ pub const TEMPLATES: &[Template] = &[
         name: "python-agent",
         description: "a simulation agent in Python (componentize-py), run by POST /api/simulations with \"generator\": \"<name>\"",
         toolchain: Toolchain::Other,
+        needs: None,
         next: "needs componentize-py (pip install componentize-py==0.25.1); bourse build __NAME__, \
                then bourse up, or upload it to a running host: POST /api/simulations with \"generator\": \"__NAME__\" runs it",
         files: python_template!("python-agent"),
@@ -103,6 +130,7 @@ pub const TEMPLATES: &[Template] = &[
         name: "ts-http",
         description: "an HTTP component in TypeScript (jco, npm), routed at /<name>/...",
         toolchain: Toolchain::Other,
+        needs: None,
         next: "needs Node.js 18+ and npm (the build installs jco into the component's folder); \
                bourse build __NAME__, then bourse up: its route is /__NAME__/...",
         files: &[
@@ -174,6 +202,13 @@ pub enum ScaffoldError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The template builds against a file that is not beside the manifest.
+    #[error("template {template} needs {} beside the manifest: {why}", path.display())]
+    Needs {
+        template: &'static str,
+        path: PathBuf,
+        why: &'static str,
+    },
     /// The manifest did not load with the new entry (it has been put back as it was).
     #[error("the manifest would not load with the new entry, which was taken back: {0}")]
     Manifest(String),
@@ -224,6 +259,16 @@ pub fn new(manifest_path: &Path, template: &str, name: &str) -> Result<Created, 
         Manifest::load(manifest_path).map_err(|e| ScaffoldError::Manifest(e.to_string()))?;
     if manifest.components.contains_key(name) {
         return Err(ScaffoldError::Exists(name.to_string()));
+    }
+    if let Some((needed, why)) = template.needs {
+        let path = manifest.root.join(needed);
+        if !path.exists() {
+            return Err(ScaffoldError::Needs {
+                template: template.name,
+                path,
+                why,
+            });
+        }
     }
     let dir = format!("components/{name}");
     let folder = manifest.root.join(&dir);

@@ -100,6 +100,22 @@ fn build_reports_a_failing_component_by_name() {
     assert!(!ok);
     assert!(err.contains("[1/1] web: FAILED"), "{err}");
     assert!(err.contains("compiler says no"), "{err}");
+    assert!(!err.contains("is not installed"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+
+    // A toolchain that is not there is said to be missing, with where to get it.
+    let manifest = VALID.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\n[component.web.build]\ncommand = \"componentize-py-not-here componentize app\"",
+    );
+    let dir = scratch("build-missing", &manifest);
+    let (ok, err) = bourse(&["build"], &dir);
+    assert!(!ok);
+    assert!(
+        err.contains("a program the build command runs is not installed")
+            && err.contains("scripts/toolchains.sh"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -450,7 +466,12 @@ fn new_makes_a_component_from_a_template_or_says_why_not() {
     assert!(out.status.success());
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(listed.starts_with("rust-http "), "{listed}");
-    for template in ["python-signal ", "python-agent ", "ts-http "] {
+    for template in [
+        "rust-order-handler ",
+        "python-signal ",
+        "python-agent ",
+        "ts-http ",
+    ] {
         assert!(listed.contains(template), "{template}: {listed}");
     }
 

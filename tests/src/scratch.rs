@@ -49,6 +49,33 @@ pub fn cargo_workspace(dir: &Path) {
     std::os::unix::fs::symlink(workspace().join("target"), dir.join("target")).expect("target");
 }
 
+/// Makes `dir` a copy of Bourse's repository as far as a component built against its guest
+/// crate needs: the workspace's `Cargo.toml` (its shared package fields and dependency
+/// versions) taking `components/*` and the guest crate with the matching core it uses, which
+/// are linked in from the repository, with the WIT they are generated from.
+pub fn bourse_like_workspace(dir: &Path) {
+    let text = std::fs::read_to_string(workspace().join("Cargo.toml")).expect("Cargo.toml");
+    let members = "members = [\"components/*\", \"crates/guest\", \"crates/matching\"]";
+    let text: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("default-members"))
+        .map(|l| {
+            if l.starts_with("members = ") {
+                members.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(dir.join("Cargo.toml"), text.join("\n") + "\n").expect("Cargo.toml");
+    for file in ["Cargo.lock", "rust-toolchain.toml"] {
+        std::fs::copy(workspace().join(file), dir.join(file)).expect(file);
+    }
+    for link in ["target", "crates", "wit"] {
+        std::os::unix::fs::symlink(workspace().join(link), dir.join(link)).expect(link);
+    }
+}
+
 /// Builds `name` in `manifest` with its template's toolchain.
 pub fn build_one(manifest: &Manifest, name: &str) {
     assert_eq!(

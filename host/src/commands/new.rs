@@ -8,7 +8,7 @@ use bourse::scaffold::{self, TEMPLATES};
 /// `bourse new --list`.
 pub fn list() -> ExitCode {
     for t in TEMPLATES {
-        println!("{:<14} {}", t.name, t.description);
+        println!("{:<19} {}", t.name, t.description);
     }
     ExitCode::SUCCESS
 }

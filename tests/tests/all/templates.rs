@@ -4,6 +4,7 @@
 
 use bourse::manifest::Manifest;
 use bourse_tests::scratch::{build_one, edit, require, upload};
+use bourse_tests::typed::TypedCalls;
 use bourse_tests::{ADMIN_TOKEN, Backend, TestHost, app_manifest_with, scratch};
 use serde_json::{Value, json};
 
@@ -249,6 +250,140 @@ async fn a_typescript_http_component_from_its_template_builds_serves_and_swaps()
     let (status, answer) = host.get("/hello-ts/quotes", None).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["edited"], true, "{answer}");
+    host.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_order_handler_from_its_template_places_orders_under_its_rule_and_swaps() {
+    use bourse::bindings::bourse::platform::types::{OrderStatus, Principal};
+    use bourse::bindings::exports::bourse::platform::order_handling::NewOrder;
+
+    let (dir, manifest_path) = scratch::app();
+    // It builds against Bourse's guest crate: refused where that is not beside the manifest.
+    let refused = bourse::scaffold::new(&manifest_path, "rust-order-handler", "desk")
+        .expect_err("no crates/guest here");
+    assert!(
+        refused.to_string().starts_with(&format!(
+            "template rust-order-handler needs {} beside the manifest",
+            dir.join("crates/guest/Cargo.toml").display()
+        )),
+        "{refused}"
+    );
+    scratch::bourse_like_workspace(&dir);
+    let created = bourse::scaffold::new(&manifest_path, "rust-order-handler", "desk")
+        .expect("made from template");
+    assert!(created.in_workspace);
+    let manifest = Manifest::load(&manifest_path).expect("the manifest loads");
+    build_one(&manifest, "desk");
+    // Into Bourse's own application (auth, the market), checked against its world.
+    let extra = format!(
+        "[[trigger.http]]\nroute = \"/desk/...\"\ncomponent = \"desk\"\n[component.desk]\nsource = \"{}\"\n[component.desk.tool.bourse]\nworld = \"bourse:platform/order-handler\"\n",
+        manifest
+            .resolve(&manifest.components["desk"].source)
+            .display(),
+    );
+    let app = app_manifest_with(&extra);
+    let host = TestHost::start(app.clone(), Backend::Embedded, 10_000).await;
+
+    let order = |kind: &str, price: Option<&str>, quantity: &str| {
+        json!({"symbol": "AAPL", "side": "sell", "type": kind, "price": price, "quantity": quantity})
+            .to_string()
+    };
+    let (status, answer) = host
+        .post(
+            "/desk/orders",
+            Some(ADMIN_TOKEN),
+            &order("limit", Some("101.00"), "5"),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["status"], "accepted", "{answer}");
+    assert_eq!(answer["remaining_lots"], 5, "{answer}");
+    for (body, token, status_code, code, says) in [
+        (
+            order("market", None, "2"),
+            Some(ADMIN_TOKEN),
+            400,
+            "invalid_type",
+            "this desk sends limit orders only",
+        ),
+        (
+            order("limit", Some("101.00"), "2000"),
+            Some(ADMIN_TOKEN),
+            400,
+            "invalid_quantity",
+            "2000 lots is over this desk's 1000",
+        ),
+        (
+            order("limit", Some("101.001"), "1"),
+            Some(ADMIN_TOKEN),
+            400,
+            "invalid_price",
+            "",
+        ),
+        (
+            order("limit", Some("101.00"), "1"),
+            None,
+            401,
+            "unauthenticated",
+            "this route needs credentials",
+        ),
+    ] {
+        let (status, answer) = host.post("/desk/orders", token, &body).await;
+        assert_eq!(status, status_code, "{answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(says)),
+            "{says}: {answer}"
+        );
+    }
+    // The typed export the host calls does the same: a buy crosses the resting sell.
+    let buyer = Principal {
+        id: "desk-buyer".into(),
+        roles: vec!["trader".into()],
+    };
+    let buy = NewOrder {
+        symbol: "AAPL".into(),
+        side: "buy".into(),
+        kind: "limit".into(),
+        price: Some("101.00".into()),
+        quantity: "2".into(),
+        time_in_force: None,
+        post_only: false,
+        client_order_id: None,
+    };
+    let result = host
+        .runtime
+        .place_order("desk", &buyer, &buy)
+        .await
+        .expect("called")
+        .expect("placed");
+    assert_eq!(result.status, OrderStatus::Filled);
+    assert_eq!(result.trades.len(), 1);
+
+    // A tighter rule, rebuilt and uploaded: the running host places orders under it.
+    edit(
+        &created.folder.join("src/lib.rs"),
+        "const MAX_LOTS: u64 = 1_000;",
+        "const MAX_LOTS: u64 = 10;",
+    );
+    build_one(&manifest, "desk");
+    upload(&host, &app, "desk").await;
+    let (status, answer) = host
+        .post(
+            "/desk/orders",
+            Some(ADMIN_TOKEN),
+            &order("limit", Some("101.00"), "50"),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["error"]["message"], "50 lots is over this desk's 10",
+        "{answer}"
+    );
     host.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
