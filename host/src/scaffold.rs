@@ -209,6 +209,9 @@ pub enum ScaffoldError {
         path: PathBuf,
         why: &'static str,
     },
+    /// The Cargo workspace beside the manifest could not be told to leave the folder out.
+    #[error("{}: {why}", path.display())]
+    Workspace { path: PathBuf, why: String },
     /// The manifest did not load with the new entry (it has been put back as it was).
     #[error("the manifest would not load with the new entry, which was taken back: {0}")]
     Manifest(String),
@@ -246,6 +249,68 @@ fn workspace_takes_components(manifest_dir: &Path) -> bool {
         .is_ok_and(|t| t.contains("[workspace]") && t.contains("\"components/*\""))
 }
 
+/// Leaves `dir` out of the Cargo workspace at `root` when that workspace takes
+/// `components/*`: cargo refuses a member folder without a `Cargo.toml`, so a component in
+/// another language there would stop every `cargo` command. Adds `dir` to the workspace's
+/// `exclude`; the text before, to take it back, or `None` when there is nothing to do.
+fn exclude_from_workspace(root: &Path, dir: &str) -> Result<Option<String>, ScaffoldError> {
+    let path = root.join("Cargo.toml");
+    if !workspace_takes_components(root) {
+        return Ok(None);
+    }
+    let before = std::fs::read_to_string(&path).map_err(io(&path))?;
+    let refuse = |why: String| ScaffoldError::Workspace {
+        path: path.clone(),
+        why,
+    };
+    let entry = format!("\"{dir}\"");
+    let mut lines: Vec<String> = before.lines().map(str::to_string).collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == "[workspace]")
+        .ok_or_else(|| refuse("no [workspace] table".into()))?;
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .map_or(lines.len(), |i| start + 1 + i);
+    let existing = lines[start + 1..end]
+        .iter()
+        .position(|l| l.trim_start().starts_with("exclude"))
+        .map(|i| start + 1 + i);
+    match existing {
+        Some(i) => {
+            let line = &mut lines[i];
+            let close = line.rfind(']').filter(|_| line.contains('[')).ok_or_else(|| {
+                refuse(format!(
+                    "its [workspace] exclude spans lines: add {entry} to it, then run bourse new again"
+                ))
+            })?;
+            let sep = if line[..close].trim_end().ends_with('[') {
+                ""
+            } else {
+                ", "
+            };
+            line.insert_str(close, &format!("{sep}{entry}"));
+        }
+        None => lines.insert(start + 1, format!("exclude = [{entry}]")),
+    }
+    let after = lines.join("\n") + "\n";
+    // What cargo will read must say what was meant.
+    let excluded = toml::from_str::<toml::Table>(&after).ok().is_some_and(|t| {
+        t.get("workspace")
+            .and_then(|w| w.get("exclude"))
+            .and_then(|e| e.as_array())
+            .is_some_and(|e| e.iter().any(|v| v.as_str() == Some(dir)))
+    });
+    if !excluded {
+        return Err(refuse(format!(
+            "could not add {entry} to its [workspace] exclude: add it, then run bourse new again"
+        )));
+    }
+    std::fs::write(&path, after).map_err(io(&path))?;
+    Ok(Some(before))
+}
+
 /// Makes component `name` from `template` beside the manifest at `manifest_path`.
 pub fn new(manifest_path: &Path, template: &str, name: &str) -> Result<Created, ScaffoldError> {
     let template = TEMPLATES
@@ -280,6 +345,11 @@ pub fn new(manifest_path: &Path, template: &str, name: &str) -> Result<Created, 
         template.toolchain == Toolchain::Rust && workspace_takes_components(&manifest.root);
     let fill = |text: &str| text.replace("__NAME__", name).replace("__CRATE__", &krate);
 
+    let cargo_before = if template.toolchain == Toolchain::Other {
+        exclude_from_workspace(&manifest.root, &dir)?
+    } else {
+        None
+    };
     for (path, content) in template.files {
         let path = folder.join(path);
         if let Some(parent) = path.parent() {
@@ -324,6 +394,9 @@ pub fn new(manifest_path: &Path, template: &str, name: &str) -> Result<Created, 
     if let Err(e) = Manifest::load(manifest_path) {
         let _ = std::fs::write(manifest_path, &before);
         let _ = std::fs::remove_dir_all(&folder);
+        if let Some(text) = &cargo_before {
+            let _ = std::fs::write(manifest.root.join("Cargo.toml"), text);
+        }
         return Err(ScaffoldError::Manifest(e.to_string()));
     }
     Ok(Created {
@@ -334,7 +407,49 @@ pub fn new(manifest_path: &Path, template: &str, name: &str) -> Result<Created, 
 
 #[cfg(test)]
 mod tests {
-    use super::valid_name;
+    use super::{exclude_from_workspace, valid_name};
+
+    #[test]
+    fn a_folder_in_another_language_is_left_out_of_a_cargo_workspace() {
+        let root = std::env::temp_dir().join(format!("bourse-exclude-{}", std::process::id()));
+        std::fs::create_dir_all(&root).expect("scratch");
+        let cargo = root.join("Cargo.toml");
+        let with = |exclude: &str| {
+            format!(
+                "[workspace]\nresolver = \"3\"\nmembers = [\"components/*\"]\n{exclude}\n[workspace.package]\nedition = \"2024\"\n"
+            )
+        };
+        for (exclude, expected) in [
+            ("", "exclude = [\"components/sig\"]"),
+            ("exclude = []", "exclude = [\"components/sig\"]"),
+            (
+                "exclude = [\"components/old\"]",
+                "exclude = [\"components/old\", \"components/sig\"]",
+            ),
+        ] {
+            let before = with(exclude);
+            std::fs::write(&cargo, &before).expect("Cargo.toml");
+            let kept = exclude_from_workspace(&root, "components/sig").expect("excluded");
+            assert_eq!(kept.as_deref(), Some(before.as_str()));
+            let after = std::fs::read_to_string(&cargo).expect("Cargo.toml");
+            assert!(after.contains(expected), "{exclude:?}: {after}");
+            assert!(after.contains("[workspace.package]"), "{after}");
+        }
+        // Spanning lines: said, and the file left alone.
+        let before = with("exclude = [\n  \"components/old\",\n]");
+        std::fs::write(&cargo, &before).expect("Cargo.toml");
+        let refused = exclude_from_workspace(&root, "components/sig").expect_err("refused");
+        assert!(refused.to_string().contains("spans lines"), "{refused}");
+        assert_eq!(std::fs::read_to_string(&cargo).expect("Cargo.toml"), before);
+        // No workspace taking components/*: nothing to do.
+        std::fs::write(&cargo, "[package]\nname = \"x\"\n").expect("Cargo.toml");
+        assert!(
+            exclude_from_workspace(&root, "components/sig")
+                .expect("nothing to do")
+                .is_none()
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
 
     #[test]
     fn component_ids_are_kebab_case() {

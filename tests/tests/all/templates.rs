@@ -47,9 +47,22 @@ async fn a_rust_http_component_from_its_template_builds_serves_and_swaps() {
 async fn a_python_signal_from_its_template_builds_computes_and_swaps() {
     require("componentize-py");
     let (dir, manifest_path) = scratch::app();
+    // Beside a Cargo workspace taking components/* (as in Bourse's repository), which must
+    // leave the Python folder out or every cargo command there would fail.
+    scratch::cargo_workspace(&dir);
     let created = bourse::scaffold::new(&manifest_path, "python-signal", "my-signal")
         .expect("made from template");
     assert!(!created.in_workspace);
+    let metadata = std::process::Command::new("cargo")
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(&dir)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        metadata.status.success(),
+        "{}",
+        String::from_utf8_lossy(&metadata.stderr)
+    );
     assert!(created.folder.join("wit/plugins.wit").exists());
     let manifest = Manifest::load(&manifest_path).expect("the manifest loads");
     build_one(&manifest, "my-signal");
