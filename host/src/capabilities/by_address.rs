@@ -89,9 +89,17 @@ impl std::fmt::Display for Full {
     }
 }
 
-/// Clients of type `T` by component and address.
+/// One client, connected by the first caller that needs it.
+type Slot<T> = Arc<tokio::sync::OnceCell<T>>;
+
+/// Clients by component and address.
+type Clients<T> = HashMap<(Arc<str>, String), Slot<T>>;
+
+/// Clients of type `T` by component and address. The map's lock is held only to find or
+/// reserve a slot, never while connecting: a component naming a slow host waits for that host
+/// alone, and other components' first opens go on.
 pub struct ByAddress<T, const MAX: usize> {
-    clients: Mutex<HashMap<(Arc<str>, String), T>>,
+    clients: Mutex<Clients<T>>,
 }
 
 impl<T, const MAX: usize> Default for ByAddress<T, MAX> {
@@ -107,7 +115,8 @@ impl<T: Clone, const MAX: usize> ByAddress<T, MAX> {
     pub const PER_COMPONENT: usize = if MAX >= 4 { MAX / 4 } else { 1 };
 
     /// `component`'s client of `address`, connected with `connect` the first time; `full`
-    /// makes the error when the component or the host has no room left.
+    /// makes the error when the component or the host has no room left. A failed connect
+    /// gives its room back.
     pub async fn get<E, F: Future<Output = Result<T, E>>>(
         &self,
         component: &Arc<str>,
@@ -115,20 +124,38 @@ impl<T: Clone, const MAX: usize> ByAddress<T, MAX> {
         full: impl FnOnce(Full) -> E,
         connect: impl FnOnce() -> F,
     ) -> Result<T, E> {
-        let mut clients = self.clients.lock().await;
         let key = (component.clone(), address.to_string());
-        if let Some(client) = clients.get(&key) {
-            return Ok(client.clone());
+        let slot = {
+            let mut clients = self.clients.lock().await;
+            match clients.get(&key) {
+                Some(slot) => slot.clone(),
+                None => {
+                    if clients.keys().filter(|(c, _)| c == component).count() >= Self::PER_COMPONENT
+                    {
+                        return Err(full(Full::Component(Self::PER_COMPONENT)));
+                    }
+                    if clients.len() >= MAX {
+                        return Err(full(Full::Host(MAX)));
+                    }
+                    let slot = Slot::default();
+                    clients.insert(key.clone(), slot.clone());
+                    slot
+                }
+            }
+        };
+        match slot.get_or_try_init(connect).await {
+            Ok(client) => Ok(client.clone()),
+            Err(e) => {
+                let mut clients = self.clients.lock().await;
+                if clients
+                    .get(&key)
+                    .is_some_and(|s| Arc::ptr_eq(s, &slot) && s.get().is_none())
+                {
+                    clients.remove(&key);
+                }
+                Err(e)
+            }
         }
-        if clients.keys().filter(|(c, _)| c == component).count() >= Self::PER_COMPONENT {
-            return Err(full(Full::Component(Self::PER_COMPONENT)));
-        }
-        if clients.len() >= MAX {
-            return Err(full(Full::Host(MAX)));
-        }
-        let client = connect().await?;
-        clients.insert(key, client.clone());
-        Ok(client)
     }
 }
 
@@ -156,5 +183,53 @@ mod tests {
             }
         }
         assert_eq!(get(&map, "late", "a").await, Err(Full::Host(8)));
+    }
+
+    #[tokio::test]
+    async fn a_slow_connect_holds_up_only_its_own_address() {
+        let map = Arc::new(ByAddress::<u32, 8>::default());
+        let release = Arc::new(tokio::sync::Notify::new());
+        let slow = {
+            let (map, release) = (map.clone(), release.clone());
+            tokio::spawn(async move {
+                map.get(
+                    &Arc::from("slow"),
+                    "far",
+                    |f| f,
+                    || async move {
+                        release.notified().await;
+                        Ok(1)
+                    },
+                )
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        // Another component connects while the slow one is still connecting.
+        let other = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            get(&map, "other", "near"),
+        )
+        .await;
+        assert_eq!(other.expect("not held up by another's connect"), Ok(7));
+        release.notify_one();
+        assert_eq!(slow.await.expect("joined"), Ok(1));
+        assert_eq!(get(&map, "slow", "far").await, Ok(1), "kept once connected");
+    }
+
+    #[tokio::test]
+    async fn a_failed_connect_gives_its_room_back() {
+        let map = ByAddress::<u32, 8>::default();
+        let component = Arc::from("flaky");
+        for db in ["a", "b", "c"] {
+            let failed = map
+                .get(&component, db, |_| "full", || async { Err("refused") })
+                .await;
+            assert_eq!(failed, Err("refused"));
+        }
+        // Two addresses are its most: failures did not use them up.
+        for db in ["d", "e"] {
+            assert_eq!(get(&map, "flaky", db).await, Ok(7));
+        }
     }
 }
