@@ -174,13 +174,25 @@ async function main() {
     await resting.waitFor();
     await resting.getByRole("button", { name: /^Amend/ }).click();
     await alice.getByLabel("New price").fill("104.5");
+    // An update arrives while the amend form is open (a fill of her other order redraws her
+    // orders): what she typed must still be there when she presses Enter.
+    const crossing = await fetch(`${base}/api/orders`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ symbol: "AAPL", side: "buy", type: "limit", price: "101.25", quantity: "1" }),
+    });
+    assert.equal(crossing.status, 201, await crossing.text());
+    await alice
+      .getByTestId("open-orders")
+      .locator('tr:has(td:nth-child(4):text-is("101.25")):has(td:nth-child(5):text-is("5"))')
+      .waitFor();
     await alice.getByLabel("New price").press("Enter");
     await row(alice, "open-orders", "104.5").waitFor();
     await level(alice, "104.5", "5").waitFor();
     await row(alice, "open-orders", "104.5").getByRole("button", { name: /^Cancel/ }).click();
     await row(alice, "open-orders", "104.5").waitFor({ state: "detached" });
     await row(alice, "book", "104.5").waitFor({ state: "detached" });
-    log("amended to 104.5 by keyboard, then cancelled: gone from orders and book");
+    log("amended to 104.5 by keyboard (typed across a redraw), then cancelled: gone from orders and book");
     // What is left of the first sell goes too, so a rerun against the same host starts clean.
     await row(alice, "open-orders", "101.25").getByRole("button", { name: /^Cancel/ }).click();
     await row(alice, "book", "101.25").waitFor({ state: "detached" });

@@ -329,6 +329,9 @@ export const render: Render = (root) => {
 
   let orders: OrderInfo[] = [];
   let amending: string | null = null;
+  // What is typed into the amend form: the orders table is redrawn whenever an update
+  // arrives, and a redraw must not throw away what the user is typing.
+  let draft: { price: string; quantity: string; field: "price" | "quantity" } | null = null;
 
   async function loadOrders(): Promise<void> {
     if (!principal) return;
@@ -360,7 +363,7 @@ export const render: Render = (root) => {
           amending === o.order_id ? amendForm(o) : h(
             "div",
             { class: "row" },
-            o.type === "limit" ? h("button", { type: "button", onclick: () => { amending = o.order_id; drawOrders(); }, "aria-label": `Amend order ${o.order_id}` }, "Amend") : null,
+            o.type === "limit" ? h("button", { type: "button", onclick: () => { amending = o.order_id; draft = null; drawOrders(); }, "aria-label": `Amend order ${o.order_id}` }, "Amend") : null,
             h("button", { type: "button", onclick: () => void cancel(o), "aria-label": `Cancel order ${o.order_id}` }, "Cancel"),
           ),
         ]),
@@ -371,8 +374,13 @@ export const render: Render = (root) => {
 
   function amendForm(o: OrderInfo): HTMLElement {
     const error = h("span", { class: "error", role: "alert", hidden: true });
-    const price = h("input", { name: "price", value: o.price ?? "", "aria-label": "New price", size: 8, inputmode: "decimal" });
-    const quantity = h("input", { name: "quantity", value: o.remaining_quantity, "aria-label": "New quantity", size: 6, inputmode: "decimal" });
+    const price = h("input", { name: "price", value: draft?.price ?? o.price ?? "", "aria-label": "New price", size: 8, inputmode: "decimal" });
+    const quantity = h("input", { name: "quantity", value: draft?.quantity ?? o.remaining_quantity, "aria-label": "New quantity", size: 6, inputmode: "decimal" });
+    const keep = (field: "price" | "quantity") => () => {
+      draft = { price: price.value, quantity: quantity.value, field };
+    };
+    price.addEventListener("input", keep("price"));
+    quantity.addEventListener("input", keep("quantity"));
     const form = h(
       "form",
       {
@@ -390,6 +398,7 @@ export const render: Render = (root) => {
             const r = await api<OrderResult>(`/api/orders/${o.order_id}`, { method: "PATCH", body });
             notify.ok(`Order ${r.order_id} amended: ${r.status.replace("_", " ")}`);
             amending = null;
+            draft = null;
             void loadOrders();
           } catch (err) {
             notify.inline(error, err);
@@ -399,10 +408,15 @@ export const render: Render = (root) => {
       price,
       quantity,
       h("button", { type: "submit", class: "primary" }, "Save"),
-      h("button", { type: "button", onclick: () => { amending = null; drawOrders(); } }, "Back"),
+      h("button", { type: "button", onclick: () => { amending = null; draft = null; drawOrders(); } }, "Back"),
       error,
     );
-    queueMicrotask(() => price.focus());
+    queueMicrotask(() => {
+      const field = draft?.field === "quantity" ? quantity : price;
+      // After a redraw, the caret goes back where the user was typing.
+      if (draft) field.setSelectionRange(field.value.length, field.value.length);
+      field.focus();
+    });
     return form;
   }
 
