@@ -96,9 +96,9 @@ pub struct ComputeAnswer {
 }
 
 impl ComputeRequest {
-    /// The export's input, or what is out of bounds.
-    fn to_wit(&self, component: &str) -> Result<RatioInput, String> {
-        let name = self.name.clone().unwrap_or_else(|| component.to_string());
+    /// The export's input (the series moved, not copied), or what is out of bounds.
+    fn into_wit(self, component: &str) -> Result<RatioInput, String> {
+        let name = self.name.unwrap_or_else(|| component.to_string());
         if name.is_empty() || name.len() > MAX_NAME {
             return Err(format!("name must be 1 to {MAX_NAME} bytes"));
         }
@@ -115,8 +115,8 @@ impl ComputeRequest {
         }
         Ok(RatioInput {
             name,
-            numerator: self.numerator.clone(),
-            denominator: self.denominator.clone(),
+            numerator: self.numerator,
+            denominator: self.denominator,
             lookback: self.lookback,
             above: self.above.into(),
         })
@@ -164,7 +164,7 @@ async fn compute(
             .into_response();
         }
     };
-    let input = match request.to_wit(&component) {
+    let input = match request.into_wit(&component) {
         Ok(input) => input,
         Err(message) => {
             return ApiError::new(
