@@ -1,8 +1,8 @@
 // The dashboard's end-to-end test in headless Chromium against a running Bourse host:
 // sign-in, crossing orders seen in the book and trades panels, amend and cancel, an API error
 // shown in the API's words, a backtest chart, a simulation run to completion, role gating, a
-// component swap and rollback seen in the history, and screenshots of every page at laptop
-// and phone widths.
+// component swap and rollback seen in the history, the API description (Swagger UI) with a
+// call made from it, and screenshots of every page at laptop and phone widths.
 //
 // BOURSE_URL (host), ADMIN_TOKEN (ops token), SWAP_WASM (a component .wasm of the app's
 // `simulation`), SCREENSHOTS (directory) come from the environment.
@@ -112,6 +112,7 @@ const PAGES = {
   simulations: ["Simulations", "form[aria-label='New simulation']"],
   components: ["Components", "[data-testid=components-table] table"],
   health: ["Health", "[data-testid=health-status] .pill"],
+  api: ["API", "[data-testid=api-docs] .opblock"],
 };
 
 async function main() {
@@ -272,6 +273,24 @@ async function main() {
     await ops.locator(".tile", { hasText: "HTTP requests" }).waitFor();
     await shot(ops, "health");
     log("health shows ok and the key metrics");
+
+    step = "the API description";
+    await ops.goto(`${base}/#/api`);
+    const docs = ops.getByTestId("api-docs");
+    // A host route and a component's route, each from its own description.
+    const operation = (method, path) =>
+      docs.locator(`.opblock-${method}`).filter({ has: ops.locator(`.opblock-summary-path[data-path="${path}"]`) });
+    await operation("post", "/api/simulations").waitFor();
+    await operation("post", "/api/orders").waitFor();
+    await operation("post", "/api/auth/login").waitFor();
+    // "Try it out" sends the signed-in operator's credentials: /api/components needs them.
+    const components = operation("get", "/api/components");
+    await components.locator(".opblock-summary").click();
+    await components.getByRole("button", { name: "Try it out" }).click();
+    await components.getByRole("button", { name: "Execute" }).click();
+    await components.locator(".live-responses-table .response-col_status", { hasText: "200" }).waitFor();
+    await shot(ops, "api");
+    log("the API page shows the host's and the components' routes, and runs one with the operator's credentials");
 
     step = "phone width";
     const phone = await newPage(browser, PHONE);

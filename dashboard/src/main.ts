@@ -15,6 +15,7 @@ const pages: Page[] = [
   { path: "simulations", title: "Simulations", role: "signed-in", load: () => import("./pages/simulations") },
   { path: "components", title: "Components", role: "ops", load: () => import("./pages/components") },
   { path: "health", title: "Health", load: () => import("./pages/health") },
+  { path: "api", title: "API", load: () => import("./pages/api") },
 ];
 
 const app = document.getElementById("app")!;

@@ -410,6 +410,17 @@ impl TestHost {
         String::from_utf8_lossy(&answer[..n]).into_owned()
     }
 
+    /// Uploads `wasm` as component `name`'s new version (a hot swap, as the operator) →
+    /// (status, JSON answer).
+    pub async fn upload(&self, name: &str, wasm: Vec<u8>) -> (u16, serde_json::Value) {
+        let request = self
+            .client
+            .post(format!("{}/admin/components/{name}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .body(wasm);
+        Self::read(request.send().await.expect("upload reaches the host")).await
+    }
+
     /// `ws://` address of this host's WebSocket endpoint.
     pub fn ws_url(&self) -> String {
         format!("{}/ws", self.url.replacen("http://", "ws://", 1))

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use bourse::build::{Outcome, build};
 use bourse::manifest::Manifest;
 
-use crate::{ADMIN_TOKEN, TestHost, unique, workspace};
+use crate::{TestHost, unique, workspace};
 
 /// Fails, naming what installs it, when `tool` is not on PATH: the templates build with the
 /// real toolchains, which `.ci/run` installs with `scripts/toolchains.sh`.
@@ -99,13 +99,6 @@ pub fn edit(file: &Path, from: &str, to: &str) {
 pub async fn upload(host: &TestHost, manifest: &Manifest, name: &str) {
     let wasm = std::fs::read(manifest.resolve(&manifest.components[name].source))
         .expect("built component");
-    let response = host
-        .client
-        .post(format!("{}/admin/components/{name}", host.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .body(wasm)
-        .send()
-        .await
-        .expect("upload reaches the host");
-    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let (status, answer) = host.upload(name, wasm).await;
+    assert_eq!(status, 200, "{answer}");
 }

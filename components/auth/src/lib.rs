@@ -97,6 +97,9 @@ fn is_admin_token(token: &str) -> bool {
 
 export!(Component);
 
+// The description of the routes below, in /api/openapi.json (kept in ../openapi.json).
+bourse_guest::openapi!("../openapi.json");
+
 #[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     bourse_guest::spin::handle(request, route)

@@ -45,6 +45,9 @@ impl generator::Guest for Component {
 
 export!(Component);
 
+// The description of the routes below, in /api/openapi.json (kept in ../openapi.json).
+bourse_guest::openapi!("../openapi.json");
+
 #[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     bourse_guest::spin::handle(request, route)

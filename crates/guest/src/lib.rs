@@ -68,3 +68,20 @@ macro_rules! http_bindings {
         });
     };
 }
+
+/// Carries the component's OpenAPI description in its `.wasm`: the file at `$path` (relative
+/// to the calling source file, like `include_bytes!`) becomes the custom section
+/// `bourse:openapi`, which the host reads at each deploy and merges into `/api/openapi.json`,
+/// so the description of a component's routes is kept beside its code and swapped with it:
+/// `bourse_guest::openapi!("../openapi.json");`
+#[macro_export]
+macro_rules! openapi {
+    ($path:literal) => {
+        // Public rather than `#[used]`: the linker keeps a custom section's statics whole, and
+        // on wasm `#[used]` would also copy the bytes into linear memory's data.
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        #[unsafe(link_section = "bourse:openapi")]
+        pub static BOURSE_OPENAPI: [u8; include_bytes!($path).len()] = *include_bytes!($path);
+    };
+}

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::openapi::{ErrorBody, ErrorDetail};
 use crate::runtime::CallError;
 
 /// An error answer.
@@ -66,11 +67,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": {"code": self.code, "message": self.message, "request_id": self.request_id}
-        });
+        let id = self.request_id.parse::<axum::http::HeaderValue>().ok();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                request_id: self.request_id,
+            },
+        };
         let mut response = (self.status, Json(body)).into_response();
-        if let Ok(id) = self.request_id.parse() {
+        if let Some(id) = id {
             response.headers_mut().insert("x-request-id", id);
         }
         response

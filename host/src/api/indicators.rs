@@ -8,16 +8,18 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use super::request_id::RequestId;
 use crate::bindings::exports::bourse::platform::indicator::{
     self, RatioInput, Regime, SignalError, SignalValue,
@@ -29,14 +31,15 @@ pub const MAX_POINTS: usize = 10_000;
 /// Longest signal name, bytes.
 pub const MAX_NAME: usize = 64;
 
-pub fn routes(body_limit: usize) -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/indicators/{component}", post(compute))
+pub fn routes(body_limit: usize) -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(compute))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
 }
 
 /// A regime as the REST API spells it everywhere.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = Regime)]
 #[serde(rename_all = "snake_case")]
 pub enum RegimeJson {
     RiskOn,
@@ -65,7 +68,7 @@ impl From<Regime> for RegimeJson {
 }
 
 /// The body of `POST /api/indicators/{component}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComputeRequest {
     /// Echoed back; the component's id when absent.
@@ -87,11 +90,15 @@ fn risk_on() -> RegimeJson {
 }
 
 /// The answer of `POST /api/indicators/{component}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ComputeAnswer {
+    /// The component that computed it.
     pub component: String,
+    /// The request's name, or the component's id.
     pub name: String,
+    /// The indicator's figure (for a ratio signal, the numerator's growth over the denominator's).
     pub ratio: f64,
+    /// The regime it reads.
     pub regime: RegimeJson,
 }
 
@@ -145,6 +152,17 @@ pub async fn call(
     answer.map_err(|e| instance.classify(e))
 }
 
+/// Computes a custom signal with the `indicator` export of the component the path names.
+#[utoipa::path(post, path = "/api/indicators/{component}", tag = "indicators", summary = "Compute a custom signal",
+    params(("component" = String, Path, description = "A component exporting bourse:platform/indicator")),
+    request_body = ComputeRequest,
+    responses(
+        (status = 200, description = "The signal's value and regime", body = ComputeAnswer),
+        (status = 400, description = "The body is not valid (the message names the field), or a series is too long", body = ErrorBody),
+        (status = 404, description = "No such component, or it is not an indicator", body = ErrorBody),
+        (status = 413, description = "The body is larger than the application's body limit", body = ErrorBody),
+        (status = 422, description = "The component's refusal: insufficient_data or invalid_input, in its words", body = ErrorBody),
+        (status = 503, description = "The component is not available or busy", body = ErrorBody)))]
 async fn compute(
     State(app): State<Arc<AppState>>,
     Path(component): Path<String>,

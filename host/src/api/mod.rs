@@ -12,6 +12,7 @@ mod dispatch;
 pub mod error;
 mod hardening;
 pub mod indicators;
+pub mod openapi;
 pub mod principal;
 pub mod request_id;
 mod simulations;
@@ -23,8 +24,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use dispatch::PRINCIPAL_HEADER;
 
@@ -36,6 +39,7 @@ use crate::runtime::{Platform, Runtime};
 use crate::simulation::Simulations;
 use crate::store::kv::KeyValue;
 use crate::store::sql::Sql;
+use openapi::ErrorBody;
 use principal::Operator;
 use request_id::RequestId;
 
@@ -95,6 +99,8 @@ pub struct AppState {
     pub tickets: ws::Tickets,
     /// Per-IP and per-principal rate limits.
     pub limiter: Limiter,
+    /// The OpenAPI description: the host's part, and its last merge with the components'.
+    pub openapi: openapi::Description,
     shared: Arc<Platform>,
 }
 
@@ -135,6 +141,25 @@ pub fn router(
         limiter,
         shared,
     } = services;
+    // Every host route is registered with its description (utoipa-axum's `routes!` reads the
+    // path and method from the handler's `#[utoipa::path]`), so the two cannot drift apart.
+    let (platform, description) = OpenApiRouter::with_openapi(openapi::HostApi::openapi())
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        // The same three where a Spin-dialect application may have taken the plain paths.
+        .routes(routes!(well_known_health))
+        .routes(routes!(well_known_ready))
+        .routes(routes!(well_known_metrics))
+        .routes(routes!(components))
+        .routes(routes!(engine_stats))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(ws::upgrade))
+        .routes(routes!(ws::ticket))
+        .merge(admin::routes())
+        .merge(simulations::routes(config.body_limit))
+        .merge(indicators::routes(config.body_limit))
+        .split_for_parts();
     let state = Arc::new(AppState {
         runtime,
         config: config.clone(),
@@ -145,23 +170,9 @@ pub fn router(
         connections: ws::Connections::new(config.ws_limits),
         tickets: ws::Tickets::default(),
         limiter,
+        openapi: openapi::Description::new(description),
         shared,
     });
-    let platform = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
-        // The same three where a Spin-dialect application may have taken the plain paths.
-        .route("/.well-known/bourse/health", get(health))
-        .route("/.well-known/bourse/ready", get(ready))
-        .route("/.well-known/bourse/metrics", get(metrics))
-        .route("/api/components", get(components))
-        .route("/api/engine/stats", get(engine_stats))
-        .route("/ws", get(ws::upgrade))
-        .route("/api/ws/ticket", axum::routing::post(ws::ticket))
-        .merge(admin::routes())
-        .merge(simulations::routes(config.body_limit))
-        .merge(indicators::routes(config.body_limit));
     let application = Router::new().fallback(dispatch::dispatch).layer(
         tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
     );
@@ -181,6 +192,30 @@ pub fn router(
     Router::new()
         .fallback_service(platform)
         .layer(axum::middleware::from_fn_with_state(state, spin::front))
+}
+
+/// `/health` where a Spin-dialect application may have taken the plain path.
+#[utoipa::path(get, path = "/.well-known/bourse/health", tag = "platform", summary = "Liveness (as /health)",
+    responses((status = 200, description = "The host's state", body = Object)))]
+async fn well_known_health(state: State<Arc<AppState>>) -> Response {
+    health(state).await
+}
+
+/// `/ready` where a Spin-dialect application may have taken the plain path.
+#[utoipa::path(get, path = "/.well-known/bourse/ready", tag = "platform", summary = "Readiness (as /ready)",
+    responses(
+        (status = 200, description = "Stores reachable and every component loaded", body = Object),
+        (status = 503, description = "What is down", body = Object)))]
+async fn well_known_ready(state: State<Arc<AppState>>) -> Response {
+    ready(state).await
+}
+
+/// `/metrics` where a Spin-dialect application may have taken the plain path.
+#[utoipa::path(get, path = "/.well-known/bourse/metrics", tag = "platform", summary = "Prometheus metrics (as /metrics)",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
+        body = String, content_type = "text/plain")))]
+async fn well_known_metrics(state: State<Arc<AppState>>) -> Response {
+    metrics(state).await
 }
 
 struct Probes {
@@ -222,11 +257,19 @@ async fn probe(app: &AppState) -> Probes {
 }
 
 /// Liveness: the process answers. The body says how its dependencies are.
+#[utoipa::path(get, path = "/health", tag = "platform", summary = "Liveness",
+    description = "Always 200 while the process answers; the body says how the stores, the \
+        components and this replica are (status ok, degraded or down).",
+    responses((status = 200, description = "The host's state", body = Object)))]
 async fn health(State(app): State<Arc<AppState>>) -> Response {
     (StatusCode::OK, Json(probe(&app).await.body)).into_response()
 }
 
 /// Readiness: 503 naming what is down while a store is unreachable or a component failed.
+#[utoipa::path(get, path = "/ready", tag = "platform", summary = "Readiness",
+    responses(
+        (status = 200, description = "Stores reachable and every component loaded", body = Object),
+        (status = 503, description = "What is down: the same body as /health", body = Object)))]
 async fn ready(State(app): State<Arc<AppState>>) -> Response {
     let p = probe(&app).await;
     let code = if p.stores_ok && p.components_ok {
@@ -237,6 +280,9 @@ async fn ready(State(app): State<Arc<AppState>>) -> Response {
     (code, Json(p.body)).into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "platform", summary = "Prometheus metrics",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
+        body = String, content_type = "text/plain")))]
 async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     metrics::gauge!("process_resident_memory_bytes").set(crate::telemetry::resident_bytes() as f64);
     if let Some((used, free)) = crate::telemetry::heap_bytes() {
@@ -261,10 +307,18 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// Matching engine figures: commands per second, journal position and lag, book sizes and
-/// each shard's state hash.
+/// Matching engine figures: commands per second, journal position and lag, book sizes.
 /// Engine counters for anyone; `?state_hash=true` (operators only) adds each shard's state
 /// hash, which makes every shard walk its books.
+#[utoipa::path(get, path = "/api/engine/stats", tag = "platform", summary = "Matching engine figures",
+    params(("state_hash" = Option<bool>, Query,
+        description = "Add each shard's state hash (ops or admin only: every shard walks its books)")),
+    responses(
+        (status = 200, description = "Commands per second, journal position and lag, book sizes", body = Object),
+        (status = 400, description = "A parameter other than state_hash", body = ErrorBody),
+        (status = 401, description = "state_hash=true without credentials", body = ErrorBody),
+        (status = 403, description = "state_hash=true without the ops or admin role", body = ErrorBody)),
+    security((), ("bearer" = [])))]
 async fn engine_stats(
     State(app): State<Arc<AppState>>,
     id: RequestId,
@@ -299,6 +353,12 @@ async fn engine_stats(
 }
 
 /// Components with their sources and digests: for operators (ops or admin role).
+#[utoipa::path(get, path = "/api/components", tag = "platform", summary = "Components, their state and digests",
+    responses(
+        (status = 200, description = "Each component: loaded or failed (and why), world, digest, limits", body = [crate::runtime::ComponentInfo]),
+        (status = 401, description = "No credentials", body = ErrorBody),
+        (status = 403, description = "Not ops or admin", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn components(State(app): State<Arc<AppState>>, _: Operator) -> Response {
     Json(app.runtime.components()).into_response()
 }

@@ -6,15 +6,17 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use super::principal::{Caller, is_operator};
 use super::request_id::RequestId;
 use crate::bindings::bourse::platform::types::Principal;
@@ -23,15 +25,15 @@ use crate::simulation::{Entry, RunRequest, StartFailure};
 /// What the 401 of an anonymous caller says needs credentials.
 const NEEDS: &str = "simulations need";
 
-pub fn routes(body_limit: usize) -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/simulations", post(start))
-        .route(
-            "/api/simulations/{id}",
-            get(status).delete(stop).fallback(super::dispatch::dispatch),
-        )
-        .route("/api/simulations/{id}/bars", get(bars))
-        .route("/api/simulations/{id}/trades", get(trades))
+pub fn routes(body_limit: usize) -> OpenApiRouter<Arc<AppState>> {
+    // Other methods on `/api/simulations/{id}` (`POST /api/simulations/preview`) go on to the
+    // simulation component, which describes them itself.
+    let (schemas, paths, by_id) = routes!(status, stop);
+    OpenApiRouter::new()
+        .routes(routes!(start))
+        .routes((schemas, paths, by_id.fallback(super::dispatch::dispatch)))
+        .routes(routes!(bars))
+        .routes(routes!(trades))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
 }
 
@@ -54,6 +56,18 @@ fn visible(app: &AppState, caller: Caller, id: &str, request_id: &str) -> Result
     }
 }
 
+/// Starts a run; it goes on in the background and streams on `/ws`.
+#[utoipa::path(post, path = "/api/simulations", tag = "simulations", summary = "Start a simulation run",
+    request_body = RunRequest,
+    responses(
+        (status = 202, description = "Started: the run's id and state", body = Object),
+        (status = 400, description = "The body or the scenario is not valid (the message names the field)", body = ErrorBody),
+        (status = 401, description = "No credentials", body = ErrorBody),
+        (status = 403, description = "A live run without the admin or ops role", body = ErrorBody),
+        (status = 413, description = "The body is larger than the application's body limit", body = ErrorBody),
+        (status = 429, description = "Too many runs for this caller or instance", body = ErrorBody),
+        (status = 503, description = "The generator component is not available", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn start(
     State(app): State<Arc<AppState>>,
     request_id: RequestId,
@@ -113,6 +127,14 @@ async fn start(
     }
 }
 
+/// A run's state and figures.
+#[utoipa::path(get, path = "/api/simulations/{id}", tag = "simulations", summary = "A run's state",
+    params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The run's state and figures", body = Object),
+        (status = 401, description = "No credentials", body = ErrorBody),
+        (status = 404, description = "No such run of the caller's", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn status(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -127,6 +149,14 @@ async fn status(
     Json(app.simulations.view(&run).await).into_response()
 }
 
+/// Stops a run; its results stay readable.
+#[utoipa::path(delete, path = "/api/simulations/{id}", tag = "simulations", summary = "Stop a run",
+    params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 202, description = "Stopping: the run's state", body = Object),
+        (status = 401, description = "No credentials", body = ErrorBody),
+        (status = 404, description = "No such run of the caller's", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn stop(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -142,11 +172,21 @@ async fn stop(
     (StatusCode::ACCEPTED, Json(app.simulations.view(&run).await)).into_response()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct BarsQuery {
+    /// One of the scenario's symbols (its first when absent).
     symbol: Option<String>,
 }
 
+/// A run's price bars for one symbol.
+#[utoipa::path(get, path = "/api/simulations/{id}/bars", tag = "simulations", summary = "A run's bars",
+    params(("id" = String, Path, description = "The run's id"), BarsQuery),
+    responses(
+        (status = 200, description = "The symbol and its bars, oldest first", body = Object),
+        (status = 401, description = "No credentials", body = ErrorBody),
+        (status = 404, description = "No such run of the caller's, or the symbol is not in it", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn bars(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -179,11 +219,21 @@ async fn bars(
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TradesQuery {
+    /// Most trades, newest first: 1 to 1000 (default 100).
     limit: Option<usize>,
 }
 
+/// A run's latest trades.
+#[utoipa::path(get, path = "/api/simulations/{id}/trades", tag = "simulations", summary = "A run's trades",
+    params(("id" = String, Path, description = "The run's id"), TradesQuery),
+    responses(
+        (status = 200, description = "The latest trades, newest first", body = Object),
+        (status = 401, description = "No credentials", body = ErrorBody),
+        (status = 404, description = "No such run of the caller's", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn trades(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,

@@ -41,7 +41,7 @@ use super::{
 };
 
 /// How a component's instances are reused for HTTP requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Reuse {
     /// Most requests one instance serves (1: a fresh instance per request).
     pub requests: u32,

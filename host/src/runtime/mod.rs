@@ -9,6 +9,7 @@
 pub mod componentize;
 pub mod compose;
 pub mod contract;
+pub mod description;
 mod engine;
 mod guest_log;
 mod http;
@@ -76,7 +77,7 @@ pub struct LoadFailure {
 }
 
 /// Per-component resource limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Limits {
     /// Linear-memory cap per instance, bytes.
     pub memory_bytes: usize,
@@ -114,21 +115,33 @@ pub struct LoadedComponent {
     pre: InstancePre<HostState>,
     /// Its HTTP requests' handler, when it exports `wasi:http/incoming-handler`.
     http: Option<http::Handler>,
+    /// The OpenAPI description of its routes it carries, if any.
+    pub openapi: Option<Arc<serde_json::Value>>,
     permits: Arc<tokio::sync::Semaphore>,
     http_permits: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// Public description of a component, for `/api/components`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ComponentInfo {
+    /// Component id.
     pub name: String,
+    /// `loaded` or `failed`.
+    #[schema(value_type = String, examples("loaded", "failed"))]
     pub status: &'static str,
+    /// The world it was checked against.
     pub world: Option<String>,
+    /// The live version's `sha256:<hex>`.
     pub digest: Option<String>,
+    /// Where its `.wasm` came from.
+    #[schema(value_type = String)]
     pub source: PathBuf,
+    /// Whether it serves HTTP requests.
     pub http: bool,
+    /// Its limits (loaded components).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Why it failed to load.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -343,6 +356,15 @@ impl Runtime {
                     error: Some(f.error.clone()),
                 },
             })
+            .collect()
+    }
+
+    /// Each live component's id and digest, and the OpenAPI description it carries.
+    pub fn live_descriptions(&self) -> Vec<(String, String, Option<Arc<serde_json::Value>>)> {
+        self.read()
+            .values()
+            .filter_map(|slot| slot.live.as_ref().ok())
+            .map(|c| (c.name.clone(), c.digest.clone(), c.openapi.clone()))
             .collect()
     }
 

@@ -23,7 +23,7 @@ use crate::runtime::RuntimeConfig;
 pub const MAX_COMPONENT_BYTES: usize = 50 << 20;
 
 /// A retained version.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct VersionInfo {
     /// `sha256:<hex>`.
     pub digest: String,
@@ -34,7 +34,7 @@ pub struct VersionInfo {
 }
 
 /// A successful deploy.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeployReport {
     /// Component id.
     pub component: String,
@@ -48,16 +48,24 @@ pub struct DeployReport {
     pub duration_ms: u64,
 }
 
-/// One audit row.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+/// One audit row: a deploy, a rollback or a refusal.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct HistoryEntry {
+    /// Component id.
     pub component: String,
+    /// The version's `sha256:<hex>`.
     pub digest: String,
+    /// Who: the principal, `operator` for ADMIN_TOKEN, `host` for startup and the watcher.
     pub actor: String,
+    /// How it came: `upload`, `rollback`, `watch`, `startup`, ...
     pub via: String,
+    /// `live`, or why it was refused.
     pub outcome: String,
+    /// What the refusal said, or what changed.
     pub detail: String,
+    /// Milliseconds from bytes received to live (or refused).
     pub duration_ms: i64,
+    /// When (ms since the epoch).
     pub at_ms: i64,
 }
 
@@ -79,6 +87,9 @@ pub enum DeployError {
     /// Does not honour its world.
     #[error("{0}")]
     Contract(String),
+    /// Carries an OpenAPI description that is not one.
+    #[error("{0}")]
+    Description(#[from] super::description::SectionError),
     /// Wasmtime refused to compile it.
     #[error("does not compile: {0}")]
     Compile(String),
@@ -112,6 +123,7 @@ impl DeployError {
             DeployError::NotWasm => "not_wasm",
             DeployError::CoreModule(_) => "core_module",
             DeployError::Contract(_) => "contract_mismatch",
+            DeployError::Description(_) => "invalid_description",
             DeployError::Compile(_) => "compile_failed",
             DeployError::Link(_) => "link_failed",
             DeployError::Smoke(_) => "smoke_failed",
@@ -306,6 +318,8 @@ impl Runtime {
             (bytes, digest_of_component)
         };
         let (component, compiled) = self.compile(bytes.clone(), &compile_digest).await?;
+        // After the compile, which is what names a malformed binary.
+        let openapi = super::description::section(&bytes)?.map(Arc::new);
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -329,6 +343,7 @@ impl Runtime {
             limits,
             capabilities,
             http: super::http::handler(version.clone(), &pre),
+            openapi,
             pre,
             permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrency as usize)),
             http_permits: limits

@@ -45,7 +45,7 @@ fn default_accounts() -> u32 {
 }
 
 /// `POST /api/simulations`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
     /// What to simulate.
@@ -80,35 +80,46 @@ pub struct RunRequest {
 const MAX_GENERATOR: usize = 64;
 
 /// A scenario as clients write it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioJson {
+    /// The symbols to trade (sandbox symbols, or the market's own for a live run).
     pub symbols: Vec<String>,
     /// Starting mid, in ticks of 0.01.
     pub mid: i64,
+    /// Half-width in ticks of the band limit prices are drawn from.
     #[serde(default = "default_spread")]
     pub spread: u32,
+    /// Largest order quantity in lots (at least 1).
     #[serde(default = "default_max_quantity")]
     pub max_quantity: u64,
+    /// Share of market orders, in percent (0-100).
     #[serde(default)]
     pub market_percent: u8,
+    /// Number of simulated accounts (at least 1).
     #[serde(default = "default_accounts")]
     pub accounts: u32,
+    /// Seed of the generator: the same seed gives the same flow.
     pub seed: u64,
+    /// The chance per order, in basis points, that the mid moves by one tick.
     #[serde(default)]
     pub volatility_bp: u32,
+    /// Shares of the flow by agent kind, adding up to 100 (all noise when absent).
     #[serde(default)]
     pub agents: Option<AgentsJson>,
 }
 
 /// Shares of the flow by agent kind, in percent.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentsJson {
+    /// Random limit orders within `spread` of the mid, and market orders at `market_percent`.
     #[serde(default)]
     pub noise: u8,
+    /// Limit orders one to three ticks either side of the mid, keeping the book quoted.
     #[serde(default)]
     pub market_maker: u8,
+    /// Market orders in the direction of the mid's recent move.
     #[serde(default)]
     pub momentum: u8,
 }

@@ -43,6 +43,7 @@ mod fuzz;
 mod hot_swap;
 mod instance_reuse;
 mod isolation;
+mod openapi;
 mod order_flow;
 mod production;
 mod release;

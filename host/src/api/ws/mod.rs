@@ -47,6 +47,7 @@ use tokio::sync::mpsc;
 
 use super::AppState;
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use super::principal::{Caller, bearer, is_operator, needs_credentials};
 use super::request_id::RequestId;
 use crate::bindings::bourse::platform::types::Principal;
@@ -76,10 +77,14 @@ const OPERATOR_ROOMS: [&str; 2] = ["components", "auth"];
 /// Prefix of a simulation run's room; its owner and ops/admin may hold it.
 const SIMULATION_ROOM: &str = "simulations:";
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Params {
+    /// A bearer token, for clients that cannot set headers (a ticket is better: it is single-use).
     token: Option<String>,
+    /// A single-use ticket from `POST /api/ws/ticket`.
     ticket: Option<String>,
+    /// A session to resume: the rooms it had are joined again.
     session: Option<String>,
 }
 
@@ -145,7 +150,22 @@ async fn credential(
         .map(|(p, t)| Credential::new(&p, t)))
 }
 
+/// The answer of `POST /api/ws/ticket`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Ticket {
+    /// Single use: `/ws?ticket=<ticket>`.
+    ticket: String,
+    /// Seconds it stays valid.
+    expires_in: u64,
+}
+
 /// `POST /api/ws/ticket`: a single-use ticket onto `/ws` for the bearer credentials.
+#[utoipa::path(post, path = "/api/ws/ticket", tag = "events", summary = "A single-use ticket onto /ws",
+    responses(
+        (status = 200, description = "The ticket and its lifetime in seconds", body = Ticket),
+        (status = 401, description = "No credentials", body = ErrorBody),
+        (status = 503, description = "Tickets cannot be issued right now", body = ErrorBody)),
+    security(("bearer" = [])))]
 pub(super) async fn ticket(
     State(app): State<Arc<AppState>>,
     request_id: RequestId,
@@ -160,10 +180,10 @@ pub(super) async fn ticket(
         return needs_credentials("a ticket needs", request_id).into_response();
     };
     match app.tickets.issue(app.events(), &credential).await {
-        Ok(ticket) => axum::Json(json!({
-            "ticket": ticket,
-            "expires_in": tickets::TICKET_TTL.as_secs(),
-        }))
+        Ok(ticket) => axum::Json(Ticket {
+            ticket,
+            expires_in: tickets::TICKET_TTL.as_secs(),
+        })
         .into_response(),
         Err(e) => {
             tracing::warn!(request_id, error = %e, "could not issue a WebSocket ticket");
@@ -179,6 +199,17 @@ pub(super) async fn ticket(
 }
 
 /// Authenticates (if credentials are presented) and upgrades.
+#[utoipa::path(get, path = "/ws", tag = "events", summary = "The WebSocket hub",
+    description = "Upgrades to a WebSocket: subscribe to rooms (books, trades, the caller's \
+        orders, simulation runs) with {\"op\": \"subscribe\", \"room\": ...}. Anonymous \
+        callers get the public rooms; a ticket, a token or a bearer header adds the caller's own.",
+    params(Params),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", body = ErrorBody),
+        (status = 401, description = "A ticket, token or session that is not valid", body = ErrorBody),
+        (status = 429, description = "Too many connections from this client", body = ErrorBody)),
+    security((), ("bearer" = [])))]
 pub(super) async fn upgrade(
     State(app): State<Arc<AppState>>,
     request_id: RequestId,
