@@ -8,6 +8,7 @@ declare module "swagger-ui-dist/swagger-ui-es-bundle.js" {
     url: string;
     domNode: HTMLElement;
     deepLinking?: boolean;
+    validatorUrl?: string | null;
     docExpansion?: "list" | "full" | "none";
     defaultModelsExpandDepth?: number;
     requestInterceptor?: (request: SwaggerRequest) => SwaggerRequest;

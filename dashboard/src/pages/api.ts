@@ -32,6 +32,8 @@ export const render: Render = (root) => {
         domNode: box,
         // Swagger UI's deep links are hash routes, which are the dashboard's own.
         deepLinking: false,
+        // Otherwise it sends the description's address to validator.swagger.io for a badge.
+        validatorUrl: null,
         docExpansion: "list",
         defaultModelsExpandDepth: 0,
         requestInterceptor: (request) => {
