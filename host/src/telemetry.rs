@@ -68,22 +68,92 @@ pub fn prometheus() -> &'static PrometheusHandle {
 pub struct RouteLabel(pub String);
 
 /// Records `http_requests_total{method,route,status}` and `http_request_duration_seconds`.
+/// It runs outside the router, so the route comes from the response: the label dispatch set,
+/// else the path the router matched ([`MatchedRouteLayer`]).
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let matched = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
     let response = next.run(request).await;
-    let route = response
-        .extensions()
+    let extensions = response.extensions();
+    let route = extensions
         .get::<RouteLabel>()
         .map(|r| r.0.clone())
-        .or(matched)
+        .or_else(|| {
+            extensions
+                .get::<MatchedPath>()
+                .map(|p| p.as_str().to_string())
+        })
         .unwrap_or_else(|| "unmatched".to_string());
     record_request(&method, route, response.status(), started);
     response
+}
+
+/// Puts the path the router matched on the response, for [`track`] outside the router.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchedRouteLayer;
+
+impl<S> tower::Layer<S> for MatchedRouteLayer {
+    type Service = MatchedRoute<S>;
+
+    fn layer(&self, inner: S) -> MatchedRoute<S> {
+        MatchedRoute(inner)
+    }
+}
+
+/// See [`MatchedRouteLayer`].
+#[derive(Debug, Clone)]
+pub struct MatchedRoute<S>(S);
+
+impl<S, B> tower::Service<axum::http::Request<B>> for MatchedRoute<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = WithMatchedRoute<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let matched = request.extensions().get::<MatchedPath>().cloned();
+        WithMatchedRoute {
+            inner: self.0.call(request),
+            matched,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer, with the matched path put on it.
+    pub struct WithMatchedRoute<F> {
+        #[pin]
+        inner: F,
+        matched: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> std::future::Future for WithMatchedRoute<F>
+where
+    F: std::future::Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(matched) = this.matched.take() {
+            response.extensions_mut().insert(matched);
+        }
+        std::task::Poll::Ready(Ok(response))
+    }
 }
 
 /// Counts one answered request under its route label.

@@ -176,15 +176,11 @@ pub fn router(
     let application = Router::new().fallback(dispatch::dispatch).layer(
         tower_http::limit::RequestBodyLimitLayer::new(config.body_limit),
     );
-    // Inside the hardening layers, so a 429 gets the security headers and CORS like any answer.
     let routes = platform
         .merge(application)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            access::limit_requests,
-        ));
-    // Outermost: every layer inside, and every answer, sees the request's id.
-    let platform = request_id::layers(hardening::harden(routes, &config)).with_state(state.clone());
+        .layer(crate::telemetry::MatchedRouteLayer)
+        .with_state(state.clone());
+    let platform = hardening::harden(routes, &config, state.clone());
     if !state.runtime.spin_dialect() {
         return platform;
     }

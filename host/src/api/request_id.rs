@@ -11,7 +11,6 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::Router;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -78,17 +77,20 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
-/// The layers: the outer one gives the request a fresh id in `x-request-id` (replacing any
-/// the client sent), the inner one copies it onto the answer. Both are tower-http's header
-/// layers, which add no allocation or boxed future per request.
-pub fn layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    let name = HeaderName::from_static(HEADER);
-    router
-        .layer(PropagateRequestIdLayer::new(name.clone()))
-        .layer(SetRequestHeaderLayer::overriding(name, |_: &Request| {
-            // The id is hex and a dash: always a valid header value.
-            HeaderValue::from_str(RequestId::new().as_str()).ok()
-        }))
+/// The outer layer: gives the request a fresh id in `x-request-id`, replacing any the client
+/// sent. tower-http's header layers add no allocation or boxed future per request.
+pub fn assign() -> SetRequestHeaderLayer<fn(&Request) -> Option<HeaderValue>> {
+    SetRequestHeaderLayer::overriding(HeaderName::from_static(HEADER), fresh)
+}
+
+/// The inner layer: copies the request's id onto the answer.
+pub fn propagate() -> PropagateRequestIdLayer {
+    PropagateRequestIdLayer::new(HeaderName::from_static(HEADER))
+}
+
+fn fresh(_: &Request) -> Option<HeaderValue> {
+    // The id is hex and a dash: always a valid header value.
+    HeaderValue::from_str(RequestId::new().as_str()).ok()
 }
 
 /// Sets the request's id on `response`, over any `x-request-id` a component wrote: the
