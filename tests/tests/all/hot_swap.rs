@@ -344,9 +344,19 @@ async fn a_rebuilt_file_goes_live_by_itself() {
         &live,
     );
     assert!(wait_for(&h, "v2").await, "the watcher put v2 live");
-    // A broken build does not replace what is live.
+    // A broken build does not replace what is live. The next write waits until the watcher
+    // has read this one (a fixed pause lost the race on a loaded machine: the watcher then
+    // saw only the write after it).
     std::fs::write(&live, b"half-written").expect("write garbage");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut refused = false;
+    for _ in 0..100 {
+        if h.swap_trail("swap").await.first().map(String::as_str) == Some("watch refused") {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the watcher refused the broken build");
     assert_eq!(version(&h).await, "v2");
     copy_over(
         &workspace().join("target/wasm32-wasip2/release/swap_v1.wasm"),
