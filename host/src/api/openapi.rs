@@ -142,23 +142,12 @@ pub(super) async fn serve(State(app): State<Arc<AppState>>) -> Response {
 /// per method in [`ANY_METHOD`].
 pub fn merge(host: &Value, manifest: &Manifest, components: &[(&str, Option<&Value>)]) -> Value {
     let mut doc = host.clone();
-    let mut paths = take_object(&mut doc, "paths");
-    let mut schemas = doc
-        .pointer_mut("/components/schemas")
-        .map(Value::take)
-        .and_then(|v| match v {
-            Value::Object(m) => Some(m),
-            _ => None,
-        })
-        .unwrap_or_default();
-    let mut tags: Vec<Value> = doc
-        .get_mut("tags")
-        .map(Value::take)
-        .and_then(|t| match t {
-            Value::Array(a) => Some(a),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let mut paths = take_object(&mut doc, "/paths");
+    let mut schemas = take_object(&mut doc, "/components/schemas");
+    let mut tags = match doc.get_mut("tags").map(Value::take) {
+        Some(Value::Array(tags)) => tags,
+        _ => Vec::new(),
+    };
     let mut covered: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (name, description) in components {
         let Some(description) = description else {
@@ -242,8 +231,9 @@ pub fn merge(host: &Value, manifest: &Manifest, components: &[(&str, Option<&Val
     doc
 }
 
-fn take_object(doc: &mut Value, key: &str) -> Map<String, Value> {
-    match doc.get_mut(key).map(Value::take) {
+/// The object at `pointer`, taken out of `doc` (empty where there is none).
+fn take_object(doc: &mut Value, pointer: &str) -> Map<String, Value> {
+    match doc.pointer_mut(pointer).map(Value::take) {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     }
